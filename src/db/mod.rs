@@ -1,0 +1,186 @@
+//! The local database: one SQLite connection, its migrations, and the three calls apps make
+//! (`execute`, `query`, `batch`). A write to a synced table records its outbox entry through
+//! triggers inside the same transaction (see [`crate::sync`]).
+
+mod migrate;
+mod params;
+
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use rusqlite::types::ValueRef;
+use rusqlite::Connection;
+
+use crate::sync::capture::{self, SyncedTable};
+use crate::{Error, Params, Result, Value};
+
+/// Where the database lives.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Storage {
+    /// In memory: gone when closed (Cloudflare Workers, Node, tests).
+    Memory,
+    /// A file for SQLite's default VFS.
+    File(PathBuf),
+    /// A file in a named VFS (in the browser: the OPFS pool of this database).
+    VfsFile { vfs: String, path: String },
+}
+
+/// What `open` needs to know.
+#[derive(Clone, Debug, Default)]
+pub struct OpenOptions {
+    /// Applied in order, each exactly once over the life of the database.
+    pub migrations: Vec<String>,
+    /// Tables whose writes are captured in the outbox. Each must have a PRIMARY KEY.
+    pub synced_tables: Vec<String>,
+    /// Hold SQLite's file lock for the life of the connection (one connection per database).
+    pub exclusive: bool,
+}
+
+/// The outcome of a write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExecResult {
+    pub rows_affected: u64,
+    pub last_insert_rowid: i64,
+}
+
+/// A query's columns and rows, rows in column order.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct QueryResult {
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<Value>>,
+}
+
+/// One statement of a batch.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Statement {
+    pub sql: String,
+    pub params: Params,
+}
+
+/// An open Outpost database.
+pub struct Database {
+    conn: Connection,
+    /// Off while a pull is being applied, so pulled rows do not go back into the outbox.
+    pub(crate) capture: Arc<AtomicBool>,
+    pub(crate) synced: Vec<SyncedTable>,
+}
+
+impl Database {
+    /// Open (creating if needed) and bring the schema up to date. If a migration fails, nothing
+    /// of this `open` is kept: the database is exactly as it was.
+    pub fn open(storage: &Storage, options: &OpenOptions) -> Result<Self> {
+        let mut conn = match storage {
+            Storage::Memory => Connection::open_in_memory()?,
+            Storage::File(path) => Connection::open(path)?,
+            Storage::VfsFile { vfs, path } => Connection::open_with_flags_and_vfs(
+                path,
+                rusqlite::OpenFlags::default(),
+                vfs.as_str(),
+            )?,
+        };
+        // Foreign keys are what users of a serious database expect; off is SQLite's legacy default.
+        conn.execute_batch("PRAGMA foreign_keys = ON;")?;
+        if options.exclusive {
+            // One connection per database: holding the lock skips re-checking it on every
+            // transaction (measured: a point read ~22 -> ~9 us on OPFS).
+            conn.execute_batch("PRAGMA locking_mode = EXCLUSIVE;")?;
+        }
+        let capture = Arc::new(AtomicBool::new(true));
+        capture::register_functions(&conn, capture.clone())?;
+
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        migrate::apply(&tx, &options.migrations)?;
+        let synced = capture::install(&tx, &options.synced_tables)?;
+        tx.commit()?;
+        Ok(Database {
+            conn,
+            capture,
+            synced,
+        })
+    }
+
+    /// Run one statement (a write, DDL, or anything else) and report what it changed.
+    pub fn execute(&self, sql: &str, params: &Params) -> Result<ExecResult> {
+        let mut stmt = self.conn.prepare_cached(sql)?;
+        params::bind(&mut stmt, params)?;
+        let mut rows = stmt.raw_query();
+        while rows.next()?.is_some() {}
+        drop(rows);
+        let rows_affected = if stmt.readonly() {
+            0
+        } else {
+            self.conn.changes()
+        };
+        Ok(ExecResult {
+            rows_affected,
+            last_insert_rowid: self.conn.last_insert_rowid(),
+        })
+    }
+
+    /// Run one statement and return its rows.
+    pub fn query(&self, sql: &str, params: &Params) -> Result<QueryResult> {
+        let mut rows = Vec::new();
+        let columns = self.each_row(sql, params, |_, row| {
+            rows.push(row.iter().map(|v| Value::from_ref(*v)).collect());
+            Ok(())
+        })?;
+        Ok(QueryResult { columns, rows })
+    }
+
+    /// Visit a query's rows (with the column names) without copying them first: the JS binding
+    /// builds its objects straight from SQLite's memory. Returns the column names.
+    pub fn each_row(
+        &self,
+        sql: &str,
+        params: &Params,
+        mut on_row: impl FnMut(&[String], &[ValueRef<'_>]) -> Result<()>,
+    ) -> Result<Vec<String>> {
+        let mut stmt = self.conn.prepare_cached(sql)?;
+        params::bind(&mut stmt, params)?;
+        let columns: Vec<String> = stmt.column_names().into_iter().map(String::from).collect();
+        let mut rows = stmt.raw_query();
+        while let Some(row) = rows.next()? {
+            let values = (0..columns.len())
+                .map(|i| row.get_ref(i))
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            on_row(&columns, &values)?;
+        }
+        Ok(columns)
+    }
+
+    /// Run statements in one transaction: all of them take effect, or none.
+    pub fn batch(&self, statements: &[Statement]) -> Result<Vec<ExecResult>> {
+        // A savepoint, not BEGIN, so a batch also works inside a transaction the app opened.
+        self.conn.execute_batch("SAVEPOINT outpost_batch")?;
+        let outcome: Result<Vec<ExecResult>> = statements
+            .iter()
+            .map(|s| self.execute(&s.sql, &s.params))
+            .collect();
+        match outcome {
+            Ok(results) => {
+                self.conn.execute_batch("RELEASE outpost_batch")?;
+                Ok(results)
+            }
+            Err(err) => {
+                self.conn
+                    .execute_batch("ROLLBACK TO outpost_batch; RELEASE outpost_batch")?;
+                Err(err)
+            }
+        }
+    }
+
+    /// The synced tables, as validated at open.
+    pub fn synced_tables(&self) -> impl Iterator<Item = &str> {
+        self.synced.iter().map(|t| t.name.as_str())
+    }
+
+    pub(crate) fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// Close the connection, reporting any error SQLite has on the way out.
+    pub fn close(self) -> Result<()> {
+        self.conn.close().map_err(|(_, e)| Error::from(e))
+    }
+}

@@ -1,0 +1,25 @@
+//! Outpost: a real SQLite database next to the code that reads it, kept in step with a primary.
+//!
+//! # Layout
+//!
+//! - [`db`]: the local database: open, migrations, `execute` / `query` / `batch`.
+//! - [`sync`]: the outbox triggers, and the sans-IO sync engine that turns the outbox into push
+//!   requests and pull answers into local changes. It speaks to the network through [`sync::Transport`].
+//! - [`protocol`]: the JSON types exchanged with the primary (`docs/PROTOCOL.md`).
+//! - [`value`], [`error`]: values and the one error type, with stable codes.
+//! - `wasm` (wasm32 only): the JS-facing classes, `fetch`, OPFS. Nothing else depends on it.
+
+pub mod db;
+pub mod error;
+pub mod protocol;
+pub mod sync;
+pub mod value;
+
+#[cfg(target_arch = "wasm32")]
+mod wasm;
+
+pub use db::{Database, ExecResult, QueryResult, Statement, Storage};
+pub use error::Error;
+pub use value::{Params, Row, Value};
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,228 @@
+//! Change capture on the replica: temporary triggers on each synced table append one outbox entry
+//! per changed row, inside the writing statement's transaction (invariant 1). The triggers are
+//! TEMP, rebuilt at every open from the table's current columns, so the file itself never depends
+//! on Outpost's SQL functions and any SQLite tool can still read and write it.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use rusqlite::functions::{Context, FunctionFlags};
+use rusqlite::{Connection, Transaction};
+
+use crate::protocol::{is_valid_name, quote_ident};
+use crate::value::Row;
+use crate::{Error, Result, Value};
+
+/// A synced table as the local schema defines it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SyncedTable {
+    pub name: String,
+    pub columns: Vec<String>,
+    /// Primary-key columns in key order.
+    pub key: Vec<String>,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS _outpost_meta (key TEXT PRIMARY KEY, value ANY) WITHOUT ROWID;
+-- AUTOINCREMENT: a seq is never reused, or the primary would take a new entry for a retry.
+CREATE TABLE IF NOT EXISTS _outpost_outbox (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    tbl TEXT NOT NULL,
+    op TEXT NOT NULL,
+    key TEXT NOT NULL,
+    columns TEXT NOT NULL,
+    -- The primary's version once it acknowledged the entry. The entry stays (and is re-applied
+    -- over pulled rows) until a pull reaches that version, so a pull computed before the push
+    -- landed cannot briefly undo the local write.
+    acked_version INTEGER
+);
+CREATE TABLE IF NOT EXISTS _outpost_rejected (
+    seq INTEGER PRIMARY KEY,
+    tbl TEXT NOT NULL,
+    op TEXT NOT NULL,
+    key TEXT NOT NULL,
+    columns TEXT NOT NULL,
+    code TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    rejected_at INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO _outpost_meta (key, value) VALUES ('client_id', lower(hex(randomblob(16))));
+INSERT OR IGNORE INTO _outpost_meta (key, value) VALUES ('cursor', 0);
+";
+
+/// The SQL functions the triggers call. Registered on every connection before any write.
+pub(crate) fn register_functions(conn: &Connection, capture: Arc<AtomicBool>) -> Result<()> {
+    let pure = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
+    conn.create_scalar_function(
+        "outpost_capture",
+        0,
+        FunctionFlags::SQLITE_UTF8,
+        move |_| Ok(capture.load(Ordering::Relaxed)),
+    )?;
+    conn.create_scalar_function("outpost_key", -1, pure, |ctx| {
+        let key: Vec<Value> = (0..ctx.len())
+            .map(|i| Value::from_ref(ctx.get_raw(i)))
+            .collect();
+        to_json(&key)
+    })?;
+    conn.create_scalar_function("outpost_row", -1, pure, |ctx| {
+        let mut row = Row::new();
+        for i in (0..ctx.len()).step_by(2) {
+            row.insert(column_name(ctx, i)?, Value::from_ref(ctx.get_raw(i + 1)));
+        }
+        to_json(&row)
+    })?;
+    // outpost_diff('col', OLD.col, NEW.col, ...): the new values of the columns that changed, or
+    // NULL when none did, so an UPDATE that changes nothing leaves no entry.
+    conn.create_scalar_function("outpost_diff", -1, pure, |ctx| {
+        let mut row = Row::new();
+        for i in (0..ctx.len()).step_by(3) {
+            let (old, new) = (
+                Value::from_ref(ctx.get_raw(i + 1)),
+                Value::from_ref(ctx.get_raw(i + 2)),
+            );
+            if old != new {
+                row.insert(column_name(ctx, i)?, new);
+            }
+        }
+        if row.is_empty() {
+            Ok(None)
+        } else {
+            to_json(&row).map(Some)
+        }
+    })?;
+    Ok(())
+}
+
+fn column_name(ctx: &Context<'_>, i: usize) -> rusqlite::Result<String> {
+    ctx.get::<String>(i)
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> rusqlite::Result<String> {
+    serde_json::to_string(value).map_err(|e| rusqlite::Error::UserFunctionError(Box::new(e)))
+}
+
+/// Create Outpost's tables and the capture triggers of `tables`. Runs inside the open transaction.
+pub(crate) fn install(tx: &Transaction<'_>, tables: &[String]) -> Result<Vec<SyncedTable>> {
+    if tables.is_empty() {
+        return Ok(Vec::new());
+    }
+    tx.execute_batch(SCHEMA)?;
+    let mut synced = Vec::with_capacity(tables.len());
+    for name in tables {
+        let table = describe(tx, name)?;
+        tx.execute_batch(&triggers(&table))?;
+        synced.push(table);
+    }
+    Ok(synced)
+}
+
+/// Read a synced table's columns and key from the schema (never from a caller-provided string).
+pub(crate) fn describe(conn: &Connection, name: &str) -> Result<SyncedTable> {
+    if !is_valid_name(name) {
+        return Err(Error::bad_options(format!(
+            "\"{name}\" cannot be synced: table names are letters, digits and _, and not reserved"
+        )));
+    }
+    let mut stmt = conn.prepare("SELECT name, pk FROM pragma_table_info(?1) ORDER BY cid")?;
+    let columns: Vec<(String, i64)> = stmt
+        .query_map([name], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    if columns.is_empty() {
+        return Err(Error::bad_options(format!(
+            "synced table \"{name}\" does not exist; create it in a migration"
+        )));
+    }
+    let mut key: Vec<(i64, String)> = columns
+        .iter()
+        .filter(|(_, pk)| *pk > 0)
+        .map(|(c, pk)| (*pk, c.clone()))
+        .collect();
+    if key.is_empty() {
+        return Err(Error::bad_options(format!(
+            "synced table \"{name}\" has no PRIMARY KEY; every synced table needs one"
+        )));
+    }
+    if let Some((bad, _)) = columns.iter().find(|(c, _)| !is_valid_name(c)) {
+        return Err(Error::bad_options(format!(
+            "column \"{bad}\" of synced table \"{name}\" cannot be synced: use letters, digits and _"
+        )));
+    }
+    key.sort();
+    Ok(SyncedTable {
+        name: name.to_string(),
+        columns: columns.into_iter().map(|(c, _)| c).collect(),
+        key: key.into_iter().map(|(_, c)| c).collect(),
+    })
+}
+
+fn triggers(t: &SyncedTable) -> String {
+    let table = quote_ident(&t.name);
+    let literal = format!("'{}'", t.name);
+    let trigger = |kind: &str| quote_ident(&format!("_outpost_{kind}_{}", t.name));
+    let key_of = |side: &str| {
+        let cols: Vec<String> = t
+            .key
+            .iter()
+            .map(|c| format!("{side}.{}", quote_ident(c)))
+            .collect();
+        format!("outpost_key({})", cols.join(", "))
+    };
+    let row_of = |side: &str| {
+        let args: Vec<String> = t
+            .columns
+            .iter()
+            .map(|c| format!("'{c}', {side}.{}", quote_ident(c)))
+            .collect();
+        format!("outpost_row({})", args.join(", "))
+    };
+    let same_key: Vec<String> = t
+        .key
+        .iter()
+        .map(|c| format!("OLD.{0} IS NEW.{0}", quote_ident(c)))
+        .collect();
+    let same_key = same_key.join(" AND ");
+    let diff_args: Vec<String> = t
+        .columns
+        .iter()
+        .filter(|c| !t.key.contains(c))
+        .map(|c| format!("'{c}', OLD.{0}, NEW.{0}", quote_ident(c)))
+        .collect();
+    let diff = if diff_args.is_empty() {
+        "NULL".to_string()
+    } else {
+        format!("outpost_diff({})", diff_args.join(", "))
+    };
+    let insert = |op: &str, key: String, cols: String| {
+        format!(
+            "INSERT INTO _outpost_outbox (tbl, op, key, columns) VALUES ({literal}, '{op}', {key}, {cols});"
+        )
+    };
+    format!(
+        "DROP TRIGGER IF EXISTS temp.{ins};
+        CREATE TEMP TRIGGER {ins} AFTER INSERT ON main.{table} WHEN outpost_capture() BEGIN
+            {ins_body}
+        END;
+        DROP TRIGGER IF EXISTS temp.{upd};
+        CREATE TEMP TRIGGER {upd} AFTER UPDATE ON main.{table} WHEN outpost_capture() AND {same_key} BEGIN
+            INSERT INTO _outpost_outbox (tbl, op, key, columns)
+            SELECT {literal}, 'update', {new_key}, d FROM (SELECT {diff} AS d) WHERE d IS NOT NULL;
+        END;
+        DROP TRIGGER IF EXISTS temp.{rekey};
+        CREATE TEMP TRIGGER {rekey} AFTER UPDATE ON main.{table} WHEN outpost_capture() AND NOT ({same_key}) BEGIN
+            {del_old}
+            {ins_body}
+        END;
+        DROP TRIGGER IF EXISTS temp.{del};
+        CREATE TEMP TRIGGER {del} AFTER DELETE ON main.{table} WHEN outpost_capture() BEGIN
+            {del_old}
+        END;",
+        ins = trigger("ins"),
+        upd = trigger("upd"),
+        rekey = trigger("rekey"),
+        del = trigger("del"),
+        ins_body = insert("insert", key_of("NEW"), row_of("NEW")),
+        del_old = insert("delete", key_of("OLD"), "'{}'".into()),
+        new_key = key_of("NEW"),
+    )
+}

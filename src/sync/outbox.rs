@@ -1,0 +1,227 @@
+//! The push side: turning outbox entries into a [`PushRequest`], and settling them when the
+//! primary answers. An acknowledged entry stays until a pull reaches the version it landed at.
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use crate::protocol::{Mutation, Op, PushRequest, PushResponse, Rejection, PROTOCOL_VERSION};
+use crate::value::Row;
+use crate::{Database, Error, Result, Value};
+
+/// An outbox entry as stored.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Entry {
+    pub seq: i64,
+    pub table: String,
+    pub op: Op,
+    pub key: Vec<Value>,
+    pub columns: Row,
+}
+
+/// A mutation the primary refused, as the app sees it (`rejected` event, `_outpost_rejected`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RejectedMutation {
+    pub seq: i64,
+    pub table: String,
+    pub op: Op,
+    pub key: Vec<Value>,
+    pub columns: Row,
+    pub code: String,
+    pub reason: String,
+}
+
+/// What one push settled.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct PushOutcome {
+    /// Mutations the primary applied or dropped (not counting rejections).
+    pub pushed: usize,
+    pub rejected: Vec<RejectedMutation>,
+}
+
+fn parse_op(op: &str) -> rusqlite::Result<Op> {
+    match op {
+        "insert" => Ok(Op::Insert),
+        "update" => Ok(Op::Update),
+        "delete" => Ok(Op::Delete),
+        other => Err(rusqlite::Error::InvalidColumnType(
+            2,
+            format!("outbox op {other}"),
+            rusqlite::types::Type::Text,
+        )),
+    }
+}
+
+fn json_column<T: serde::de::DeserializeOwned>(idx: usize, text: String) -> rusqlite::Result<T> {
+    serde_json::from_str(&text).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+pub(crate) fn read_entries(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> Result<Vec<Entry>> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let rows = stmt.query_map(params, |r| {
+        Ok(Entry {
+            seq: r.get(0)?,
+            table: r.get(1)?,
+            op: parse_op(&r.get::<_, String>(2)?)?,
+            key: json_column(3, r.get(3)?)?,
+            columns: json_column(4, r.get(4)?)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+pub(crate) fn meta_i64(conn: &Connection, key: &str) -> Result<i64> {
+    Ok(conn.query_row(
+        "SELECT value FROM _outpost_meta WHERE key = ?1",
+        [key],
+        |r| r.get(0),
+    )?)
+}
+
+impl Database {
+    fn require_sync(&self) -> Result<()> {
+        if self.synced.is_empty() {
+            return Err(Error::bad_options(
+                "no synced tables were configured for this database",
+            ));
+        }
+        Ok(())
+    }
+
+    /// This replica's id, as the primary knows it.
+    pub fn client_id(&self) -> Result<String> {
+        self.require_sync()?;
+        Ok(self.conn().query_row(
+            "SELECT value FROM _outpost_meta WHERE key = 'client_id'",
+            [],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// How many local changes the primary has not acknowledged yet.
+    pub fn pending_count(&self) -> Result<u64> {
+        if self.synced.is_empty() {
+            return Ok(0);
+        }
+        let count: i64 = self.conn().query_row(
+            "SELECT count(*) FROM _outpost_outbox WHERE acked_version IS NULL",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok(count as u64)
+    }
+
+    /// The next batch to push (oldest first, at most `max` mutations), or None if nothing is pending.
+    pub fn push_request(&self, max: usize) -> Result<Option<PushRequest>> {
+        self.require_sync()?;
+        let entries = read_entries(
+            self.conn(),
+            "SELECT seq, tbl, op, key, columns FROM _outpost_outbox
+             WHERE acked_version IS NULL ORDER BY seq LIMIT ?1",
+            [max as i64],
+        )?;
+        if entries.is_empty() {
+            return Ok(None);
+        }
+        let mutations = entries
+            .into_iter()
+            .map(|e| Mutation {
+                seq: e.seq,
+                table: e.table,
+                op: e.op,
+                key: e.key,
+                columns: e.columns,
+            })
+            .collect();
+        Ok(Some(PushRequest {
+            v: PROTOCOL_VERSION,
+            client_id: self.client_id()?,
+            mutations,
+        }))
+    }
+
+    /// Settle the entries of `request` by the primary's answer, in one transaction.
+    pub fn apply_push_response(
+        &self,
+        request: &PushRequest,
+        response: &PushResponse,
+    ) -> Result<PushOutcome> {
+        self.require_sync()?;
+        let tx = self.conn().unchecked_transaction()?;
+        let mut outcome = PushOutcome::default();
+        for mutation in request
+            .mutations
+            .iter()
+            .filter(|m| m.seq <= response.acked_through)
+        {
+            match response.rejected.iter().find(|r| r.seq == mutation.seq) {
+                Some(rejection) => outcome
+                    .rejected
+                    .push(self.reject(&tx, mutation, rejection)?),
+                None => {
+                    tx.execute(
+                        "UPDATE _outpost_outbox SET acked_version = ?2 WHERE seq = ?1 AND acked_version IS NULL",
+                        params![mutation.seq, response.version],
+                    )?;
+                    outcome.pushed += 1;
+                }
+            }
+        }
+        // A pull may already have reached this version (it ran while the push was in flight).
+        tx.execute(
+            "DELETE FROM _outpost_outbox WHERE acked_version <= (SELECT value FROM _outpost_meta WHERE key = 'cursor')",
+            [],
+        )?;
+        tx.commit()?;
+        Ok(outcome)
+    }
+
+    /// Move a refused mutation to `_outpost_rejected` and put its row back to the primary's state,
+    /// with this replica's other pending changes to that row on top.
+    fn reject(
+        &self,
+        conn: &Connection,
+        mutation: &Mutation,
+        rejection: &Rejection,
+    ) -> Result<RejectedMutation> {
+        let moved = conn
+            .query_row(
+                "DELETE FROM _outpost_outbox WHERE seq = ?1 RETURNING tbl, op, key, columns",
+                [mutation.seq],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                    ))
+                },
+            )
+            .optional()?;
+        if let Some((tbl, op, key, columns)) = moved {
+            conn.execute(
+                "INSERT OR REPLACE INTO _outpost_rejected (seq, tbl, op, key, columns, code, reason, rejected_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, unixepoch())",
+                params![mutation.seq, tbl, op, key, columns, rejection.code, rejection.reason],
+            )?;
+            if let Some(table) = self.synced.iter().find(|t| t.name == mutation.table) {
+                let _capture_off = self.capture_off();
+                table.set_state(conn, &mutation.key, rejection.row.as_ref())?;
+                super::pull::replay_pending(conn, table, &mutation.key)?;
+            }
+        }
+        Ok(RejectedMutation {
+            seq: mutation.seq,
+            table: mutation.table.clone(),
+            op: mutation.op,
+            key: mutation.key.clone(),
+            columns: mutation.columns.clone(),
+            code: rejection.code.clone(),
+            reason: rejection.reason.clone(),
+        })
+    }
+}

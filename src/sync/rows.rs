@@ -1,0 +1,140 @@
+//! Writing a row's state into a synced table: used by pulls, by re-applying pending local entries
+//! on top of them, and by putting back a row whose mutation the primary rejected. Capture is off
+//! whenever these run, so nothing here reaches the outbox.
+
+use rusqlite::{params_from_iter, Connection};
+
+use super::capture::SyncedTable;
+use crate::protocol::{quote_ident, Op};
+use crate::value::Row;
+use crate::{Error, Result, Value};
+
+impl SyncedTable {
+    fn key_predicate(&self, first_param: usize) -> String {
+        let terms: Vec<String> = self
+            .key
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{} = ?{}", quote_ident(c), first_param + i))
+            .collect();
+        terms.join(" AND ")
+    }
+
+    fn check_key(&self, key: &[Value]) -> Result<()> {
+        if key.len() == self.key.len() {
+            Ok(())
+        } else {
+            Err(Error::Protocol(format!(
+                "a key of {} value(s) for table {} whose key has {} column(s)",
+                key.len(),
+                self.name,
+                self.key.len()
+            )))
+        }
+    }
+
+    /// Insert the row, or overwrite the given columns of an existing row with the same key.
+    /// Columns the local table does not have are ignored (the primary may be a version ahead).
+    pub(crate) fn upsert(&self, conn: &Connection, key: &[Value], row: &Row) -> Result<()> {
+        self.check_key(key)?;
+        let mut names: Vec<&str> = self.key.iter().map(String::as_str).collect();
+        let mut values: Vec<&Value> = key.iter().collect();
+        for column in &self.columns {
+            if self.key.contains(column) {
+                continue;
+            }
+            if let Some(value) = row.get(column) {
+                names.push(column);
+                values.push(value);
+            }
+        }
+        let quoted: Vec<String> = names.iter().map(|c| quote_ident(c)).collect();
+        let placeholders: Vec<String> = (1..=names.len()).map(|i| format!("?{i}")).collect();
+        let updates: Vec<String> = quoted[self.key.len()..]
+            .iter()
+            .map(|c| format!("{c} = excluded.{c}"))
+            .collect();
+        let conflict = if updates.is_empty() {
+            "DO NOTHING".to_string()
+        } else {
+            format!("DO UPDATE SET {}", updates.join(", "))
+        };
+        let key_cols: Vec<String> = self.key.iter().map(|c| quote_ident(c)).collect();
+        let sql = format!(
+            "INSERT INTO {} ({}) VALUES ({}) ON CONFLICT ({}) {conflict}",
+            quote_ident(&self.name),
+            quoted.join(", "),
+            placeholders.join(", "),
+            key_cols.join(", "),
+        );
+        conn.prepare_cached(&sql)?
+            .execute(params_from_iter(values))?;
+        Ok(())
+    }
+
+    /// Set the given columns of the row with this key, if it exists.
+    pub(crate) fn update(&self, conn: &Connection, key: &[Value], columns: &Row) -> Result<()> {
+        self.check_key(key)?;
+        let changes: Vec<(&String, &Value)> = columns
+            .iter()
+            .filter(|(c, _)| self.columns.contains(c) && !self.key.contains(c))
+            .collect();
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let sets: Vec<String> = changes
+            .iter()
+            .enumerate()
+            .map(|(i, (c, _))| format!("{} = ?{}", quote_ident(c), i + 1))
+            .collect();
+        let sql = format!(
+            "UPDATE {} SET {} WHERE {}",
+            quote_ident(&self.name),
+            sets.join(", "),
+            self.key_predicate(changes.len() + 1)
+        );
+        let values = changes.iter().map(|(_, v)| *v).chain(key.iter());
+        conn.prepare_cached(&sql)?
+            .execute(params_from_iter(values))?;
+        Ok(())
+    }
+
+    pub(crate) fn delete(&self, conn: &Connection, key: &[Value]) -> Result<()> {
+        self.check_key(key)?;
+        let sql = format!(
+            "DELETE FROM {} WHERE {}",
+            quote_ident(&self.name),
+            self.key_predicate(1)
+        );
+        conn.prepare_cached(&sql)?.execute(params_from_iter(key))?;
+        Ok(())
+    }
+
+    /// Make the local row equal `state` (None: no such row).
+    pub(crate) fn set_state(
+        &self,
+        conn: &Connection,
+        key: &[Value],
+        state: Option<&Row>,
+    ) -> Result<()> {
+        match state {
+            Some(row) => self.upsert(conn, key, row),
+            None => self.delete(conn, key),
+        }
+    }
+
+    /// Re-apply a local mutation (from the outbox) to the row.
+    pub(crate) fn replay(
+        &self,
+        conn: &Connection,
+        op: Op,
+        key: &[Value],
+        columns: &Row,
+    ) -> Result<()> {
+        match op {
+            Op::Insert => self.upsert(conn, key, columns),
+            Op::Update => self.update(conn, key, columns),
+            Op::Delete => self.delete(conn, key),
+        }
+    }
+}

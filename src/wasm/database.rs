@@ -1,0 +1,261 @@
+//! The `Database` class the package's JS wraps: synchronous local calls, and one-round-trip
+//! `push` / `pull` Promises that the JS sync loop schedules.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use js_sys::{Array, Object, Promise};
+use serde::Deserialize;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::future_to_promise;
+use web_sys::AbortController;
+
+use super::convert::{owned_value_to_js, params_from_js, set, statements_from_js, value_to_js};
+use super::error::JsResult;
+use super::opfs::OpfsPool;
+use super::transport::FetchTransport;
+use crate::db::OpenOptions;
+use crate::protocol::{Op, MAX_PUSH_MUTATIONS};
+use crate::sync::{RejectedMutation, Transport};
+use crate::{Database, Error, ExecResult, Result, Storage};
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct JsOpenOptions {
+    name: String,
+    storage: String,
+    #[serde(default)]
+    migrations: Vec<String>,
+    #[serde(default)]
+    sync_tables: Vec<String>,
+}
+
+struct Inner {
+    db: RefCell<Option<Database>>,
+    pool: Option<OpfsPool>,
+    abort: RefCell<AbortController>,
+}
+
+impl Inner {
+    fn with_db<T>(&self, f: impl FnOnce(&Database) -> Result<T>) -> Result<T> {
+        match self.db.borrow().as_ref() {
+            Some(db) => f(db),
+            None => Err(Error::Closed),
+        }
+    }
+
+    fn transport(&self, url: String, token: Option<String>) -> FetchTransport {
+        FetchTransport {
+            url,
+            token,
+            signal: self.abort.borrow().signal(),
+        }
+    }
+}
+
+#[wasm_bindgen(js_name = Database)]
+pub struct JsDatabase {
+    inner: Rc<Inner>,
+}
+
+fn valid_local_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && !name.starts_with('.')
+}
+
+#[wasm_bindgen(js_class = Database)]
+impl JsDatabase {
+    /// Open (creating if needed) a database and apply its pending migrations.
+    pub async fn open(options: JsValue) -> JsResult<JsDatabase> {
+        let options: JsOpenOptions = serde_wasm_bindgen::from_value(options)
+            .map_err(|e| Error::BadOptions(e.to_string()))?;
+        if !valid_local_name(&options.name) {
+            return Err(Error::BadOptions(format!(
+                "name \"{}\" must be 1-64 letters, digits, '-', '_' or '.'",
+                options.name
+            ))
+            .into());
+        }
+        let (pool, storage) = match options.storage.as_str() {
+            "opfs" => {
+                let (pool, storage) = OpfsPool::take(&options.name).await?;
+                (Some(pool), storage)
+            }
+            "memory" => (None, Storage::Memory),
+            other => {
+                return Err(Error::BadOptions(format!(
+                    "storage \"{other}\" is not one of \"opfs\", \"memory\""
+                ))
+                .into())
+            }
+        };
+        let open = OpenOptions {
+            migrations: options.migrations,
+            synced_tables: options.sync_tables,
+            exclusive: pool.is_some(),
+        };
+        let db = match Database::open(&storage, &open) {
+            Ok(db) => db,
+            Err(err) => {
+                if let Some(pool) = &pool {
+                    pool.release();
+                }
+                return Err(err.into());
+            }
+        };
+        let abort =
+            AbortController::new().map_err(|_| Error::Offline("no AbortController".into()))?;
+        Ok(JsDatabase {
+            inner: Rc::new(Inner {
+                db: RefCell::new(Some(db)),
+                pool,
+                abort: RefCell::new(abort),
+            }),
+        })
+    }
+
+    /// Run one statement; `{ rowsAffected, lastInsertRowid }`.
+    pub fn execute(&self, sql: &str, params: JsValue) -> JsResult<JsValue> {
+        let params = params_from_js(&params)?;
+        let result = self.inner.with_db(|db| db.execute(sql, &params))?;
+        Ok(exec_result_to_js(result))
+    }
+
+    /// Run one statement; its rows as plain objects keyed by column name.
+    pub fn query(&self, sql: &str, params: JsValue) -> JsResult<Array> {
+        let params = params_from_js(&params)?;
+        let rows = Array::new();
+        self.inner.with_db(|db| {
+            let mut keys: Vec<JsValue> = Vec::new();
+            db.each_row(sql, &params, |columns, values| {
+                if keys.is_empty() {
+                    keys = columns.iter().map(|c| JsValue::from_str(c)).collect();
+                }
+                let row = Object::new();
+                for (key, value) in keys.iter().zip(values) {
+                    let _ = js_sys::Reflect::set(&row, key, &value_to_js(*value));
+                }
+                rows.push(&row);
+                Ok(())
+            })
+        })?;
+        Ok(rows)
+    }
+
+    /// Run statements in one transaction, all or nothing.
+    pub fn batch(&self, statements: JsValue) -> JsResult<Array> {
+        let statements = statements_from_js(&statements)?;
+        let results = self.inner.with_db(|db| db.batch(&statements))?;
+        Ok(results.into_iter().map(exec_result_to_js).collect())
+    }
+
+    /// Close the database and give its OPFS handles back. Calling it again does nothing.
+    pub fn close(&self) -> JsResult<()> {
+        self.abort_sync();
+        let db = self.inner.db.borrow_mut().take();
+        let closed = db.map(Database::close).unwrap_or(Ok(()));
+        if let Some(pool) = &self.inner.pool {
+            pool.release();
+        }
+        closed.map_err(JsValue::from)
+    }
+
+    /// Local changes the primary has not acknowledged yet.
+    #[wasm_bindgen(js_name = pendingCount)]
+    pub fn pending_count(&self) -> JsResult<f64> {
+        Ok(self.inner.with_db(|db| db.pending_count())? as f64)
+    }
+
+    /// Abort every push and pull in flight; later ones proceed normally.
+    #[wasm_bindgen(js_name = abortSync)]
+    pub fn abort_sync(&self) {
+        let mut abort = self.inner.abort.borrow_mut();
+        abort.abort();
+        if let Ok(fresh) = AbortController::new() {
+            *abort = fresh;
+        }
+    }
+
+    /// Push one batch of the outbox: `{ pushed, rejected }`.
+    pub fn push(&self, url: String, token: Option<String>) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let Some(request) = inner.with_db(|db| db.push_request(MAX_PUSH_MUTATIONS))? else {
+                return Ok(push_result_to_js(0, &[]));
+            };
+            let response = inner.transport(url, token).push(&request).await?;
+            let outcome = inner.with_db(|db| db.apply_push_response(&request, &response))?;
+            Ok(push_result_to_js(outcome.pushed, &outcome.rejected))
+        })
+    }
+
+    /// Pull once, waiting up to `waitMs` for a change: `{ pulled, tables, more }`.
+    pub fn pull(&self, url: String, token: Option<String>, wait_ms: f64) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let request = inner.with_db(|db| db.pull_request(wait_ms.max(0.0) as u64))?;
+            let response = inner.transport(url, token).pull(&request).await?;
+            let outcome = inner.with_db(|db| db.apply_pull_response(&request, &response))?;
+            let result = Object::new();
+            set(&result, "pulled", &JsValue::from_f64(outcome.pulled as f64));
+            let tables: Array = outcome
+                .tables
+                .iter()
+                .map(|t| JsValue::from_str(t))
+                .collect();
+            set(&result, "tables", &tables);
+            set(
+                &result,
+                "more",
+                &JsValue::from_bool(outcome.more || outcome.stale),
+            );
+            Ok(result.into())
+        })
+    }
+}
+
+fn exec_result_to_js(result: ExecResult) -> JsValue {
+    let object = Object::new();
+    set(
+        &object,
+        "rowsAffected",
+        &JsValue::from_f64(result.rows_affected as f64),
+    );
+    let rowid = owned_value_to_js(&crate::Value::Integer(result.last_insert_rowid));
+    set(&object, "lastInsertRowid", &rowid);
+    object.into()
+}
+
+fn push_result_to_js(pushed: usize, rejected: &[RejectedMutation]) -> JsValue {
+    let result = Object::new();
+    set(&result, "pushed", &JsValue::from_f64(pushed as f64));
+    let list: Array = rejected.iter().map(rejected_to_js).collect();
+    set(&result, "rejected", &list);
+    result.into()
+}
+
+fn rejected_to_js(r: &RejectedMutation) -> JsValue {
+    let object = Object::new();
+    set(&object, "seq", &JsValue::from_f64(r.seq as f64));
+    set(&object, "table", &JsValue::from_str(&r.table));
+    let op = match r.op {
+        Op::Insert => "insert",
+        Op::Update => "update",
+        Op::Delete => "delete",
+    };
+    set(&object, "op", &JsValue::from_str(op));
+    let key: Array = r.key.iter().map(owned_value_to_js).collect();
+    set(&object, "key", &key);
+    let columns = Object::new();
+    for (name, value) in &r.columns {
+        set(&columns, name, &owned_value_to_js(value));
+    }
+    set(&object, "columns", &columns);
+    set(&object, "code", &JsValue::from_str(&r.code));
+    set(&object, "reason", &JsValue::from_str(&r.reason));
+    object.into()
+}

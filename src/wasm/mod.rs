@@ -1,0 +1,8 @@
+//! The JS-facing side: the `Database` class, value conversion, `fetch`, OPFS set-up.
+//! Only this module uses wasm-bindgen; the core knows nothing of JS.
+
+mod convert;
+mod database;
+mod error;
+mod opfs;
+mod transport;

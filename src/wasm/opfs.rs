@@ -1,0 +1,57 @@
+//! OPFS storage through the sync-access-handle pool VFS. Each database name gets its own pool
+//! (own directory, own VFS name), so two databases never contend for each other's handles, and a
+//! second tab opening the same name fails to take the handles instead of corrupting the file.
+
+use sqlite_wasm_vfs::sahpool::{self, OpfsSAHError, OpfsSAHPoolCfgBuilder, OpfsSAHPoolUtil};
+
+use crate::{Error, Result, Storage};
+
+/// An OPFS pool holding one database; paused on close so the handles go back to the browser.
+pub(crate) struct OpfsPool {
+    util: OpfsSAHPoolUtil,
+}
+
+impl OpfsPool {
+    pub(crate) async fn take(name: &str) -> Result<(OpfsPool, Storage)> {
+        let vfs = format!("outpost-{name}");
+        let cfg = OpfsSAHPoolCfgBuilder::new()
+            .vfs_name(&vfs)
+            .directory(&format!(".outpost/{name}"))
+            .build();
+        let util = sahpool::install::<sqlite_wasm_rs::WasmOsCallback>(&cfg, false)
+            .await
+            .map_err(|e| opfs_error(name, e))?;
+        if util.is_paused() {
+            util.resume().await.map_err(|e| opfs_error(name, e))?;
+        }
+        let storage = Storage::VfsFile {
+            vfs,
+            path: format!("/{name}.sqlite3"),
+        };
+        Ok((OpfsPool { util }, storage))
+    }
+
+    pub(crate) fn release(&self) {
+        // Pausing only fails if a file is still open; the connection was closed first.
+        let _ = self.util.pause();
+    }
+}
+
+fn opfs_error(name: &str, err: OpfsSAHError) -> Error {
+    match &err {
+        OpfsSAHError::NotSupported => Error::OpfsUnavailable(format!(
+            "{err}; open the database in a dedicated worker (the package does this for pages)"
+        )),
+        OpfsSAHError::Opfs { message, .. }
+            if message.contains("NoModificationAllowed") || message.contains("InvalidState") =>
+        {
+            Error::DatabaseInUse(format!(
+                "database \"{name}\" is open in another tab or worker; close it there first"
+            ))
+        }
+        OpfsSAHError::Opfs { message, .. } if message.contains("QuotaExceeded") => {
+            Error::StorageFull(message.clone())
+        }
+        _ => Error::OpfsUnavailable(err.to_string()),
+    }
+}

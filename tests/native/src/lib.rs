@@ -1,0 +1,1 @@
+//! Shared harness for the native end-to-end tests.
