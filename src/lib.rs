@@ -7,7 +7,7 @@
 //!   requests and pull answers into local changes. It speaks to the network through [`sync::Transport`].
 //! - [`protocol`]: the JSON types exchanged with the primary (`docs/PROTOCOL.md`).
 //! - [`value`], [`error`]: values and the one error type, with stable codes.
-//! - `wasm` (wasm32 only): the JS-facing classes, `fetch`, OPFS. Nothing else depends on it.
+//! - `wasm` (wasm32 only): the JS-facing `Database` class, `fetch`, OPFS. Nothing else depends on it.
 
 pub mod db;
 pub mod error;
@@ -16,7 +16,7 @@ pub mod sync;
 pub mod value;
 
 #[cfg(target_arch = "wasm32")]
-mod wasm;
+pub mod wasm;
 
 pub use db::{Database, ExecResult, QueryResult, Statement, Storage};
 pub use error::Error;

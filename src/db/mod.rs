@@ -138,7 +138,7 @@ impl Database {
     ) -> Result<Vec<String>> {
         let mut stmt = self.conn.prepare_cached(sql)?;
         params::bind(&mut stmt, params)?;
-        let columns: Vec<String> = stmt.column_names().into_iter().map(String::from).collect();
+        let columns: Vec<String> = stmt.column_names().map(String::from).collect();
         let mut rows = stmt.raw_query();
         while let Some(row) = rows.next()? {
             let values = (0..columns.len())

@@ -6,3 +6,5 @@ mod database;
 mod error;
 mod opfs;
 mod transport;
+
+pub use database::JsDatabase;

@@ -49,7 +49,7 @@ impl FetchTransport {
         init.set_signal(Some(&self.signal));
 
         let fetch: Function = Reflect::get(&js_sys::global(), &JsValue::from_str("fetch"))
-            .and_then(|f| f.dyn_into().map_err(JsValue::from))
+            .and_then(|f| f.dyn_into())
             .map_err(|_| Error::Offline("this runtime has no global fetch".into()))?;
         let promise: Promise = fetch
             .call2(&JsValue::UNDEFINED, &JsValue::from_str(&url), &init)

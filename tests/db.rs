@@ -1,0 +1,262 @@
+//! The local database through the core's public API: migrations, values, params, batches, errors.
+#![cfg(not(target_arch = "wasm32"))]
+
+use outpost::db::OpenOptions;
+use outpost::{Database, Error, Params, Statement, Storage, Value};
+
+const TODOS: &str =
+    "CREATE TABLE todos (id TEXT PRIMARY KEY, title TEXT NOT NULL, done INTEGER NOT NULL DEFAULT 0)";
+
+fn file_db(dir: &std::path::Path, migrations: &[&str]) -> outpost::Result<Database> {
+    let options = OpenOptions {
+        migrations: migrations.iter().map(|m| m.to_string()).collect(),
+        ..OpenOptions::default()
+    };
+    Database::open(&Storage::File(dir.join("app.sqlite3")), &options)
+}
+
+fn memory_db(migrations: &[&str]) -> Database {
+    let options = OpenOptions {
+        migrations: migrations.iter().map(|m| m.to_string()).collect(),
+        ..OpenOptions::default()
+    };
+    Database::open(&Storage::Memory, &options).unwrap()
+}
+
+fn tempdir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "outpost-db-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn count(db: &Database, sql: &str) -> i64 {
+    match db.query(sql, &Params::None).unwrap().rows[0][0] {
+        Value::Integer(n) => n,
+        ref other => panic!("not a count: {other:?}"),
+    }
+}
+
+#[test]
+fn migrations_apply_once_and_new_ones_apply_alone() {
+    let dir = tempdir();
+    let db = file_db(&dir, &[TODOS]).unwrap();
+    db.execute(
+        "INSERT INTO todos (id, title) VALUES ('a1', 'Buy milk')",
+        &Params::None,
+    )
+    .unwrap();
+    db.close().unwrap();
+
+    // Reopening with the same list applies nothing again (a second CREATE TABLE would fail).
+    let db = file_db(&dir, &[TODOS]).unwrap();
+    db.close().unwrap();
+
+    let db = file_db(&dir, &[TODOS, "ALTER TABLE todos ADD COLUMN due TEXT"]).unwrap();
+    let rows = db
+        .query("SELECT id, title, due FROM todos", &Params::None)
+        .unwrap();
+    assert_eq!(
+        rows.rows,
+        vec![vec![
+            Value::Text("a1".into()),
+            Value::Text("Buy milk".into()),
+            Value::Null
+        ]]
+    );
+    assert_eq!(count(&db, "SELECT count(*) FROM _outpost_migrations"), 2);
+}
+
+#[test]
+fn a_failing_migration_leaves_the_database_as_it_was() {
+    let dir = tempdir();
+    file_db(&dir, &[TODOS]).unwrap().close().unwrap();
+
+    let err = file_db(
+        &dir,
+        &[
+            TODOS,
+            "CREATE TABLE lists (id TEXT PRIMARY KEY)",
+            "ALTER TABLE nope ADD COLUMN x TEXT",
+        ],
+    )
+    .err()
+    .expect("the third migration must fail");
+    assert_eq!(err.code(), "MIGRATION_FAILED");
+    assert_eq!(err.sqlite_error_code(), Some("SQLITE_ERROR"));
+    assert!(err.to_string().contains("migration 2"), "{err}");
+
+    // The second migration, applied in the same open, was rolled back with the third.
+    let db = file_db(&dir, &[TODOS]).unwrap();
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) FROM sqlite_master WHERE name = 'lists'"
+        ),
+        0
+    );
+    assert_eq!(count(&db, "SELECT count(*) FROM _outpost_migrations"), 1);
+}
+
+#[test]
+fn an_edited_migration_is_refused() {
+    let dir = tempdir();
+    file_db(&dir, &[TODOS]).unwrap().close().unwrap();
+    let err = file_db(&dir, &["CREATE TABLE todos (id TEXT PRIMARY KEY)"])
+        .err()
+        .unwrap();
+    assert_eq!(err, Error::MigrationChanged { index: 0 });
+    assert_eq!(err.code(), "MIGRATION_CHANGED");
+    let err = file_db(&dir, &[]).err().unwrap();
+    assert_eq!(err.code(), "BAD_OPTIONS");
+}
+
+#[test]
+fn every_value_type_round_trips() {
+    let db = memory_db(&["CREATE TABLE v (i INTEGER, r REAL, t TEXT, b BLOB, n)"]);
+    let values = vec![
+        Value::Integer(i64::MIN),
+        Value::Real(0.1),
+        Value::Text("naïve ✓ \u{0}zero".into()),
+        Value::Blob(vec![0, 1, 254, 255]),
+        Value::Null,
+    ];
+    db.execute(
+        "INSERT INTO v VALUES (?, ?, ?, ?, ?)",
+        &Params::Positional(values.clone()),
+    )
+    .unwrap();
+    let result = db
+        .query("SELECT i, r, t, b, n FROM v", &Params::None)
+        .unwrap();
+    assert_eq!(result.columns, ["i", "r", "t", "b", "n"]);
+    assert_eq!(result.rows, vec![values]);
+}
+
+#[test]
+fn named_and_positional_params() {
+    let db = memory_db(&[TODOS]);
+    let named = Params::Named(vec![
+        ("id".into(), Value::Text("a1".into())),
+        ("title".into(), Value::Text("x".into())),
+    ]);
+    let result = db
+        .execute("INSERT INTO todos (id, title) VALUES (:id, @title)", &named)
+        .unwrap();
+    assert_eq!(result.rows_affected, 1);
+    assert_eq!(result.last_insert_rowid, 1);
+    let rows = db
+        .query(
+            "SELECT title FROM todos WHERE id = $id",
+            &Params::Named(vec![("id".into(), Value::Text("a1".into()))]),
+        )
+        .unwrap();
+    assert_eq!(rows.rows, vec![vec![Value::Text("x".into())]]);
+
+    let missing = db
+        .query("SELECT * FROM todos WHERE id = :id", &Params::Named(vec![]))
+        .unwrap_err();
+    assert_eq!(missing.code(), "BAD_PARAMS");
+    assert!(missing.to_string().contains(":id"), "{missing}");
+    let too_few = db.query(
+        "SELECT * FROM todos WHERE id = ? AND done = ?",
+        &Params::Positional(vec![Value::Null]),
+    );
+    assert_eq!(too_few.unwrap_err().code(), "BAD_PARAMS");
+    let positional_as_named = db.query(
+        "SELECT * FROM todos WHERE id = ?",
+        &Params::Named(vec![("id".into(), Value::Null)]),
+    );
+    assert_eq!(positional_as_named.unwrap_err().code(), "BAD_PARAMS");
+}
+
+#[test]
+fn sql_errors_carry_sqlite_extended_codes() {
+    let db = memory_db(&[TODOS, "CREATE UNIQUE INDEX todos_title ON todos (title)"]);
+    db.execute(
+        "INSERT INTO todos (id, title) VALUES ('a', 'x')",
+        &Params::None,
+    )
+    .unwrap();
+    let cases = [
+        (
+            "INSERT INTO todos (id, title) VALUES ('a', 'y')",
+            "SQLITE_CONSTRAINT_PRIMARYKEY",
+        ),
+        (
+            "INSERT INTO todos (id, title) VALUES ('b', 'x')",
+            "SQLITE_CONSTRAINT_UNIQUE",
+        ),
+        (
+            "INSERT INTO todos (id, title) VALUES ('c', NULL)",
+            "SQLITE_CONSTRAINT_NOTNULL",
+        ),
+        ("SELEC 1", "SQLITE_ERROR"),
+        ("SELECT * FROM nope", "SQLITE_ERROR"),
+        ("SELECT 1; SELECT 2", "SQLITE_ERROR"),
+    ];
+    for (sql, code) in cases {
+        let err = db.execute(sql, &Params::None).unwrap_err();
+        assert_eq!(err.code(), code, "{sql}: {err}");
+        assert!(!err.to_string().is_empty());
+    }
+    // Nothing of the failed statements took effect.
+    assert_eq!(count(&db, "SELECT count(*) FROM todos"), 1);
+}
+
+#[test]
+fn a_batch_is_all_or_nothing() {
+    let db = memory_db(&[TODOS]);
+    let insert = |id: &str| Statement {
+        sql: "INSERT INTO todos (id, title) VALUES (?, 'x')".into(),
+        params: Params::Positional(vec![Value::Text(id.into())]),
+    };
+    let err = db
+        .batch(&[insert("a"), insert("b"), insert("a")])
+        .unwrap_err();
+    assert_eq!(err.code(), "SQLITE_CONSTRAINT_PRIMARYKEY");
+    assert_eq!(count(&db, "SELECT count(*) FROM todos"), 0);
+
+    let results = db.batch(&[insert("a"), insert("b")]).unwrap();
+    assert_eq!(
+        results.iter().map(|r| r.rows_affected).collect::<Vec<_>>(),
+        [1, 1]
+    );
+    assert_eq!(count(&db, "SELECT count(*) FROM todos"), 2);
+
+    // Inside a transaction the app opened, a failing batch undoes only itself.
+    db.execute("BEGIN", &Params::None).unwrap();
+    db.execute("DELETE FROM todos WHERE id = 'a'", &Params::None)
+        .unwrap();
+    assert!(db.batch(&[insert("c"), insert("b")]).is_err());
+    db.execute("COMMIT", &Params::None).unwrap();
+    let ids = db
+        .query("SELECT id FROM todos ORDER BY id", &Params::None)
+        .unwrap()
+        .rows;
+    assert_eq!(ids, vec![vec![Value::Text("b".into())]]);
+}
+
+#[test]
+fn execute_reports_changes_and_returning_rows_are_queryable() {
+    let db = memory_db(&[TODOS]);
+    let r = db
+        .execute(
+            "INSERT INTO todos (id, title) VALUES ('a', 'x'), ('b', 'y')",
+            &Params::None,
+        )
+        .unwrap();
+    assert_eq!(r.rows_affected, 2);
+    let r = db.execute("SELECT * FROM todos", &Params::None).unwrap();
+    assert_eq!(r.rows_affected, 0, "a read changes nothing");
+    let rows = db
+        .query("UPDATE todos SET done = 1 RETURNING id", &Params::None)
+        .unwrap();
+    assert_eq!(rows.rows.len(), 2);
+}

@@ -1,0 +1,332 @@
+//! Change capture and the sans-IO engine, fed hand-made primary answers: what the outbox records,
+//! what a push settles, and what a pull does to local rows.
+#![cfg(not(target_arch = "wasm32"))]
+
+use outpost::db::OpenOptions;
+use outpost::protocol::{Change, Op, PullResponse, PushResponse, Rejection};
+use outpost::{Database, Params, Row, Storage, Value};
+
+const TODOS: &str =
+    "CREATE TABLE todos (id TEXT PRIMARY KEY, title TEXT NOT NULL, done INTEGER NOT NULL DEFAULT 0)";
+
+fn synced_db() -> Database {
+    let options = OpenOptions {
+        migrations: vec![TODOS.into(), "CREATE TABLE notes (body TEXT)".into()],
+        synced_tables: vec!["todos".into()],
+        ..OpenOptions::default()
+    };
+    Database::open(&Storage::Memory, &options).unwrap()
+}
+
+fn run(db: &Database, sql: &str) {
+    db.execute(sql, &Params::None).unwrap();
+}
+
+fn text(s: &str) -> Value {
+    Value::Text(s.into())
+}
+
+fn row(pairs: &[(&str, Value)]) -> Row {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect()
+}
+
+fn todos(db: &Database) -> Vec<Vec<Value>> {
+    db.query(
+        "SELECT id, title, done FROM todos ORDER BY id",
+        &Params::None,
+    )
+    .unwrap()
+    .rows
+}
+
+#[test]
+fn each_changed_row_is_one_entry_and_updates_carry_only_changed_columns() {
+    let db = synced_db();
+    run(
+        &db,
+        "INSERT INTO todos (id, title) VALUES ('a', 'Buy milk'), ('b', 'Walk')",
+    );
+    run(&db, "UPDATE todos SET done = 1 WHERE id = 'a'");
+    run(&db, "UPDATE todos SET done = done WHERE id = 'b'"); // changes nothing: no entry
+    run(&db, "DELETE FROM todos WHERE id = 'b'");
+    run(&db, "INSERT INTO notes VALUES ('not synced')");
+
+    let request = db.push_request(100).unwrap().unwrap();
+    let ops: Vec<(Op, Vec<Value>, Row)> = request
+        .mutations
+        .iter()
+        .map(|m| (m.op, m.key.clone(), m.columns.clone()))
+        .collect();
+    assert_eq!(
+        ops,
+        vec![
+            (
+                Op::Insert,
+                vec![text("a")],
+                row(&[
+                    ("id", text("a")),
+                    ("title", text("Buy milk")),
+                    ("done", Value::Integer(0))
+                ])
+            ),
+            (
+                Op::Insert,
+                vec![text("b")],
+                row(&[
+                    ("id", text("b")),
+                    ("title", text("Walk")),
+                    ("done", Value::Integer(0))
+                ])
+            ),
+            (
+                Op::Update,
+                vec![text("a")],
+                row(&[("done", Value::Integer(1))])
+            ),
+            (Op::Delete, vec![text("b")], Row::new()),
+        ]
+    );
+    let seqs: Vec<i64> = request.mutations.iter().map(|m| m.seq).collect();
+    assert!(
+        seqs.windows(2).all(|w| w[0] < w[1]),
+        "seqs increase: {seqs:?}"
+    );
+    assert_eq!(db.pending_count().unwrap(), 4);
+}
+
+#[test]
+fn a_write_and_its_entry_commit_together_or_not_at_all() {
+    let db = synced_db();
+    // The second row violates NOT NULL: the statement fails, and neither row nor entry remains.
+    let err = db.execute(
+        "INSERT INTO todos (id, title) VALUES ('a', 'x'), ('b', NULL)",
+        &Params::None,
+    );
+    assert_eq!(err.unwrap_err().code(), "SQLITE_CONSTRAINT_NOTNULL");
+    assert!(todos(&db).is_empty());
+    assert_eq!(db.pending_count().unwrap(), 0);
+
+    run(&db, "BEGIN");
+    run(&db, "INSERT INTO todos (id, title) VALUES ('a', 'x')");
+    run(&db, "ROLLBACK");
+    assert_eq!(db.pending_count().unwrap(), 0);
+}
+
+#[test]
+fn changing_a_key_is_a_delete_and_an_insert() {
+    let db = synced_db();
+    run(&db, "INSERT INTO todos (id, title) VALUES ('a', 'x')");
+    run(&db, "UPDATE todos SET id = 'z' WHERE id = 'a'");
+    let request = db.push_request(100).unwrap().unwrap();
+    let ops: Vec<(Op, Vec<Value>)> = request
+        .mutations
+        .iter()
+        .map(|m| (m.op, m.key.clone()))
+        .collect();
+    assert_eq!(
+        ops,
+        vec![
+            (Op::Insert, vec![text("a")]),
+            (Op::Delete, vec![text("a")]),
+            (Op::Insert, vec![text("z")])
+        ]
+    );
+}
+
+#[test]
+fn a_synced_table_needs_a_primary_key() {
+    let options = OpenOptions {
+        migrations: vec!["CREATE TABLE notes (body TEXT)".into()],
+        synced_tables: vec!["notes".into()],
+        ..OpenOptions::default()
+    };
+    let err = Database::open(&Storage::Memory, &options).err().unwrap();
+    assert_eq!(err.code(), "BAD_OPTIONS");
+    assert!(err.to_string().contains("PRIMARY KEY"), "{err}");
+    let options = OpenOptions {
+        synced_tables: vec!["missing".into()],
+        ..OpenOptions::default()
+    };
+    assert_eq!(
+        Database::open(&Storage::Memory, &options)
+            .err()
+            .unwrap()
+            .code(),
+        "BAD_OPTIONS"
+    );
+}
+
+#[test]
+fn pulled_rows_do_not_enter_the_outbox_and_pending_edits_stay_on_top() {
+    let db = synced_db();
+    run(&db, "INSERT INTO todos (id, title) VALUES ('a', 'mine')");
+    let request = db.pull_request(0).unwrap();
+    let response = PullResponse {
+        changes: vec![
+            Change {
+                version: 1,
+                table: "todos".into(),
+                key: vec![text("a")],
+                row: Some(row(&[
+                    ("id", text("a")),
+                    ("title", text("theirs")),
+                    ("done", Value::Integer(1)),
+                ])),
+            },
+            Change {
+                version: 2,
+                table: "todos".into(),
+                key: vec![text("b")],
+                row: Some(row(&[
+                    ("id", text("b")),
+                    ("title", text("B")),
+                    ("done", Value::Integer(0)),
+                ])),
+            },
+            Change {
+                version: 3,
+                table: "todos".into(),
+                key: vec![text("gone")],
+                row: None,
+            },
+        ],
+        cursor: 3,
+        more: false,
+    };
+    let outcome = db.apply_pull_response(&request, &response).unwrap();
+    assert_eq!(outcome.pulled, 3);
+    assert_eq!(outcome.tables.into_iter().collect::<Vec<_>>(), ["todos"]);
+    // The local insert of 'a' is still pending, so its title wins locally until pushed.
+    assert_eq!(
+        todos(&db),
+        vec![
+            vec![text("a"), text("mine"), Value::Integer(0)],
+            vec![text("b"), text("B"), Value::Integer(0)]
+        ]
+    );
+    assert_eq!(
+        db.pending_count().unwrap(),
+        1,
+        "pulled rows were not captured"
+    );
+    assert_eq!(db.cursor().unwrap(), 3);
+
+    // An answer to an older cursor is discarded, not applied over newer state.
+    let stale = db.apply_pull_response(&request, &response).unwrap();
+    assert!(stale.stale);
+    assert_eq!(db.cursor().unwrap(), 3);
+}
+
+#[test]
+fn acked_entries_stay_until_a_pull_reaches_their_version() {
+    let db = synced_db();
+    run(&db, "INSERT INTO todos (id, title) VALUES ('a', 'mine')");
+    let push = db.push_request(100).unwrap().unwrap();
+    let outcome = db
+        .apply_push_response(
+            &push,
+            &PushResponse {
+                acked_through: push.mutations[0].seq,
+                version: 7,
+                rejected: vec![],
+            },
+        )
+        .unwrap();
+    assert_eq!(outcome.pushed, 1);
+    assert_eq!(db.pending_count().unwrap(), 0);
+    assert!(
+        db.push_request(100).unwrap().is_none(),
+        "an acked entry is not pushed again"
+    );
+
+    // A pull computed before the push landed (cursor 5 < 7) must not undo the local write.
+    let pull = db.pull_request(0).unwrap();
+    let before = PullResponse {
+        changes: vec![Change {
+            version: 5,
+            table: "todos".into(),
+            key: vec![text("a")],
+            row: None,
+        }],
+        cursor: 5,
+        more: false,
+    };
+    db.apply_pull_response(&pull, &before).unwrap();
+    assert_eq!(
+        todos(&db),
+        vec![vec![text("a"), text("mine"), Value::Integer(0)]]
+    );
+
+    let pull = db.pull_request(0).unwrap();
+    let after = PullResponse {
+        changes: vec![Change {
+            version: 7,
+            table: "todos".into(),
+            key: vec![text("a")],
+            row: Some(row(&[
+                ("id", text("a")),
+                ("title", text("mine")),
+                ("done", Value::Integer(0)),
+            ])),
+        }],
+        cursor: 7,
+        more: false,
+    };
+    db.apply_pull_response(&pull, &after).unwrap();
+    let left = db
+        .query("SELECT count(*) FROM _outpost_outbox", &Params::None)
+        .unwrap()
+        .rows;
+    assert_eq!(
+        left,
+        vec![vec![Value::Integer(0)]],
+        "the entry left once the pull reached version 7"
+    );
+}
+
+#[test]
+fn a_rejected_mutation_moves_aside_and_its_row_returns_to_the_primary_state() {
+    let db = synced_db();
+    run(&db, "INSERT INTO todos (id, title) VALUES ('a', 'x')");
+    run(&db, "INSERT INTO todos (id, title) VALUES ('b', 'y')");
+    let push = db.push_request(100).unwrap().unwrap();
+    let (first, second) = (push.mutations[0].seq, push.mutations[1].seq);
+    let response = PushResponse {
+        acked_through: second,
+        version: 3,
+        rejected: vec![Rejection {
+            seq: first,
+            code: "SQLITE_CONSTRAINT_CHECK".into(),
+            reason: "no".into(),
+            row: None,
+        }],
+    };
+    let outcome = db.apply_push_response(&push, &response).unwrap();
+    assert_eq!(
+        outcome.pushed, 1,
+        "the entry behind the rejected one went through"
+    );
+    assert_eq!(outcome.rejected.len(), 1);
+    assert_eq!(outcome.rejected[0].code, "SQLITE_CONSTRAINT_CHECK");
+    assert_eq!(
+        todos(&db),
+        vec![vec![text("b"), text("y"), Value::Integer(0)]],
+        "row 'a' went back to absent"
+    );
+    let rejected = db
+        .query("SELECT tbl, op, code FROM _outpost_rejected", &Params::None)
+        .unwrap()
+        .rows;
+    assert_eq!(
+        rejected,
+        vec![vec![
+            text("todos"),
+            text("insert"),
+            text("SQLITE_CONSTRAINT_CHECK")
+        ]]
+    );
+    assert_eq!(db.pending_count().unwrap(), 0);
+}
