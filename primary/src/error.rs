@@ -1,0 +1,73 @@
+//! Every refusal the HTTP API gives: a status and an `ErrorBody` with a stable code. Built in one
+//! place so a client always gets JSON it can parse, never a framework's plain-text error.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use outpost::protocol::{ErrorBody, ErrorDetail};
+
+use crate::store::StoreError;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: String,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code: code.to_owned(),
+            message: message.into(),
+        }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, "BAD_REQUEST", message)
+    }
+
+    pub fn bad_name(name: &str) -> Self {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "BAD_NAME",
+            format!("{name:?} is not a valid table or column name"),
+        )
+    }
+
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", message)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        let message = err.to_string();
+        match err {
+            StoreError::UnknownTable(_) => {
+                ApiError::new(StatusCode::BAD_REQUEST, "UNKNOWN_TABLE", message)
+            }
+            StoreError::ReadOnly => ApiError::new(StatusCode::BAD_REQUEST, "READ_ONLY", message),
+            StoreError::BadQuery { code, .. } => {
+                ApiError::new(StatusCode::BAD_REQUEST, &code, message)
+            }
+            StoreError::Internal(_) => {
+                tracing::error!("store failure: {message}");
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", message)
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code,
+                message: self.message,
+            },
+        };
+        (self.status, Json(body)).into_response()
+    }
+}

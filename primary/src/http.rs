@@ -1,0 +1,112 @@
+//! The HTTP API: routes, handlers and the long poll. Generic over the [`Store`], so it never
+//! knows where data lives. Every answer is JSON; every refusal is an `ErrorBody`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
+use axum::http::{Method, StatusCode};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use outpost::protocol::{PullRequest, PullResponse, PushRequest, PushResponse, MAX_PULL_WAIT_MS};
+use outpost::Value;
+use serde::Deserialize;
+use tokio::time::{sleep_until, Instant};
+use tower_http::cors::{Any, CorsLayer};
+use tower_http::services::ServeDir;
+
+use crate::error::ApiError;
+use crate::store::{QueryAnswer, Store};
+use crate::validate::{check_pull, check_push};
+use crate::wire::{DatabaseAccess, Wire};
+use crate::{App, MAX_BODY_BYTES};
+
+/// How often a waiting pull looks again even without a signal: writes made on the database file
+/// by other processes (a backend job, the sqlite3 shell) raise no signal in this one.
+const RECHECK_EVERY: Duration = Duration::from_millis(250);
+
+pub fn router<S: Store>(app: Arc<App<S>>) -> Router {
+    let cors = CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([AUTHORIZATION, CONTENT_TYPE]);
+    let api = Router::new()
+        .route(
+            "/v1/health",
+            get(|| async { Json(serde_json::json!({ "ok": true })) }),
+        )
+        .route("/v1/db/{name}/push", post(push::<S>))
+        .route("/v1/db/{name}/pull", post(pull::<S>))
+        .route("/v1/db/{name}/query", post(query::<S>));
+    let api = match &app.static_dir {
+        Some(dir) => api.fallback_service(ServeDir::new(dir)),
+        None => api.fallback(|| async {
+            ApiError::new(StatusCode::NOT_FOUND, "NOT_FOUND", "no such endpoint")
+        }),
+    };
+    api.layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(cors)
+        .with_state(app)
+}
+
+async fn push<S: Store>(
+    State(app): State<Arc<App<S>>>,
+    DatabaseAccess(db): DatabaseAccess,
+    Wire(request): Wire<PushRequest>,
+) -> Result<Json<PushResponse>, ApiError> {
+    check_push(&request)?;
+    Ok(Json(app.store.push(&db, request).await?))
+}
+
+async fn pull<S: Store>(
+    State(app): State<Arc<App<S>>>,
+    DatabaseAccess(db): DatabaseAccess,
+    Wire(request): Wire<PullRequest>,
+) -> Result<Json<PullResponse>, ApiError> {
+    check_pull(&request)?;
+    let wait = Duration::from_millis(request.wait_ms.min(MAX_PULL_WAIT_MS));
+    // Subscribe before the first read, so a push landing between the read and the wait still wakes us.
+    let mut changes = app.store.changes(&db).await?;
+    changes.borrow_and_update();
+    let mut shutdown = app.shutdown.clone();
+    let deadline = Instant::now() + wait;
+    loop {
+        let answer = app.store.pull(&db, request.clone()).await?;
+        let now = Instant::now();
+        if !answer.changes.is_empty() || now >= deadline || *shutdown.borrow() {
+            return Ok(Json(answer));
+        }
+        let recheck = (now + RECHECK_EVERY).min(deadline);
+        tokio::select! {
+            signal = changes.changed() => {
+                // The store dropped its sender: fall back to the timer alone.
+                if signal.is_err() {
+                    sleep_until(recheck).await;
+                }
+            }
+            _ = sleep_until(recheck) => {}
+            _ = shutdown.changed() => {}
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct QueryRequest {
+    #[allow(dead_code)] // checked by `Wire` before parsing
+    v: u32,
+    sql: String,
+    #[serde(default)]
+    params: Vec<Value>,
+}
+
+async fn query<S: Store>(
+    State(app): State<Arc<App<S>>>,
+    DatabaseAccess(db): DatabaseAccess,
+    Wire(request): Wire<QueryRequest>,
+) -> Result<Json<QueryAnswer>, ApiError> {
+    Ok(Json(
+        app.store.query(&db, request.sql, request.params).await?,
+    ))
+}

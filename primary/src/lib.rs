@@ -1,0 +1,122 @@
+//! `outpost-primary`: the reference primary of Outpost. It owns the authoritative copy of each
+//! database, applies pushed mutations exactly once and answers pulls, over JSON on HTTP.
+//!
+//! # Layout
+//!
+//! - [`http`]: routes, handlers and the long poll, generic over a [`store::Store`].
+//! - `wire`: body parsing and access checks (token, database name, allow-list) as extractors.
+//! - `validate`: request checks that need no schema; [`error`]: the `ErrorBody` answers.
+//! - [`store`]: the `Store` trait and the embedded SQLite store with its capture triggers.
+//! - [`token`]: HS256 bearer tokens.
+//!
+//! Tests start the real server with [`run`] on `127.0.0.1:0`, as `main` does.
+
+pub mod error;
+pub mod http;
+pub mod store;
+pub mod token;
+mod validate;
+mod wire;
+
+use std::fmt;
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+pub use store::{SqliteStore, Store};
+pub use token::mint_token;
+
+/// The largest request body accepted; larger ones are refused with `BATCH_TOO_LARGE`.
+pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
+
+/// How `serve` is configured.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Where the SQLite files live, one `{name}.sqlite3` per database.
+    pub data_dir: PathBuf,
+    /// Applied to a database when it is created; its tables are the synced tables.
+    pub schema_sql: String,
+    /// Served at `/` when set (the demo page).
+    pub static_dir: Option<PathBuf>,
+    pub auth: Auth,
+    /// When set, only these databases exist; others answer `UNKNOWN_DATABASE`.
+    pub databases: Option<Vec<String>>,
+}
+
+/// Whether data requests need a bearer token.
+#[derive(Clone, Debug)]
+pub enum Auth {
+    /// Tokens must be HS256 JWTs signed with this secret.
+    Secret(Vec<u8>),
+    /// Anyone may use any database: for local development and demos only.
+    None,
+}
+
+/// What the HTTP handlers share.
+pub struct App<S> {
+    pub store: S,
+    pub auth: Auth,
+    pub databases: Option<Vec<String>>,
+    pub static_dir: Option<PathBuf>,
+    /// Becomes true when the server is shutting down, so waiting pulls answer at once.
+    pub shutdown: watch::Receiver<bool>,
+}
+
+/// Why the server could not start or stopped.
+#[derive(Debug)]
+pub enum ServeError {
+    /// The schema cannot be served (e.g. a table without a primary key), or the data
+    /// directory cannot be created.
+    Setup(String),
+    Io(std::io::Error),
+}
+
+impl fmt::Display for ServeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ServeError::Setup(m) => write!(f, "{m}"),
+            ServeError::Io(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for ServeError {}
+
+/// Serve `config` with the embedded SQLite store on `listener` until `shutdown` completes.
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let store =
+        SqliteStore::new(&config.data_dir, config.schema_sql.clone()).map_err(ServeError::Setup)?;
+    serve(listener, store, config, shutdown).await
+}
+
+/// Serve with any store; `config.data_dir` and `config.schema_sql` are the store's business.
+pub async fn serve<S: Store>(
+    listener: TcpListener,
+    store: S,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let (stop, stopping) = watch::channel(false);
+    let app = Arc::new(App {
+        store,
+        auth: config.auth,
+        databases: config.databases,
+        static_dir: config.static_dir,
+        shutdown: stopping,
+    });
+    let stop_on_signal = async move {
+        shutdown.await;
+        stop.send_replace(true);
+    };
+    axum::serve(listener, http::router(app))
+        .with_graceful_shutdown(stop_on_signal)
+        .await
+        .map_err(ServeError::Io)
+}

@@ -1,0 +1,158 @@
+//! The `outpost-primary` command: `serve` runs the primary, `token` mints a bearer token.
+//! `serve` prints `listening on http://ADDR` once bound; tests and the demo parse that line.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use outpost_primary::{mint_token, run, Auth, Config, SqliteStore};
+
+#[derive(Parser)]
+#[command(version, about = "The reference primary server of Outpost")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the sync API (and optionally a static folder).
+    Serve(ServeArgs),
+    /// Print an HS256 bearer token for one database.
+    Token(TokenArgs),
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    #[arg(long, default_value = "127.0.0.1:8787")]
+    listen: SocketAddr,
+    /// Folder of the SQLite files, one per database.
+    #[arg(long, default_value = "./data")]
+    data: PathBuf,
+    /// SQL applied to each new database; its tables are the synced tables.
+    #[arg(long)]
+    schema: PathBuf,
+    /// Folder served at `/`.
+    #[arg(long = "static")]
+    static_dir: Option<PathBuf>,
+    /// Name of the environment variable holding the token secret.
+    #[arg(long, conflicts_with = "no_auth")]
+    secret_env: Option<String>,
+    /// Accept requests without tokens (development only).
+    #[arg(long)]
+    no_auth: bool,
+    /// Serve only these databases (comma-separated); otherwise any valid name is created on use.
+    #[arg(long, value_delimiter = ',')]
+    databases: Option<Vec<String>>,
+}
+
+#[derive(Args)]
+struct TokenArgs {
+    /// Name of the environment variable holding the token secret.
+    #[arg(long)]
+    secret_env: String,
+    /// Who the token is for.
+    #[arg(long)]
+    sub: String,
+    /// The database the token opens.
+    #[arg(long)]
+    db: String,
+    #[arg(long, default_value_t = 86_400)]
+    ttl_secs: u64,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let outcome = match Cli::parse().command {
+        Command::Serve(args) => serve(args),
+        Command::Token(args) => secret(&args.secret_env).map(|secret| {
+            let ttl = Duration::from_secs(args.ttl_secs);
+            println!("{}", mint_token(&secret, &args.sub, &args.db, ttl));
+        }),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("outpost-primary: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn secret(variable: &str) -> Result<Vec<u8>, String> {
+    match std::env::var(variable) {
+        Ok(value) if value.len() >= 16 => Ok(value.into_bytes()),
+        Ok(_) => Err(format!(
+            "the secret in ${variable} must be at least 16 bytes"
+        )),
+        Err(_) => Err(format!("${variable} is not set")),
+    }
+}
+
+fn serve(args: ServeArgs) -> Result<(), String> {
+    let auth = match (&args.secret_env, args.no_auth) {
+        (Some(variable), false) => Auth::Secret(secret(variable)?),
+        (None, true) => Auth::None,
+        _ => {
+            return Err(
+                "give exactly one of --secret-env VAR (tokens required) or --no-auth \
+                        (anyone may read and write every database)"
+                    .into(),
+            )
+        }
+    };
+    if let Some(bad) = args
+        .databases
+        .iter()
+        .flatten()
+        .find(|d| !outpost::protocol::is_valid_database_name(d))
+    {
+        return Err(format!("--databases: {bad:?} is not a valid database name"));
+    }
+    let schema_sql = std::fs::read_to_string(&args.schema)
+        .map_err(|e| format!("cannot read schema {}: {e}", args.schema.display()))?;
+    // Refuse a bad schema before listening, so nothing half-starts.
+    SqliteStore::new(&args.data, schema_sql.clone())?;
+    let config = Config {
+        data_dir: args.data,
+        schema_sql,
+        static_dir: args.static_dir,
+        auth,
+        databases: args.databases,
+    };
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+        let address = listener.local_addr().map_err(|e| e.to_string())?;
+        println!("listening on http://{address}");
+        tracing::info!(%address, "serving");
+        run(listener, config, stop_signal())
+            .await
+            .map_err(|e| e.to_string())
+    })
+}
+
+/// Ctrl-C, or SIGTERM from a service manager: both shut down gracefully.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}

@@ -1,0 +1,92 @@
+//! Where the authoritative data lives. The HTTP layer speaks only to the [`Store`] trait, so a
+//! Postgres-backed store can replace the embedded SQLite one without touching it. Requests reach a
+//! store already checked for shape (version, names, batch size, seq order) by `crate::validate`.
+
+mod pull;
+mod push;
+mod schema;
+mod sqlite;
+
+use std::fmt;
+use std::future::Future;
+
+use outpost::protocol::{PullRequest, PullResponse, PushRequest, PushResponse};
+use outpost::Value;
+use serde::Serialize;
+use tokio::sync::watch;
+
+pub use schema::Schema;
+pub use sqlite::SqliteStore;
+
+/// The authoritative copy of every database, addressed by database name.
+pub trait Store: Send + Sync + 'static {
+    /// Apply a push in one transaction: each mutation with `seq` above the client's
+    /// `acked_through` is applied, dropped or rejected, exactly once.
+    fn push(
+        &self,
+        db: &str,
+        request: PushRequest,
+    ) -> impl Future<Output = Result<PushResponse, StoreError>> + Send;
+
+    /// The changes after `request.cursor`, at once (waiting is the caller's job, see [`Store::changes`]).
+    fn pull(
+        &self,
+        db: &str,
+        request: PullRequest,
+    ) -> impl Future<Output = Result<PullResponse, StoreError>> + Send;
+
+    /// Run one read-only statement.
+    fn query(
+        &self,
+        db: &str,
+        sql: String,
+        params: Vec<Value>,
+    ) -> impl Future<Output = Result<QueryAnswer, StoreError>> + Send;
+
+    /// A signal bumped after every commit that changed `db` through this store. Writes made by
+    /// other processes do not bump it: a waiting pull also re-checks on a timer.
+    fn changes(
+        &self,
+        db: &str,
+    ) -> impl Future<Output = Result<watch::Receiver<i64>, StoreError>> + Send;
+}
+
+/// The answer to a read-only query: column names, then rows of values in column order.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct QueryAnswer {
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<Value>>,
+}
+
+/// Why a store refused or failed a request. Everything but `Internal` is the caller's fault and
+/// leaves the data unchanged.
+#[derive(Clone, Debug, PartialEq)]
+pub enum StoreError {
+    /// A pull named a well-formed table that is not synced.
+    UnknownTable(String),
+    /// A query would write, or control transactions.
+    ReadOnly,
+    /// A query failed to prepare or run (syntax, parameters): `code` is SQLite's.
+    BadQuery { code: String, message: String },
+    /// The store itself failed (I/O, corruption, a bug); the client may retry.
+    Internal(String),
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreError::UnknownTable(t) => write!(f, "table {t} is not synced by this database"),
+            StoreError::ReadOnly => write!(f, "only read-only statements may be queried"),
+            StoreError::BadQuery { message, .. } => write!(f, "{message}"),
+            StoreError::Internal(m) => write!(f, "{m}"),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(err: rusqlite::Error) -> Self {
+        StoreError::Internal(err.to_string())
+    }
+}

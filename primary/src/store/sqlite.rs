@@ -1,0 +1,200 @@
+//! The embedded default store: one SQLite file per database, `{data_dir}/{name}.sqlite3`, created
+//! from the schema on first use. Each database keeps one writer and one read-only connection open
+//! (WAL mode, so pulls and queries never wait for a push); blocking work runs in `spawn_blocking`.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use outpost::protocol::{PullRequest, PullResponse, PushRequest, PushResponse};
+use outpost::Value;
+use rusqlite::{params_from_iter, Connection, OpenFlags};
+use tokio::sync::watch;
+
+use super::schema::{self, Schema};
+use super::{pull, push, QueryAnswer, Store, StoreError};
+
+/// Cheap to clone: clones share the open databases.
+#[derive(Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    data_dir: PathBuf,
+    schema_sql: String,
+    databases: Mutex<HashMap<String, Arc<Database>>>,
+}
+
+struct Database {
+    writer: Mutex<Connection>,
+    reader: Mutex<Connection>,
+    schema: Schema,
+    /// The newest version committed through `writer`.
+    changes: watch::Sender<i64>,
+}
+
+impl SqliteStore {
+    /// Check `schema_sql` on an in-memory database (so a bad schema stops the server before it
+    /// listens) and create `data_dir`.
+    pub fn new(
+        data_dir: impl Into<PathBuf>,
+        schema_sql: impl Into<String>,
+    ) -> Result<Self, String> {
+        let schema_sql = schema_sql.into();
+        let mut probe = Connection::open_in_memory().map_err(|e| e.to_string())?;
+        schema::prepare(&mut probe, &schema_sql)?;
+        let data_dir = data_dir.into();
+        std::fs::create_dir_all(&data_dir)
+            .map_err(|e| format!("cannot create data directory {}: {e}", data_dir.display()))?;
+        let inner = Inner {
+            data_dir,
+            schema_sql,
+            databases: Mutex::default(),
+        };
+        Ok(SqliteStore {
+            inner: Arc::new(inner),
+        })
+    }
+
+    async fn database(&self, name: &str) -> Result<Arc<Database>, StoreError> {
+        if let Some(db) = lock(&self.inner.databases).get(name) {
+            return Ok(db.clone());
+        }
+        let inner = self.inner.clone();
+        let name = name.to_owned();
+        blocking(move || inner.open(&name)).await
+    }
+}
+
+impl Inner {
+    /// Holds the map's lock while opening, so two first requests cannot both create the file.
+    fn open(&self, name: &str) -> Result<Arc<Database>, StoreError> {
+        let mut databases = lock(&self.databases);
+        if let Some(db) = databases.get(name) {
+            return Ok(db.clone());
+        }
+        let path = self.data_dir.join(format!("{name}.sqlite3"));
+        let mut writer = Connection::open(&path)?;
+        writer.busy_timeout(Duration::from_secs(5))?;
+        writer.pragma_update(None, "journal_mode", "WAL")?;
+        let schema = schema::prepare(&mut writer, &self.schema_sql)
+            .map_err(|e| StoreError::Internal(format!("database {name}: {e}")))?;
+        let reader = Connection::open_with_flags(
+            &path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        reader.busy_timeout(Duration::from_secs(5))?;
+        let version = push::current_version(&writer)?;
+        let db = Arc::new(Database {
+            writer: Mutex::new(writer),
+            reader: Mutex::new(reader),
+            schema,
+            changes: watch::Sender::new(version),
+        });
+        databases.insert(name.to_owned(), db.clone());
+        Ok(db)
+    }
+}
+
+impl Store for SqliteStore {
+    async fn push(&self, db: &str, request: PushRequest) -> Result<PushResponse, StoreError> {
+        let database = self.database(db).await?;
+        let answer = {
+            let database = database.clone();
+            blocking(move || {
+                let mut conn = lock(&database.writer);
+                Ok(push::apply(&mut conn, &database.schema, &request)?)
+            })
+            .await?
+        };
+        database.changes.send_if_modified(|seen| {
+            let newer = answer.version > *seen;
+            *seen = (*seen).max(answer.version);
+            newer
+        });
+        Ok(answer)
+    }
+
+    async fn pull(&self, db: &str, request: PullRequest) -> Result<PullResponse, StoreError> {
+        let database = self.database(db).await?;
+        blocking(move || {
+            let mut conn = lock(&database.reader);
+            pull::read_changes(&mut conn, &database.schema, &request)
+        })
+        .await
+    }
+
+    async fn query(
+        &self,
+        db: &str,
+        sql: String,
+        params: Vec<Value>,
+    ) -> Result<QueryAnswer, StoreError> {
+        let database = self.database(db).await?;
+        blocking(move || {
+            let conn = lock(&database.reader);
+            read_only_query(&conn, &sql, params).map_err(|e| {
+                let e = outpost::Error::from(e);
+                StoreError::BadQuery {
+                    code: e.code().to_owned(),
+                    message: e.to_string(),
+                }
+            })?
+        })
+        .await
+    }
+
+    async fn changes(&self, db: &str) -> Result<watch::Receiver<i64>, StoreError> {
+        Ok(self.database(db).await?.changes.subscribe())
+    }
+}
+
+/// The reader connection is opened read-only, so even a statement SQLite calls read-only but
+/// that writes (some PRAGMAs) fails; the `readonly()` check gives the common case a clear code.
+fn read_only_query(
+    conn: &Connection,
+    sql: &str,
+    params: Vec<Value>,
+) -> rusqlite::Result<Result<QueryAnswer, StoreError>> {
+    let mut stmt = conn.prepare(sql)?;
+    if !stmt.readonly() {
+        return Ok(Err(StoreError::ReadOnly));
+    }
+    let columns: Vec<String> = stmt.column_names().map(String::from).collect();
+    let width = columns.len();
+    let rows = stmt
+        .query_map(params_from_iter(params), |r| {
+            (0..width)
+                .map(|i| r.get::<_, Value>(i))
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>();
+    // BEGIN counts as read-only, but a transaction left open would freeze every later pull's
+    // snapshot on this shared connection.
+    if !conn.is_autocommit() {
+        conn.execute_batch("ROLLBACK")?;
+        return Ok(Err(StoreError::ReadOnly));
+    }
+    Ok(Ok(QueryAnswer {
+        columns,
+        rows: rows?,
+    }))
+}
+
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| StoreError::Internal(format!("store task failed: {e}")))?
+}
+
+/// A panic while holding a connection leaves it usable (every transaction rolls back on drop),
+/// so a poisoned lock is taken over rather than failing every later request.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}

@@ -1,0 +1,46 @@
+//! Bearer tokens: HS256 JWTs whose `db` claim names the one database they open. Minted by the
+//! `token` command (or the app's backend with the same secret), checked on every data request.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Claims {
+    /// Who the token was issued to; logged, not checked.
+    pub sub: String,
+    /// The one database this token may read and write.
+    pub db: String,
+    /// Expiry, seconds since the Unix epoch.
+    pub exp: u64,
+}
+
+/// An HS256 JWT for `sub` on database `db`, valid for `ttl` from now.
+pub fn mint_token(secret: &[u8], sub: &str, db: &str, ttl: Duration) -> String {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let claims = Claims {
+        sub: sub.to_owned(),
+        db: db.to_owned(),
+        exp: (now + ttl).as_secs(),
+    };
+    encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(secret),
+    )
+    .expect("HS256 signing with an in-memory secret cannot fail")
+}
+
+/// The claims of a valid, unexpired token signed with `secret`.
+pub fn verify_token(secret: &[u8], token: &str) -> Result<Claims, String> {
+    let mut validation = Validation::new(Algorithm::HS256);
+    // Expiry is exact: a token minted with a short TTL for a test or a demo must really expire.
+    validation.leeway = 0;
+    validation.set_required_spec_claims(&["exp"]);
+    decode::<Claims>(token, &DecodingKey::from_secret(secret), &validation)
+        .map(|data| data.claims)
+        .map_err(|e| e.to_string())
+}

@@ -1,0 +1,55 @@
+//! Checks on the shape of a request that need no schema: a request that fails one is refused
+//! whole with a 4xx before any store sees it, so bad input never changes state.
+
+use axum::http::StatusCode;
+use outpost::protocol::{is_valid_name, PullRequest, PushRequest, MAX_PUSH_MUTATIONS};
+
+use crate::error::ApiError;
+
+/// Long enough for any UUID-like id, short enough to keep the clients table small.
+const MAX_CLIENT_ID_LEN: usize = 128;
+
+pub fn check_push(request: &PushRequest) -> Result<(), ApiError> {
+    if request.mutations.len() > MAX_PUSH_MUTATIONS {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "BATCH_TOO_LARGE",
+            format!(
+                "{} mutations in one push; the most is {MAX_PUSH_MUTATIONS}",
+                request.mutations.len()
+            ),
+        ));
+    }
+    if request.client_id.is_empty() || request.client_id.len() > MAX_CLIENT_ID_LEN {
+        return Err(ApiError::bad_request(format!(
+            "clientId must be 1 to {MAX_CLIENT_ID_LEN} bytes"
+        )));
+    }
+    let mut previous: Option<i64> = None;
+    for mutation in &request.mutations {
+        if !is_valid_name(&mutation.table) {
+            return Err(ApiError::bad_name(&mutation.table));
+        }
+        if let Some(column) = mutation.columns.keys().find(|c| !is_valid_name(c)) {
+            return Err(ApiError::bad_name(column));
+        }
+        if mutation.seq < 1 || previous.is_some_and(|p| mutation.seq <= p) {
+            return Err(ApiError::bad_request(format!(
+                "seq {} is not positive and above the one before it",
+                mutation.seq
+            )));
+        }
+        previous = Some(mutation.seq);
+    }
+    Ok(())
+}
+
+pub fn check_pull(request: &PullRequest) -> Result<(), ApiError> {
+    if let Some(table) = request.tables.iter().find(|t| !is_valid_name(t)) {
+        return Err(ApiError::bad_name(table));
+    }
+    if request.cursor < 0 {
+        return Err(ApiError::bad_request("cursor must not be negative"));
+    }
+    Ok(())
+}
