@@ -1,0 +1,192 @@
+// The database run in this thread: used by worker.js (browser), node.js and workerd.js.
+// It checks the options, opens the wasm Database (retrying while another worker still holds the
+// OPFS files), and wraps its synchronous methods in Promises so every entry point has one API.
+import { Database as WasmDatabase } from "./outpost.js";
+import { OutpostError } from "./error.js";
+import { Listeners } from "./events.js";
+import { SyncLoop } from "./sync.js";
+
+/** How long open() keeps retrying while the OPFS database is held by another worker. */
+const IN_USE_RETRY_MS = 3000;
+
+/**
+ * @param {unknown} options what the user passed to open()
+ * @param {{ defaultStorage: "opfs" | "memory" }} platform
+ */
+export async function openLocal(options, platform) {
+  const checked = checkOptions(options, platform.defaultStorage);
+  if (checked.storage === "opfs" && !opfsAvailable()) {
+    throw new OutpostError(
+      "OPFS_UNAVAILABLE",
+      "OPFS storage needs a dedicated Worker in a secure context (https, or http on localhost); " +
+        'open the database from the page (the package starts the Worker) or pass storage: "memory"',
+    );
+  }
+  const wasmDb = await openRetryingWhileInUse({
+    name: checked.name,
+    storage: checked.storage,
+    migrations: checked.migrations,
+    ...(checked.sync ? { syncTables: checked.sync.tables } : {}),
+  });
+  return new LocalDatabase(wasmDb, checked.sync);
+}
+
+async function openRetryingWhileInUse(wasmOptions) {
+  const deadline = Date.now() + IN_USE_RETRY_MS;
+  let pause = 50;
+  for (;;) {
+    try {
+      return await WasmDatabase.open(wasmOptions);
+    } catch (err) {
+      if (err?.code !== "DATABASE_IN_USE" || Date.now() + pause > deadline) throw err;
+    }
+    await new Promise((resolve) => setTimeout(resolve, pause));
+    pause = Math.min(pause * 2, 400);
+  }
+}
+
+function opfsAvailable() {
+  // Sync access handles, which the OPFS VFS needs, are exposed only in dedicated workers.
+  return (
+    typeof FileSystemSyncAccessHandle === "function" &&
+    typeof navigator !== "undefined" &&
+    typeof navigator.storage?.getDirectory === "function"
+  );
+}
+
+export class LocalDatabase {
+  #db;
+  #loop = null;
+  #listeners = new Listeners();
+  #closing = null;
+
+  constructor(wasmDb, syncOptions) {
+    this.#db = wasmDb;
+    if (syncOptions) {
+      this.#loop = new SyncLoop(wasmDb, syncOptions, (event, payload) => this.#listeners.emit(event, payload));
+      this.#loop.start();
+    }
+  }
+
+  async execute(sql, params) {
+    this.#checkOpen();
+    const result = this.#db.execute(sql, params);
+    this.#loop?.onLocalWrite?.();
+    return result;
+  }
+
+  async query(sql, params) {
+    this.#checkOpen();
+    return this.#db.query(sql, params);
+  }
+
+  async batch(statements) {
+    this.#checkOpen();
+    const results = this.#db.batch(statements);
+    this.#loop?.onLocalWrite?.();
+    return results;
+  }
+
+  async sync() {
+    this.#checkOpen();
+    if (!this.#loop) {
+      throw new OutpostError("SYNC_NOT_CONFIGURED", "this database was opened without a sync option");
+    }
+    return this.#loop.sync();
+  }
+
+  syncStatus() {
+    if (this.#loop) return this.#loop.status();
+    let pending = 0;
+    try {
+      if (!this.#closing) pending = this.#db.pendingCount();
+    } catch {
+      // a status read never throws; the count is only informative
+    }
+    return { state: "idle", pending, lastSyncedAt: null, lastError: null };
+  }
+
+  on(event, listener) {
+    return this.#listeners.on(event, listener, (code, message) => new OutpostError(code, message));
+  }
+
+  close() {
+    this.#closing ??= this.#shutDown();
+    return this.#closing;
+  }
+
+  async #shutDown() {
+    if (this.#loop) {
+      const stopped = this.#loop.stop();
+      this.#db.abortSync();
+      try {
+        await stopped;
+      } catch {
+        // closing must succeed even if the loop ended badly; its error was already reported
+      }
+    }
+    this.#db.close();
+    this.#listeners.clear();
+  }
+
+  #checkOpen() {
+    if (this.#closing) throw new OutpostError("DATABASE_CLOSED", "the database is closed");
+  }
+}
+
+/** Validates open()'s options and fills in defaults; throws BAD_OPTIONS with a precise message. */
+export function checkOptions(options, defaultStorage) {
+  const bad = (message) => new OutpostError("BAD_OPTIONS", message);
+  if (options === null || typeof options !== "object" || Array.isArray(options)) {
+    throw bad("open() takes an options object: { name, storage?, migrations?, sync? }");
+  }
+  const { name, storage = defaultStorage, migrations = [], sync } = options;
+  if (typeof name !== "string" || name.length === 0) {
+    throw bad("options.name must be a non-empty string naming the database");
+  }
+  if (storage !== "opfs" && storage !== "memory") {
+    throw bad(`options.storage must be "opfs" or "memory", got ${describe(storage)}`);
+  }
+  if (!Array.isArray(migrations)) {
+    throw bad("options.migrations must be an array of SQL strings, one per schema version");
+  }
+  migrations.forEach((sql, i) => {
+    if (typeof sql !== "string") throw bad(`options.migrations[${i}] must be a string of SQL, got ${describe(sql)}`);
+  });
+  return { name, storage, migrations: [...migrations], sync: sync === undefined ? null : checkSyncOptions(sync, bad) };
+}
+
+function checkSyncOptions(sync, bad) {
+  if (sync === null || typeof sync !== "object" || Array.isArray(sync)) {
+    throw bad("options.sync must be an object: { url, tables, token?, intervalMs?, live? }");
+  }
+  const { url, token, tables, intervalMs, live } = sync;
+  if (typeof url !== "string" || url.length === 0) {
+    throw bad("options.sync.url must be the database's URL on the primary, e.g. https://host/v1/db/app");
+  }
+  if (token !== undefined && typeof token !== "string" && typeof token !== "function") {
+    throw bad("options.sync.token must be a string or a function returning a string (or a Promise of one)");
+  }
+  if (!Array.isArray(tables) || tables.length === 0 || !tables.every((t) => typeof t === "string" && t.length > 0)) {
+    throw bad("options.sync.tables must be a non-empty array of table names");
+  }
+  if (intervalMs !== undefined && !(typeof intervalMs === "number" && Number.isFinite(intervalMs) && intervalMs > 0)) {
+    throw bad(`options.sync.intervalMs must be a positive number of milliseconds, got ${describe(intervalMs)}`);
+  }
+  if (live !== undefined && typeof live !== "boolean") {
+    throw bad(`options.sync.live must be true or false, got ${describe(live)}`);
+  }
+  return {
+    url,
+    token,
+    tables: [...tables],
+    ...(intervalMs !== undefined ? { intervalMs } : {}),
+    ...(live !== undefined ? { live } : {}),
+  };
+}
+
+function describe(value) {
+  if (typeof value === "string") return JSON.stringify(value);
+  if (value === null || typeof value !== "object") return String(value);
+  return Array.isArray(value) ? "an array" : "an object";
+}

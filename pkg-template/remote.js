@@ -1,0 +1,180 @@
+// The main-thread side of a browser database: a proxy whose methods post a message to the
+// database's own Worker (worker.js) and resolve with its answer. Errors come back as {code, message}
+// and are rethrown as OutpostError here; the sync token function is called here, on request.
+import { OutpostError } from "./error.js";
+import { Listeners } from "./events.js";
+import { errorFromWire, errorToWire } from "./wire.js";
+
+export async function openRemote(options) {
+  if (options === null || typeof options !== "object" || Array.isArray(options)) {
+    throw new OutpostError("BAD_OPTIONS", "open() takes an options object: { name, storage?, migrations?, sync? }");
+  }
+  const { sync } = options;
+  let tokenSource;
+  let forWorker = options;
+  if (sync !== null && typeof sync === "object" && typeof sync.token === "function") {
+    tokenSource = sync.token;
+    forWorker = { ...options, sync: { ...sync, token: undefined, tokenFromPage: true } };
+  }
+
+  let worker;
+  try {
+    // Kept literal so that bundlers (Vite, webpack, esbuild, Parcel) see and emit the worker.
+    worker = new Worker(new URL("./worker.js", import.meta.url), { type: "module" });
+  } catch (err) {
+    throw new OutpostError("WORKER_FAILED", `could not start the database worker: ${err?.message ?? err}`);
+  }
+  const remote = new RemoteDatabase(worker, tokenSource);
+  try {
+    await remote.opened(forWorker);
+  } catch (err) {
+    worker.terminate();
+    throw err;
+  }
+  return remote;
+}
+
+class RemoteDatabase {
+  #worker;
+  #tokenSource;
+  #listeners = new Listeners();
+  #pending = new Map();
+  #nextId = 1;
+  #status = { state: "idle", pending: 0, lastSyncedAt: null, lastError: null };
+  #opening = null;
+  #closing = null;
+  #failure = null;
+
+  constructor(worker, tokenSource) {
+    this.#worker = worker;
+    this.#tokenSource = tokenSource;
+    worker.addEventListener("message", (event) => this.#receive(event.data));
+    worker.addEventListener("error", (event) => {
+      event.preventDefault?.();
+      this.#fail(new OutpostError("WORKER_FAILED", `the database worker failed: ${event.message || "it could not be loaded"}`));
+    });
+    worker.addEventListener("messageerror", () => {
+      this.#fail(new OutpostError("WORKER_FAILED", "a message from the database worker could not be read"));
+    });
+  }
+
+  /** Sends the options to the worker; resolves once the database is open there. */
+  opened(options) {
+    return new Promise((resolve, reject) => {
+      this.#opening = { resolve, reject };
+      try {
+        this.#worker.postMessage({ type: "open", options });
+      } catch (err) {
+        this.#opening = null;
+        reject(new OutpostError("BAD_OPTIONS", `the options cannot be sent to the database worker: ${err?.message ?? err}`));
+      }
+    });
+  }
+
+  execute(sql, params) {
+    return this.#call("execute", [sql, params]);
+  }
+
+  query(sql, params) {
+    return this.#call("query", [sql, params]);
+  }
+
+  batch(statements) {
+    return this.#call("batch", [statements]);
+  }
+
+  sync() {
+    return this.#call("sync", []);
+  }
+
+  syncStatus() {
+    return this.#status;
+  }
+
+  on(event, listener) {
+    return this.#listeners.on(event, listener, (code, message) => new OutpostError(code, message));
+  }
+
+  close() {
+    this.#closing ??= this.#call("close", [], true)
+      .catch(() => {
+        // the worker is going away in any case; its handles are released when it ends
+      })
+      .finally(() => {
+        this.#worker.terminate();
+        this.#fail(new OutpostError("DATABASE_CLOSED", "the database is closed"));
+        this.#listeners.clear();
+      });
+    return this.#closing;
+  }
+
+  #call(method, args, closing = false) {
+    if (this.#failure) return Promise.reject(this.#failure);
+    if (this.#closing && !closing) {
+      return Promise.reject(new OutpostError("DATABASE_CLOSED", "the database is closed"));
+    }
+    const id = this.#nextId++;
+    return new Promise((resolve, reject) => {
+      try {
+        this.#worker.postMessage({ type: "call", id, method, args });
+      } catch (err) {
+        // DataCloneError: a function, a class instance with private state, etc. among the params
+        reject(new OutpostError("BAD_PARAMS", `the parameters cannot be sent to the database worker: ${err?.message ?? err}`));
+        return;
+      }
+      this.#pending.set(id, { resolve, reject });
+    });
+  }
+
+  #receive(message) {
+    switch (message.type) {
+      case "opened":
+        this.#status = message.status;
+        this.#opening?.resolve();
+        this.#opening = null;
+        break;
+      case "open-failed":
+        this.#opening?.reject(errorFromWire(message.error));
+        this.#opening = null;
+        break;
+      case "result":
+      case "error": {
+        const call = this.#pending.get(message.id);
+        this.#pending.delete(message.id);
+        if (message.status) this.#status = message.status;
+        if (!call) break;
+        if (message.type === "result") call.resolve(message.value);
+        else call.reject(errorFromWire(message.error));
+        break;
+      }
+      case "event":
+        if (message.event === "status") this.#status = message.payload;
+        this.#listeners.emit(message.event, message.payload);
+        break;
+      case "token":
+        this.#answerToken(message.id);
+        break;
+    }
+  }
+
+  async #answerToken(id) {
+    try {
+      const token = await this.#tokenSource();
+      if (typeof token !== "string") {
+        throw new OutpostError("BAD_OPTIONS", "options.sync.token() must return a string (or a Promise of one)");
+      }
+      this.#worker.postMessage({ type: "token-reply", id, token });
+    } catch (err) {
+      this.#worker.postMessage({ type: "token-reply", id, error: errorToWire(err) });
+    }
+  }
+
+  /** Ends every waiting call with `error`; later calls fail with it too. */
+  #fail(error) {
+    this.#failure ??= error;
+    this.#opening?.reject(error);
+    this.#opening = null;
+    for (const call of this.#pending.values()) call.reject(error);
+    this.#pending.clear();
+  }
+}

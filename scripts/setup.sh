@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs what building and testing Outpost needs, on Debian as root; quick when all is present.
+# Idempotent; non-interactive (CI=true). Run from anywhere: bash scripts/setup.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+WASM_BINDGEN_VERSION=0.2.130   # equal to the `wasm-bindgen = "=…"` pin in Cargo.toml
+export DEBIAN_FRONTEND=noninteractive
+# wrangler/miniflare write their config under XDG_CONFIG_HOME: keep it inside the project.
+export XDG_CONFIG_HOME="$PWD/.config"
+
+# System packages: clang and lld compile SQLite to wasm; chromium runs the browser tests.
+missing=()
+for pkg in clang lld chromium chromium-driver; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "setup: apt-get install ${missing[*]}"
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# Rust's wasm target and the wasm-bindgen CLI matching the crate's pin (about 5 minutes to compile).
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  rustup target add wasm32-unknown-unknown
+fi
+if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$WASM_BINDGEN_VERSION" ]; then
+  echo "setup: cargo install wasm-bindgen-cli $WASM_BINDGEN_VERSION"
+  cargo install wasm-bindgen-cli --version "=$WASM_BINDGEN_VERSION"
+fi
+
+# JS tooling, pinned in package-lock.json: playwright-core, typescript, binaryen (wasm-opt),
+# miniflare (workerd), esbuild, smol-toml. npm ci is skipped when node_modules matches the lockfile.
+if [ -f package-lock.json ]; then
+  stamp=node_modules/.outpost-lock.sha256
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$(sha256sum package-lock.json | cut -d' ' -f1)" ]; then
+    npm ci --no-audit --no-fund
+    sha256sum package-lock.json | cut -d' ' -f1 > "$stamp"
+  fi
+else
+  npm install --no-audit --no-fund
+fi
+echo "setup: ready"

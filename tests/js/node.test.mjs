@@ -1,0 +1,148 @@
+// The built package in Node, imported by its package name (through the "node" export condition):
+// memory storage, migrations, execute/query/batch, values, and errors with stable codes.
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { importPackage } from "./helpers/package.mjs";
+
+const { open, OutpostError } = await importPackage();
+
+const TODOS = "CREATE TABLE todos (id TEXT PRIMARY KEY, title TEXT NOT NULL, done INTEGER NOT NULL DEFAULT 0)";
+
+async function rejectsWith(promise, code) {
+  await assert.rejects(promise, (err) => {
+    assert.ok(err instanceof OutpostError, `expected an OutpostError, got ${err?.stack ?? err}`);
+    assert.ok(err instanceof Error);
+    assert.equal(err.name, "OutpostError");
+    assert.equal(err.code, code, err.message);
+    assert.ok(err.message.length > 0);
+    return true;
+  });
+}
+
+describe("outpost-sqlite in Node", () => {
+  it("opens in memory, applies migrations, writes and reads", async () => {
+    const db = await open({ name: "node-basic", migrations: [TODOS, "ALTER TABLE todos ADD COLUMN note TEXT"] });
+    const first = await db.execute("INSERT INTO todos (id, title) VALUES (?, ?)", ["a", "buy milk"]);
+    assert.deepEqual(first, { rowsAffected: 1, lastInsertRowid: 1 });
+    await db.execute("INSERT INTO todos (id, title, note) VALUES (?, ?, ?)", ["b", "walk", "with the dog"]);
+    const updated = await db.execute("UPDATE todos SET done = 1");
+    assert.equal(updated.rowsAffected, 2);
+    assert.deepEqual(await db.query("SELECT id, title, done, note FROM todos ORDER BY id"), [
+      { id: "a", title: "buy milk", done: 1, note: null },
+      { id: "b", title: "walk", done: 1, note: "with the dog" },
+    ]);
+    assert.deepEqual(await db.query("SELECT * FROM todos WHERE id = ?", ["zzz"]), []);
+    await db.close();
+  });
+
+  it("defaults to memory storage: a new open starts empty", async () => {
+    const one = await open({ name: "node-memory", migrations: [TODOS] });
+    await one.execute("INSERT INTO todos (id, title) VALUES ('a', 'a')");
+    await one.close();
+    const two = await open({ name: "node-memory", storage: "memory", migrations: [TODOS] });
+    assert.deepEqual(await two.query("SELECT count(*) AS n FROM todos"), [{ n: 0 }]);
+    await two.close();
+  });
+
+  it("round-trips every value type", async () => {
+    const db = await open({ name: "node-values", migrations: ["CREATE TABLE v (i INTEGER, big INTEGER, r REAL, t TEXT, b BLOB, n TEXT)"] });
+    const big = 2n ** 62n + 7n;
+    await db.execute("INSERT INTO v VALUES (?, ?, ?, ?, ?, ?)", [-5, big, 0.5, "héllo ✓", new Uint8Array([0, 255]), null]);
+    await db.execute("INSERT INTO v (i, big) VALUES (?, ?)", [9007199254740991, 12n]);
+    const rows = await db.query("SELECT i, big, r, t, b, n FROM v ORDER BY rowid");
+    assert.deepEqual(rows[0], { i: -5, big, r: 0.5, t: "héllo ✓", b: new Uint8Array([0, 255]), n: null });
+    assert.ok(rows[0].b instanceof Uint8Array);
+    assert.equal(rows[1].i, 9007199254740991, "the largest safe integer stays a number");
+    assert.equal(rows[1].big, 12, "a small BigInt parameter reads back as a number");
+    await db.close();
+  });
+
+  it("batch runs in one transaction: all or nothing", async () => {
+    const db = await open({ name: "node-batch", migrations: [TODOS] });
+    const results = await db.batch([
+      { sql: "INSERT INTO todos (id, title) VALUES (?, ?)", params: ["a", "one"] },
+      { sql: "INSERT INTO todos (id, title) VALUES (?, ?)", params: ["b", "two"] },
+      { sql: "UPDATE todos SET done = 1" },
+    ]);
+    assert.deepEqual(
+      results.map((r) => r.rowsAffected),
+      [1, 1, 2],
+    );
+    await rejectsWith(
+      db.batch([
+        { sql: "INSERT INTO todos (id, title) VALUES ('c', 'three')" },
+        { sql: "INSERT INTO todos (id, title) VALUES ('a', 'duplicate')" },
+      ]),
+      "SQLITE_CONSTRAINT_PRIMARYKEY",
+    );
+    assert.deepEqual(await db.query("SELECT id FROM todos ORDER BY id"), [{ id: "a" }, { id: "b" }]);
+    await db.close();
+  });
+
+  it("reports SQL errors with SQLite's extended code", async () => {
+    const db = await open({ name: "node-errors", migrations: [TODOS] });
+    await db.execute("INSERT INTO todos (id, title) VALUES ('a', 'a')");
+    await rejectsWith(db.execute("INSERT INTO todos (id, title) VALUES ('a', 'again')"), "SQLITE_CONSTRAINT_PRIMARYKEY");
+    await rejectsWith(db.execute("INSERT INTO todos (id) VALUES ('b')"), "SQLITE_CONSTRAINT_NOTNULL");
+    await rejectsWith(db.query("SELEC 1"), "SQLITE_ERROR");
+    await rejectsWith(db.query("SELECT * FROM nowhere"), "SQLITE_ERROR");
+    await db.close();
+  });
+
+  it("rejects bad options with BAD_OPTIONS", async () => {
+    await rejectsWith(open(), "BAD_OPTIONS");
+    await rejectsWith(open({}), "BAD_OPTIONS");
+    await rejectsWith(open({ name: "" }), "BAD_OPTIONS");
+    await rejectsWith(open({ name: "x", storage: "disk" }), "BAD_OPTIONS");
+    await rejectsWith(open({ name: "x", migrations: "CREATE TABLE t (a)" }), "BAD_OPTIONS");
+    await rejectsWith(open({ name: "x", migrations: [42] }), "BAD_OPTIONS");
+    await rejectsWith(open({ name: "x", sync: { url: "http://127.0.0.1:1/v1/db/x" } }), "BAD_OPTIONS");
+    await rejectsWith(open({ name: "x", sync: { url: "http://127.0.0.1:1/v1/db/x", tables: ["t"], token: 5 } }), "BAD_OPTIONS");
+  });
+
+  it("has no OPFS in Node: asking for it fails with OPFS_UNAVAILABLE", async () => {
+    await rejectsWith(open({ name: "x", storage: "opfs" }), "OPFS_UNAVAILABLE");
+  });
+
+  it("reports a failing migration and leaves no half-applied schema", async () => {
+    await rejectsWith(open({ name: "node-migration", migrations: [TODOS, "CREATE TABLE broken ("] }), "MIGRATION_FAILED");
+  });
+
+  it("rejects bad parameters with BAD_PARAMS", async () => {
+    const db = await open({ name: "node-params", migrations: [TODOS] });
+    await rejectsWith(db.query("SELECT ?", [{ not: "a value" }]), "BAD_PARAMS");
+    await db.close();
+  });
+
+  it("without sync options, sync() rejects with SYNC_NOT_CONFIGURED and the status is idle", async () => {
+    const db = await open({ name: "node-nosync", migrations: [TODOS] });
+    await rejectsWith(db.sync(), "SYNC_NOT_CONFIGURED");
+    assert.deepEqual(db.syncStatus(), { state: "idle", pending: 0, lastSyncedAt: null, lastError: null });
+    const off = db.on("status", () => {});
+    assert.equal(typeof off, "function");
+    off();
+    assert.throws(() => db.on("nonsense", () => {}), (err) => err instanceof OutpostError && err.code === "BAD_OPTIONS");
+    await db.close();
+  });
+
+  it("fails every call on a closed database with DATABASE_CLOSED; close is idempotent", async () => {
+    const db = await open({ name: "node-closed", migrations: [TODOS] });
+    await db.close();
+    await db.close();
+    await rejectsWith(db.query("SELECT 1"), "DATABASE_CLOSED");
+    await rejectsWith(db.execute("DELETE FROM todos"), "DATABASE_CLOSED");
+    await rejectsWith(db.batch([{ sql: "SELECT 1" }]), "DATABASE_CLOSED");
+  });
+
+  it("with sync options, an unreachable primary rejects sync() with OFFLINE", async () => {
+    const db = await open({
+      name: "node-offline",
+      migrations: [TODOS],
+      sync: { url: "http://127.0.0.1:9/v1/db/node-offline", tables: ["todos"], token: () => "t", live: false, intervalMs: 60_000 },
+    });
+    await db.execute("INSERT INTO todos (id, title) VALUES ('a', 'queued')");
+    assert.equal(db.syncStatus().pending >= 0, true);
+    await rejectsWith(db.sync(), "OFFLINE");
+    await db.close();
+  });
+});

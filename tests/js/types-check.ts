@@ -1,0 +1,116 @@
+// Uses every public API of outpost-sqlite under `strict`; compiled by tsc, never run.
+// The @ts-expect-error lines prove that the types refuse what the runtime refuses.
+import { open, OutpostError } from "outpost-sqlite";
+import type {
+  ChangeEvent,
+  Database,
+  DatabaseEvents,
+  ExecuteResult,
+  OpenOptions,
+  OutpostErrorCode,
+  Params,
+  RejectedMutation,
+  Row,
+  SqlValue,
+  Statement,
+  SyncOptions,
+  SyncResult,
+  SyncStatus,
+} from "outpost-sqlite";
+
+interface Todo extends Row {
+  id: string;
+  title: string;
+  done: number;
+}
+
+async function everything(): Promise<void> {
+  const sync: SyncOptions = {
+    url: "https://primary.example.com/v1/db/app",
+    token: async () => "secret",
+    tables: ["todos"],
+    intervalMs: 5000,
+    live: true,
+  };
+  const options: OpenOptions = {
+    name: "app",
+    storage: "opfs",
+    migrations: ["CREATE TABLE todos (id TEXT PRIMARY KEY, title TEXT NOT NULL, done INTEGER NOT NULL DEFAULT 0)"],
+    sync,
+  };
+  const db: Database = await open(options);
+  await open({ name: "plain" });
+  await open({ name: "mem", storage: "memory", sync: { url: "http://x", tables: ["t"], token: "static" } });
+
+  const positional: Params = ["a", 1, 2n, 0.5, null, new Uint8Array([1])];
+  const named: Params = { id: "a", done: 1 };
+  const written: ExecuteResult = await db.execute("INSERT INTO todos (id, title) VALUES (?, ?)", positional);
+  const n: number = written.rowsAffected;
+  const rowid: number | bigint = written.lastInsertRowid;
+  await db.execute("UPDATE todos SET done = :done WHERE id = :id", named);
+  await db.execute("DELETE FROM todos");
+
+  const rows: Row[] = await db.query("SELECT * FROM todos");
+  const first: SqlValue | undefined = rows[0]?.["title"];
+  const todos: Todo[] = await db.query<Todo>("SELECT id, title, done FROM todos WHERE done = ?", [0]);
+  const title: string | undefined = todos[0]?.title;
+
+  const statements: Statement[] = [{ sql: "INSERT INTO todos (id, title) VALUES (?, ?)", params: ["b", "two"] }, { sql: "UPDATE todos SET done = 1" }];
+  const results: ExecuteResult[] = await db.batch(statements);
+
+  const round: SyncResult = await db.sync();
+  const counts: [number, number] = [round.pushed, round.pulled];
+  const refused: RejectedMutation[] = round.rejected;
+  const reason: string | undefined = refused[0]?.reason;
+
+  const status: SyncStatus = db.syncStatus();
+  const state: "idle" | "syncing" | "offline" | "error" = status.state;
+  const pending: number = status.pending;
+  const when: number | null = status.lastSyncedAt;
+  const why: string | undefined = status.lastError?.code;
+
+  const offStatus: () => void = db.on("status", (s: SyncStatus) => void s.state);
+  const offRejected = db.on("rejected", (mutation: RejectedMutation) => void mutation.columns[mutation.key.length]);
+  const offChange = db.on("change", (change: ChangeEvent) => void change.tables.join());
+  offStatus();
+  offRejected();
+  offChange();
+  const payload: DatabaseEvents["change"] = { tables: ["todos"] };
+
+  try {
+    await db.execute("INSERT INTO todos (id, title) VALUES ('a', 'dup')");
+  } catch (err) {
+    if (err instanceof OutpostError) {
+      const code: OutpostErrorCode = err.code;
+      const text: string = err.message;
+      if (err.code === "SQLITE_CONSTRAINT_PRIMARYKEY" || err.code === "DATABASE_IN_USE") void text;
+      void code;
+    }
+  }
+  const made = new OutpostError("BAD_OPTIONS", "made by hand");
+  const isError: Error = made;
+  await db.close();
+
+  void [n, rowid, first, title, results, counts, reason, state, pending, when, why, payload, isError];
+
+  // @ts-expect-error a name is required
+  await open({ storage: "memory" });
+  // @ts-expect-error storage is "opfs" or "memory"
+  await open({ name: "x", storage: "disk" });
+  // @ts-expect-error migrations are SQL strings
+  await open({ name: "x", migrations: [1] });
+  // @ts-expect-error sync needs tables
+  await open({ name: "x", sync: { url: "http://x" } });
+  // @ts-expect-error a token is a string or a function returning one
+  await open({ name: "x", sync: { url: "http://x", tables: [], token: 5 } });
+  // @ts-expect-error parameters are SQL values
+  await db.query("SELECT ?", [{}]);
+  // @ts-expect-error not an event
+  db.on("nonsense", () => {});
+  // @ts-expect-error the status listener receives a SyncStatus
+  db.on("status", (s: string) => void s);
+  // @ts-expect-error syncStatus() is synchronous
+  await db.syncStatus().then(() => {});
+}
+
+void everything;
