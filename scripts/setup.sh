@@ -9,9 +9,10 @@ export DEBIAN_FRONTEND=noninteractive
 # wrangler/miniflare write their config under XDG_CONFIG_HOME: keep it inside the project.
 export XDG_CONFIG_HOME="$PWD/.config"
 
-# System packages: clang and lld compile SQLite to wasm; chromium runs the browser tests.
+# System packages: clang and lld compile SQLite to wasm; chromium runs the browser tests;
+# postgresql runs the Postgres store's tests (each test starts and stops its own server).
 missing=()
-for pkg in clang lld chromium chromium-driver; do
+for pkg in clang lld chromium chromium-driver postgresql; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
 if [ "${#missing[@]}" -gt 0 ]; then

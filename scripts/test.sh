@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Every test Outpost has, after installing what they need (scripts/setup.sh) on a fresh Debian
+# machine: formatting and lints (native and wasm32), the Rust tests (core, primary, end-to-end sync
+# and the convergence simulation), the wasm tests in headless Chromium, and the JS tests (package,
+# pages, workerd, types, browser end-to-end). Benchmarks are not tests: scripts/bench.sh runs them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/setup.sh
+export CHROMEDRIVER=/usr/bin/chromedriver
+export XDG_CONFIG_HOME="$PWD/.config"
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "format and lints"
+cargo fmt --all --check
+cargo clippy --workspace --all-targets -- -D warnings
+cargo clippy -p outpost --target wasm32-unknown-unknown --all-targets -- -D warnings
+
+step "Rust tests (core, primary, end-to-end sync, convergence simulation)"
+cargo test --workspace
+
+step "wasm tests in headless Chromium (dedicated worker, OPFS)"
+cargo test -p outpost --target wasm32-unknown-unknown --test wasm_opfs
+
+step "JS tests (package, pages, workerd, types, README)"
+bash scripts/test-js.sh
+
+for suite in scripts/test-workers.sh scripts/test-e2e.sh; do
+  if [ -f "$suite" ]; then
+    step "$suite"
+    bash "$suite"
+  fi
+done
