@@ -1,0 +1,361 @@
+// The task board: lists of tasks, read from the local database and written to it. Every write is
+// one local statement (or one batch); the sync module takes it from there. Rendering is keyed by
+// id so that typing, focus and an open editor survive the refresh that a remote change causes.
+import { h, keepingFocus } from "./dom.js";
+
+export const LISTS_SQL = "SELECT id, name, position FROM lists ORDER BY position, created_at, id";
+export const TASKS_SQL =
+  "SELECT id, list_id, title, done, position FROM tasks ORDER BY list_id, position, created_at, id";
+
+export class Board {
+  #root;
+  #replica;
+  #afterWrite;
+  #columns = new Map();
+  /** { kind: "task" | "list", id, element } while an inline editor is open. */
+  #editing = null;
+  #lists = [];
+  #tasksByList = new Map();
+
+  /**
+   * @param {HTMLElement} root
+   * @param {import("./replica.js").Replica} replica
+   * @param {(what: string) => void} afterWrite called after each local write
+   */
+  constructor(root, replica, afterWrite) {
+    this.#root = root;
+    this.#replica = replica;
+    this.#afterWrite = afterWrite;
+  }
+
+  get listCount() {
+    return this.#lists.length;
+  }
+
+  render(lists, tasks) {
+    this.#lists = lists;
+    this.#tasksByList = new Map(lists.map((l) => [l.id, []]));
+    for (const task of tasks) this.#tasksByList.get(task.list_id)?.push(task);
+    keepingFocus(() => this.#renderColumns());
+  }
+
+  // ---- writes -------------------------------------------------------------------------------
+
+  async #write(sql, params, what) {
+    const db = await this.#replica.db();
+    await db.execute(sql, params);
+    this.#afterWrite(what);
+  }
+
+  addList(name) {
+    return this.#write(
+      "INSERT INTO lists (id, name, position, created_at) " +
+        "VALUES (?, ?, (SELECT coalesce(max(position), 0) + 1 FROM lists), ?)",
+      [crypto.randomUUID(), name, Date.now()],
+      "add list",
+    );
+  }
+
+  addTask(listId, title) {
+    return this.#write(
+      "INSERT INTO tasks (id, list_id, title, done, position, created_at) " +
+        "VALUES (?, ?, ?, 0, (SELECT coalesce(max(position), 0) + 1 FROM tasks WHERE list_id = ?), ?)",
+      [crypto.randomUUID(), listId, title, listId, Date.now()],
+      "add task",
+    );
+  }
+
+  #setDone(task, done) {
+    return this.#write("UPDATE tasks SET done = ? WHERE id = ?", [done ? 1 : 0, task.id], "complete task");
+  }
+
+  #rename(task, title) {
+    return this.#write("UPDATE tasks SET title = ? WHERE id = ? AND title IS NOT ?", [title, task.id, title], "edit task");
+  }
+
+  #renameList(list, name) {
+    return this.#write("UPDATE lists SET name = ? WHERE id = ? AND name IS NOT ?", [name, list.id, name], "rename list");
+  }
+
+  #deleteTask(task) {
+    return this.#write("DELETE FROM tasks WHERE id = ?", [task.id], "delete task");
+  }
+
+  async #deleteList(list) {
+    const db = await this.#replica.db();
+    await db.batch([
+      { sql: "DELETE FROM tasks WHERE list_id = ?", params: [list.id] },
+      { sql: "DELETE FROM lists WHERE id = ?", params: [list.id] },
+    ]);
+    this.#afterWrite("delete list");
+  }
+
+  /** Moves a task one place up (-1) or down (+1) by giving it the midpoint of its new neighbours. */
+  #move(task, direction) {
+    const tasks = this.#tasksByList.get(task.list_id) ?? [];
+    const i = tasks.findIndex((t) => t.id === task.id);
+    const j = i + direction;
+    if (i < 0 || j < 0 || j >= tasks.length) return;
+    const beyond = tasks[j + direction];
+    const position = beyond ? (tasks[j].position + beyond.position) / 2 : tasks[j].position + direction;
+    return this.#write("UPDATE tasks SET position = ? WHERE id = ?", [position, task.id], "reorder task");
+  }
+
+  // ---- rendering ------------------------------------------------------------------------------
+
+  #renderColumns() {
+    const seen = new Set();
+    for (const list of this.#lists) {
+      seen.add(list.id);
+      let column = this.#columns.get(list.id);
+      if (!column) {
+        column = this.#createColumn(list);
+        this.#columns.set(list.id, column);
+      }
+      column.list = list;
+      this.#fillColumn(column);
+      this.#root.append(column.section); // appending an existing node moves it: keeps list order
+    }
+    for (const [id, column] of this.#columns) {
+      if (!seen.has(id)) {
+        column.section.remove();
+        this.#columns.delete(id);
+      }
+    }
+  }
+
+  #createColumn(list) {
+    const headingId = `list-${list.id}-name`;
+    const inputId = `list-${list.id}-new-task`;
+    const column = { list };
+    column.heading = h("div", { class: "list-head" });
+    column.count = h("span", { class: "list-count" });
+    column.items = h("ul", { class: "tasks", "aria-labelledby": headingId });
+    const input = h("input", {
+      id: inputId,
+      class: "add-task-input",
+      name: "title",
+      autocomplete: "off",
+      placeholder: "Add a task…",
+      required: true,
+    });
+    const form = h(
+      "form",
+      {
+        class: "add-task",
+        onsubmit: (event) => {
+          event.preventDefault();
+          const title = input.value.trim();
+          if (!title) return;
+          input.value = "";
+          this.addTask(column.list.id, title).catch(reportError);
+        },
+      },
+      h("label", { for: inputId, class: "visually-hidden" }, "New task"),
+      input,
+      h("button", { type: "submit", class: "button button-quiet", "aria-label": "Add task" }, "Add"),
+    );
+    column.section = h(
+      "section",
+      { class: "list", dataset: { listId: list.id }, "aria-labelledby": headingId },
+      column.heading,
+      column.items,
+      form,
+    );
+    return column;
+  }
+
+  #fillColumn(column) {
+    const { list } = column;
+    const tasks = this.#tasksByList.get(list.id) ?? [];
+    const open = tasks.filter((t) => !t.done).length;
+    column.count.textContent = tasks.length ? `${open} open · ${tasks.length - open} done` : "empty";
+    column.section.querySelector(".add-task label").textContent = `New task in ${list.name}`;
+
+    if (!(this.#editing?.kind === "list" && this.#editing.id === list.id)) {
+      column.heading.replaceChildren(...this.#listHeading(list, column));
+    }
+    const items = tasks.map((task, index) => {
+      if (this.#editing?.kind === "task" && this.#editing.id === task.id && this.#editing.element.isConnected) {
+        return this.#editing.element;
+      }
+      return this.#taskItem(task, index, tasks.length);
+    });
+    if (items.length === 0) items.push(h("li", { class: "tasks-empty" }, "No tasks yet."));
+    column.items.replaceChildren(...items);
+  }
+
+  #listHeading(list, column) {
+    const headingId = `list-${list.id}-name`;
+    const deleteButton = h(
+      "button",
+      {
+        type: "button",
+        class: "icon-button danger",
+        "aria-label": `Delete list ${list.name}`,
+        title: "Delete list",
+        dataset: { focusKey: `list:${list.id}:delete` },
+        onclick: () => {
+          // Two clicks: the first arms the button for a few seconds.
+          if (deleteButton.dataset.armed) {
+            this.#deleteList(list).catch(reportError);
+            return;
+          }
+          deleteButton.dataset.armed = "1";
+          deleteButton.textContent = "Delete?";
+          deleteButton.setAttribute("aria-label", `Confirm: delete list ${list.name} and its tasks`);
+          setTimeout(() => {
+            delete deleteButton.dataset.armed;
+            deleteButton.textContent = "×";
+            deleteButton.setAttribute("aria-label", `Delete list ${list.name}`);
+          }, 3000);
+        },
+      },
+      "×",
+    );
+    return [
+      h(
+        "h2",
+        { id: headingId, class: "list-name" },
+        h(
+          "button",
+          {
+            type: "button",
+            class: "text-button",
+            title: "Rename list",
+            "aria-label": `${list.name}, rename list`,
+            dataset: { focusKey: `list:${list.id}:name` },
+            onclick: (event) =>
+              this.#openEditor("list", list.id, event.currentTarget.closest(".list-head"), list.name, (name) =>
+                this.#renameList(list, name),
+              ),
+          },
+          list.name,
+        ),
+      ),
+      column.count,
+      deleteButton,
+    ];
+  }
+
+  #taskItem(task, index, count) {
+    const done = Boolean(task.done);
+    const checkboxId = `task-${task.id}-done`;
+    const li = h("li", { class: done ? "task done" : "task", dataset: { taskId: task.id } });
+    li.append(
+      h("input", {
+        type: "checkbox",
+        id: checkboxId,
+        class: "task-done",
+        checked: done,
+        "aria-label": `Done: ${task.title}`,
+        dataset: { focusKey: `task:${task.id}:done` },
+        onchange: (event) => this.#setDone(task, event.currentTarget.checked).catch(reportError),
+      }),
+      h(
+        "button",
+        {
+          type: "button",
+          class: "text-button task-title",
+          title: "Edit",
+          "aria-label": `${task.title}, edit title`,
+          dataset: { focusKey: `task:${task.id}:title` },
+          onclick: () => this.#openEditor("task", task.id, li, task.title, (title) => this.#rename(task, title)),
+        },
+        task.title,
+      ),
+      h(
+        "span",
+        { class: "task-actions" },
+        h(
+          "button",
+          {
+            type: "button",
+            class: "icon-button",
+            "aria-label": `Move up: ${task.title}`,
+            title: "Move up",
+            disabled: index === 0,
+            dataset: { focusKey: `task:${task.id}:up` },
+            onclick: () => this.#move(task, -1)?.catch(reportError),
+          },
+          "↑",
+        ),
+        h(
+          "button",
+          {
+            type: "button",
+            class: "icon-button",
+            "aria-label": `Move down: ${task.title}`,
+            title: "Move down",
+            disabled: index === count - 1,
+            dataset: { focusKey: `task:${task.id}:down` },
+            onclick: () => this.#move(task, 1)?.catch(reportError),
+          },
+          "↓",
+        ),
+        h(
+          "button",
+          {
+            type: "button",
+            class: "icon-button danger",
+            "aria-label": `Delete: ${task.title}`,
+            title: "Delete",
+            onclick: () => this.#deleteTask(task).catch(reportError),
+          },
+          "×",
+        ),
+      ),
+    );
+    return li;
+  }
+
+  /** Replaces `container`'s content with a text field; Enter or leaving saves, Escape cancels. */
+  #openEditor(kind, id, container, value, save) {
+    const input = h("input", {
+      class: "edit-input",
+      value,
+      "aria-label": kind === "task" ? "Task title" : "List name",
+      autocomplete: "off",
+    });
+    let finished = false;
+    const finish = (commit) => {
+      if (finished) return;
+      finished = true;
+      this.#editing = null;
+      const text = input.value.trim();
+      const focusKey = `${kind}:${id}:${kind === "task" ? "title" : "name"}`;
+      const done = commit && text && text !== value ? save(text) : Promise.resolve();
+      done
+        .catch(reportError)
+        .finally(() => {
+          this.render(this.#lists, [...this.#tasksByList.values()].flat());
+          document.querySelector(`[data-focus-key="${CSS.escape(focusKey)}"]`)?.focus();
+        });
+    };
+    input.addEventListener("keydown", (event) => {
+      if (event.key === "Enter") {
+        event.preventDefault();
+        finish(true);
+      } else if (event.key === "Escape") {
+        event.preventDefault();
+        finish(false);
+      }
+    });
+    input.addEventListener("blur", () => finish(true));
+    const editor = h("div", { class: "editor" }, input);
+    if (kind === "task") {
+      container.querySelector(".task-title").replaceWith(editor);
+    } else {
+      container.replaceChildren(editor);
+    }
+    this.#editing = { kind, id, element: kind === "task" ? container : container };
+    input.focus();
+    input.select();
+  }
+}
+
+function reportError(err) {
+  // Local writes fail only on bugs or a closed database; show them where developers look.
+  console.error(err);
+  window.dispatchEvent(new CustomEvent("demo-error", { detail: err }));
+}

@@ -1,0 +1,28 @@
+// The board's schema, shared by every replica (the page's migrations) and by the primary
+// (www-demo/schema.sql starts with the same statements; tests/e2e/demo.test.mjs checks that).
+// Ids are random UUIDs made on the device, so replicas never collide. `position` is a REAL so a
+// task moves by changing one row: it takes the midpoint of its new neighbours.
+
+export const MIGRATIONS = [
+  `CREATE TABLE lists (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  position REAL NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE TABLE tasks (
+  id TEXT PRIMARY KEY,
+  list_id TEXT NOT NULL,
+  title TEXT NOT NULL,
+  done INTEGER NOT NULL DEFAULT 0,
+  position REAL NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX tasks_by_list ON tasks (list_id, position);`,
+];
+
+/** The tables kept in step with the primary. */
+export const SYNCED_TABLES = ["lists", "tasks"];
+
+/** The rule the primary enforces and the page deliberately does not, to show a rejection. */
+export const MAX_TITLE_LENGTH = 80;
