@@ -260,3 +260,45 @@ fn execute_reports_changes_and_returning_rows_are_queryable() {
         .unwrap();
     assert_eq!(rows.rows.len(), 2);
 }
+
+#[test]
+fn statement_tables_are_what_sqlite_touches() {
+    let db = memory_db(&[
+        TODOS,
+        "CREATE TABLE lists (id TEXT PRIMARY KEY)",
+        "CREATE TABLE log (what TEXT)",
+        "CREATE VIEW open_todos AS SELECT * FROM todos WHERE done = 0",
+        "CREATE TRIGGER todo_log AFTER INSERT ON todos BEGIN INSERT INTO log VALUES (NEW.id); END",
+    ]);
+    let names = |set: &std::collections::BTreeSet<String>| set.iter().cloned().collect::<Vec<_>>();
+    let read = db
+        .statement_tables("SELECT count(*) FROM open_todos JOIN lists ON 1")
+        .unwrap();
+    assert_eq!(names(&read.reads), ["lists", "todos"]);
+    assert!(read.writes.is_empty() && !read.schema && !read.rollback);
+
+    let write = db
+        .statement_tables("INSERT INTO todos (id, title) VALUES ('a', 'x')")
+        .unwrap();
+    assert_eq!(
+        names(&write.writes),
+        ["log", "todos"],
+        "the trigger's write counts"
+    );
+    assert_eq!(
+        db.query("SELECT count(*) FROM todos", &Params::None)
+            .unwrap()
+            .rows[0][0],
+        Value::Integer(0),
+        "compiled, not run"
+    );
+
+    assert!(db.statement_tables("DROP TABLE lists").unwrap().schema);
+    assert!(db.statement_tables("ROLLBACK").unwrap().rollback);
+    assert_eq!(
+        db.statement_tables("SELECT * FROM nope")
+            .unwrap_err()
+            .code(),
+        "SQLITE_ERROR"
+    );
+}

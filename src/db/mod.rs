@@ -4,6 +4,7 @@
 
 mod migrate;
 mod params;
+mod tables;
 
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
@@ -14,6 +15,8 @@ use rusqlite::Connection;
 
 use crate::sync::capture::{self, SyncedTable};
 use crate::{Error, Params, Result, Value};
+
+pub use tables::StatementTables;
 
 /// Where the database lives.
 #[derive(Clone, Debug, PartialEq)]

@@ -80,6 +80,12 @@ impl Database {
                 request.cursor, response.cursor
             )));
         }
+        // Entries the primary acknowledged at or below the new cursor are part of the state being
+        // pulled: replaying them would put this replica's old write over newer rows. They go first.
+        tx.execute(
+            "DELETE FROM _outpost_outbox WHERE acked_version <= ?1",
+            [response.cursor],
+        )?;
         // Pulled rows arrive in version order, not in foreign-key order.
         tx.execute_batch("PRAGMA defer_foreign_keys = ON")?;
         let mut outcome = PullOutcome {
@@ -104,10 +110,6 @@ impl Database {
         }
         tx.execute(
             "UPDATE _outpost_meta SET value = ?1 WHERE key = 'cursor'",
-            [response.cursor],
-        )?;
-        tx.execute(
-            "DELETE FROM _outpost_outbox WHERE acked_version <= ?1",
             [response.cursor],
         )?;
         tx.commit()?;

@@ -33,7 +33,9 @@ struct JsOpenOptions {
 struct Inner {
     db: RefCell<Option<Database>>,
     pool: Option<OpfsPool>,
-    abort: RefCell<AbortController>,
+    /// One controller per push or pull in flight, made when it starts: in workerd an AbortSignal
+    /// belongs to the request that created it, and a fetch made by a later request cannot use it.
+    in_flight: RefCell<Vec<AbortController>>,
 }
 
 impl Inner {
@@ -44,12 +46,21 @@ impl Inner {
         }
     }
 
-    fn transport(&self, url: String, token: Option<String>) -> FetchTransport {
-        FetchTransport {
-            url,
-            token,
-            signal: self.abort.borrow().signal(),
-        }
+    /// A transport for one round trip, abortable by `abortSync` until `finished` is called.
+    fn transport(
+        &self,
+        url: String,
+        token: Option<String>,
+    ) -> Result<(FetchTransport, AbortController)> {
+        let controller =
+            AbortController::new().map_err(|_| Error::Offline("no AbortController".into()))?;
+        self.in_flight.borrow_mut().push(controller.clone());
+        let signal = controller.signal();
+        Ok((FetchTransport { url, token, signal }, controller))
+    }
+
+    fn finished(&self, controller: &AbortController) {
+        self.in_flight.borrow_mut().retain(|c| c != controller);
     }
 }
 
@@ -107,13 +118,11 @@ impl JsDatabase {
                 return Err(err.into());
             }
         };
-        let abort =
-            AbortController::new().map_err(|_| Error::Offline("no AbortController".into()))?;
         Ok(JsDatabase {
             inner: Rc::new(Inner {
                 db: RefCell::new(Some(db)),
                 pool,
-                abort: RefCell::new(abort),
+                in_flight: RefCell::new(Vec::new()),
             }),
         })
     }
@@ -153,6 +162,23 @@ impl JsDatabase {
         Ok(results.into_iter().map(exec_result_to_js).collect())
     }
 
+    /// The tables `sql` reads and writes, found by compiling it (never running it):
+    /// `{ reads, writes, schema, rollback }`. `watch()` re-runs a query only when a write touched
+    /// one of the tables it reads.
+    #[wasm_bindgen(js_name = statementTables)]
+    pub fn statement_tables(&self, sql: &str) -> JsResult<JsValue> {
+        let found = self.inner.with_db(|db| db.statement_tables(sql))?;
+        let names = |set: &std::collections::BTreeSet<String>| -> Array {
+            set.iter().map(|t| JsValue::from_str(t)).collect()
+        };
+        let object = Object::new();
+        set(&object, "reads", &names(&found.reads));
+        set(&object, "writes", &names(&found.writes));
+        set(&object, "schema", &JsValue::from_bool(found.schema));
+        set(&object, "rollback", &JsValue::from_bool(found.rollback));
+        Ok(object.into())
+    }
+
     /// Close the database and give its OPFS handles back. Calling it again does nothing.
     pub fn close(&self) -> JsResult<()> {
         self.abort_sync();
@@ -173,10 +199,15 @@ impl JsDatabase {
     /// Abort every push and pull in flight; later ones proceed normally.
     #[wasm_bindgen(js_name = abortSync)]
     pub fn abort_sync(&self) {
-        let mut abort = self.inner.abort.borrow_mut();
-        abort.abort();
-        if let Ok(fresh) = AbortController::new() {
-            *abort = fresh;
+        let in_flight = std::mem::take(&mut *self.inner.in_flight.borrow_mut());
+        for controller in in_flight {
+            // In workerd, a controller made by an earlier request cannot be aborted from this one
+            // (it throws); that round trip then ends on its own, and its answer finds the state it finds.
+            let abort = js_sys::Reflect::get(&controller, &JsValue::from_str("abort"))
+                .and_then(|f| f.dyn_into::<js_sys::Function>());
+            if let Ok(abort) = abort {
+                let _ = abort.call0(&controller);
+            }
         }
     }
 
@@ -187,7 +218,10 @@ impl JsDatabase {
             let Some(request) = inner.with_db(|db| db.push_request(MAX_PUSH_MUTATIONS))? else {
                 return Ok(push_result_to_js(0, &[]));
             };
-            let response = inner.transport(url, token).push(&request).await?;
+            let (transport, controller) = inner.transport(url, token)?;
+            let response = transport.push(&request).await;
+            inner.finished(&controller);
+            let response = response?;
             let outcome = inner.with_db(|db| db.apply_push_response(&request, &response))?;
             Ok(push_result_to_js(outcome.pushed, &outcome.rejected))
         })
@@ -198,7 +232,10 @@ impl JsDatabase {
         let inner = self.inner.clone();
         future_to_promise(async move {
             let request = inner.with_db(|db| db.pull_request(wait_ms.max(0.0) as u64))?;
-            let response = inner.transport(url, token).pull(&request).await?;
+            let (transport, controller) = inner.transport(url, token)?;
+            let response = transport.pull(&request).await;
+            inner.finished(&controller);
+            let response = response?;
             let outcome = inner.with_db(|db| db.apply_pull_response(&request, &response))?;
             let result = Object::new();
             set(&result, "pulled", &JsValue::from_f64(outcome.pulled as f64));

@@ -41,6 +41,14 @@ pub fn apply(
         .optional()?
         .unwrap_or(0);
 
+    // A retry of mutations applied before: their answer was lost, so the client still holds them
+    // as pending and may have replayed them over newer rows it pulled meanwhile. Mark those rows
+    // changed again, so the next pull sends their current state and the replica cannot keep its
+    // stale copy. Retries are rare; this costs one upsert per repeated mutation.
+    for mutation in request.mutations.iter().filter(|m| m.seq <= acked) {
+        resend_row(&tx, schema, mutation)?;
+    }
+
     let mut acked_through = acked;
     for mutation in request.mutations.iter().filter(|m| m.seq > acked) {
         if let Some(refusal) = apply_in_savepoint(&tx, schema, mutation)? {
@@ -78,6 +86,30 @@ pub fn apply(
         version,
         rejected,
     })
+}
+
+/// Record a new version for the mutation's row, as the capture triggers would.
+fn resend_row(conn: &Connection, schema: &Schema, mutation: &Mutation) -> rusqlite::Result<()> {
+    let Some(table) = schema.table(&mutation.table) else {
+        return Ok(());
+    };
+    if check_shape(table, mutation).is_some() {
+        return Ok(());
+    }
+    let placeholders: Vec<String> = (2..=mutation.key.len() + 1)
+        .map(|i| format!("?{i}"))
+        .collect();
+    let sql = format!(
+        "INSERT INTO _outpost_changes(tbl, key, version) \
+         VALUES (?1, json_array({}), (SELECT coalesce(max(version), 0) + 1 FROM _outpost_changes)) \
+         ON CONFLICT(tbl, key) DO UPDATE SET version = excluded.version",
+        placeholders.join(", ")
+    );
+    let table_name = Value::Text(table.name.clone());
+    conn.prepare_cached(&sql)?.execute(params_from_iter(
+        std::iter::once(&table_name).chain(&mutation.key),
+    ))?;
+    Ok(())
 }
 
 pub fn current_version(conn: &Connection) -> rusqlite::Result<i64> {

@@ -1,1 +1,50 @@
-//! Shared harness for the native end-to-end tests.
+//! Shared harness for the native end-to-end tests: the real primary over HTTP on 127.0.0.1, and
+//! replicas built from the core, each on its own file.
+//!
+//! # Layout
+//!
+//! - [`primary`]: [`TestPrimary`], the real `outpost-primary` on a background thread; stop and
+//!   start it again on the same data directory.
+//! - [`http`]: [`HttpTransport`], a native `Transport` with `ureq`, and raw requests for tests
+//!   that send what no replica would.
+//! - [`faults`]: [`FaultyTransport`], a seeded network that loses, duplicates and delays requests.
+//! - [`replica`]: [`Replica`], a database on a file that can die and reopen.
+
+pub mod faults;
+pub mod http;
+pub mod primary;
+pub mod replica;
+
+use std::future::Future;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+
+pub use faults::{FaultCounts, Faults, FaultyTransport, Rng};
+pub use http::{HttpTransport, RawAnswer};
+pub use primary::{Endpoint, TestPrimary};
+pub use replica::Replica;
+
+/// A fresh directory for database files, in memory (`/dev/shm`) when the machine has it. The
+/// tests make thousands of commits and every one syncs to disk; what they check is what the
+/// processes see, not what survives a power cut, so tmpfs keeps them fast without weakening them.
+pub fn scratch_dir() -> tempfile::TempDir {
+    let shm = std::path::Path::new("/dev/shm");
+    let in_memory = shm
+        .is_dir()
+        .then(|| tempfile::tempdir_in(shm).ok())
+        .flatten();
+    in_memory.unwrap_or_else(|| tempfile::tempdir().expect("a temp dir"))
+}
+
+/// Run a future to completion on this thread. The transports here block inside their async fns,
+/// so a future is almost always ready at the first poll: no executor is needed.
+pub fn block_on<F: Future>(future: F) -> F::Output {
+    let mut future = pin!(future);
+    let mut context = Context::from_waker(Waker::noop());
+    loop {
+        if let Poll::Ready(output) = future.as_mut().poll(&mut context) {
+            return output;
+        }
+        std::thread::yield_now();
+    }
+}

@@ -1,0 +1,432 @@
+//! The convergence simulation: many replicas on their own files write, sync through a network
+//! that loses, duplicates and reorders requests, die and come back, while the primary restarts
+//! and a backend job writes to its file. After quiescence, invariants 2, 4 and 5 must hold:
+//! every replica equals the primary row for row, no acknowledged write is missing, and no
+//! mutation was applied twice. Seeds are fixed; `OUTPOST_SIM_SCALE=n` multiplies the steps.
+//!
+//! Double application is made visible by the primary's own triggers: every insert or update of
+//! `items` appends the written row to `audit`, and every write carries a unique token in `a`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Instant;
+
+use outpost::protocol::Op;
+use outpost::{Error, Params, Value};
+use outpost_tests::faults::ReceivedPush;
+use outpost_tests::primary::read_rows;
+use outpost_tests::replica::text;
+use outpost_tests::{Faults, FaultyTransport, HttpTransport, Replica, Rng, TestPrimary};
+
+const ITEMS: &str = "CREATE TABLE items(id TEXT PRIMARY KEY, a TEXT, b INTEGER, c TEXT)";
+/// On the primary only: `audit` records every application of a write to `items`.
+const AUDIT: &str = "
+CREATE TABLE audit(n INTEGER PRIMARY KEY, item TEXT NOT NULL, kind TEXT NOT NULL, a TEXT, b INTEGER, c TEXT);
+CREATE TRIGGER audit_insert AFTER INSERT ON items BEGIN
+  INSERT INTO audit(item, kind, a, b, c) VALUES (NEW.id, 'insert', NEW.a, NEW.b, NEW.c);
+END;
+CREATE TRIGGER audit_update AFTER UPDATE ON items BEGIN
+  INSERT INTO audit(item, kind, a, b, c) VALUES (NEW.id, 'update', NEW.a, NEW.b, NEW.c);
+END;
+CREATE TRIGGER audit_delete AFTER DELETE ON items BEGIN
+  INSERT INTO audit(item, kind) VALUES (OLD.id, 'delete');
+END;
+";
+const ALL_ITEMS: &str = "SELECT id, a, b, c FROM items ORDER BY id";
+const REPLICAS: usize = 8;
+const SMALL_RUN_STEPS: u64 = 5000;
+const FAULTS: Faults = Faults {
+    lose_request: 0.05,
+    lose_response: 0.05,
+    duplicate: 0.05,
+    delay: 0.05,
+};
+
+#[derive(Debug, Default)]
+struct Counts {
+    writes: u64,
+    /// Local writes SQLite refused (inserting a key this replica already has).
+    local_refusals: u64,
+    /// Updates or deletes that matched no local row, so nothing was recorded.
+    no_op_writes: u64,
+    backend_writes: u64,
+    syncs: u64,
+    failed_syncs: u64,
+    pulls: u64,
+    replica_restarts: u64,
+    primary_restarts: u64,
+}
+
+struct Sim {
+    rng: Rng,
+    step: u64,
+    primary: TestPrimary,
+    /// The step at which a stopped primary comes back.
+    primary_back_at: Option<u64>,
+    replicas: Vec<Replica>,
+    _dir: tempfile::TempDir,
+    network: FaultyTransport<HttpTransport>,
+    /// Every key anyone has written, so writes also hit other replicas' rows.
+    ids: Vec<String>,
+    counts: Counts,
+    /// Tokens of inserts and updates the primary acknowledged to a replica, with their row.
+    acked: BTreeMap<String, (Op, String)>,
+}
+
+impl Sim {
+    fn new(seed: u64) -> Sim {
+        let primary = TestPrimary::start(&format!("{ITEMS};{AUDIT}"));
+        let dir = outpost_tests::scratch_dir();
+        let replicas = (0..REPLICAS)
+            .map(|i| Replica::open(dir.path(), &format!("r{i}"), &[ITEMS], &["items"]))
+            .collect();
+        let http = HttpTransport::new(primary.endpoint(), "sim");
+        Sim {
+            rng: Rng::new(seed),
+            step: 0,
+            primary,
+            primary_back_at: None,
+            replicas,
+            _dir: dir,
+            network: FaultyTransport::new(http, seed ^ 0x5EED, FAULTS),
+            ids: Vec::new(),
+            counts: Counts::default(),
+            acked: BTreeMap::new(),
+        }
+    }
+
+    fn step(&mut self) {
+        self.step += 1;
+        self.network.tick();
+        if self.primary_back_at.is_some_and(|at| at <= self.step) {
+            self.primary.start_again();
+            self.primary_back_at = None;
+        }
+        let r = self.rng.below(REPLICAS);
+        match self.rng.below(100) {
+            0..=29 => self.insert(r),
+            30..=51 => self.update(r),
+            52..=59 => self.delete(r),
+            60..=84 => self.sync(r),
+            85..=89 => self.pull_once(r),
+            90..=95 => {
+                self.replicas[r].reopen();
+                self.counts.replica_restarts += 1;
+            }
+            96..=97 => self.backend_write(),
+            _ => self.restart_primary(),
+        }
+    }
+
+    fn token(&self, writer: &str) -> String {
+        format!("{writer}-op{}", self.step)
+    }
+
+    fn some_ids(&mut self, most: usize) -> Vec<Value> {
+        let count = 1 + self.rng.below(most);
+        (0..count)
+            .filter_map(|_| self.rng.pick(&self.ids).map(|id| text(id)))
+            .collect()
+    }
+
+    fn write(&mut self, r: usize, sql: &str, params: Vec<Value>) {
+        match self.replicas[r].execute(sql, Params::Positional(params)) {
+            Ok(0) => self.counts.no_op_writes += 1,
+            Ok(_) => self.counts.writes += 1,
+            Err(e) if e.code() == "SQLITE_CONSTRAINT_PRIMARYKEY" => self.counts.local_refusals += 1,
+            Err(e) => panic!("step {}: replica {r}: {sql}: {e}", self.step),
+        }
+    }
+
+    fn insert(&mut self, r: usize) {
+        // Mostly new keys; sometimes a key another replica may have created or deleted.
+        let id = match self.rng.chance(0.15) {
+            true => self.rng.pick(&self.ids).cloned(),
+            false => None,
+        }
+        .unwrap_or_else(|| format!("k{}", self.step));
+        self.ids.push(id.clone());
+        let token = self.token(&format!("r{r}"));
+        let c = if self.rng.chance(0.5) {
+            text(&token)
+        } else {
+            Value::Null
+        };
+        self.write(
+            r,
+            "INSERT INTO items(id, a, b, c) VALUES (?1, ?2 || ':' || ?1, ?3, ?4)",
+            vec![text(&id), text(&token), Value::Integer(self.step as i64), c],
+        );
+    }
+
+    /// Sets `a` to a fresh token on every row it touches (so each mutation is identifiable),
+    /// and `b` and `c` at random, so concurrent updates touch different column sets.
+    fn update(&mut self, r: usize) {
+        let ids = self.some_ids(3);
+        if ids.is_empty() {
+            return;
+        }
+        let mut sets = vec!["a = ?1 || ':' || id".to_owned()];
+        if self.rng.chance(0.5) {
+            sets.push("b = ?2".into());
+        }
+        if self.rng.chance(0.5) {
+            sets.push("c = ?3".into());
+        }
+        let slots: Vec<String> = (0..ids.len()).map(|i| format!("?{}", i + 4)).collect();
+        let sql = format!(
+            "UPDATE items SET {} WHERE id IN ({})",
+            sets.join(", "),
+            slots.join(", ")
+        );
+        let token = self.token(&format!("r{r}"));
+        let mut params = vec![text(&token), Value::Integer(self.step as i64), text(&token)];
+        params.extend(ids);
+        self.write(r, &sql, params);
+    }
+
+    fn delete(&mut self, r: usize) {
+        let ids = self.some_ids(2);
+        if ids.is_empty() {
+            return;
+        }
+        let slots: Vec<String> = (1..=ids.len()).map(|i| format!("?{i}")).collect();
+        let sql = format!("DELETE FROM items WHERE id IN ({})", slots.join(", "));
+        self.write(r, &sql, ids);
+    }
+
+    fn sync(&mut self, r: usize) {
+        self.counts.syncs += 1;
+        match self.replicas[r].sync(&self.network) {
+            Ok(report) => assert!(report.rejected.is_empty(), "{:?}", report.rejected),
+            Err(Error::Offline(_)) => self.counts.failed_syncs += 1,
+            Err(e) => panic!("step {}: replica {r}: sync: {e}", self.step),
+        }
+        self.settle_received();
+    }
+
+    /// One pull round alone, so pulls also land while this replica has unpushed writes.
+    fn pull_once(&mut self, r: usize) {
+        self.counts.pulls += 1;
+        let db = self.replicas[r].db();
+        let request = db.pull_request(0).unwrap();
+        match outpost_tests::block_on(outpost::sync::Transport::pull(&self.network, &request)) {
+            Ok(response) => {
+                db.apply_pull_response(&request, &response).unwrap();
+            }
+            Err(Error::Offline(_)) => {}
+            Err(e) => panic!("step {}: replica {r}: pull: {e}", self.step),
+        }
+    }
+
+    /// Record the tokens of every mutation a received push answer acknowledged.
+    fn settle_received(&mut self) {
+        for ReceivedPush { request, response } in self.network.take_received() {
+            assert!(response.rejected.is_empty(), "{:?}", response.rejected);
+            for mutation in request
+                .mutations
+                .iter()
+                .filter(|m| m.seq <= response.acked_through && m.op != Op::Delete)
+            {
+                let Some(Value::Text(token)) = mutation.columns.get("a") else {
+                    panic!("every write sets a token in `a`: {mutation:?}");
+                };
+                let Some(Value::Text(id)) = mutation.key.first() else {
+                    panic!("text keys: {mutation:?}");
+                };
+                self.acked.insert(token.clone(), (mutation.op, id.clone()));
+            }
+        }
+    }
+
+    /// A backend job writing straight to the primary's file, whether or not the server runs.
+    fn backend_write(&mut self) {
+        if !self.primary.database_path("sim").exists() {
+            return;
+        }
+        self.counts.backend_writes += 1;
+        let token = self.token("p");
+        let job = self.primary.open_file("sim");
+        let id = self.rng.pick(&self.ids).cloned();
+        let outcome = match (self.rng.below(4), id) {
+            (0, Some(id)) => job.execute("DELETE FROM items WHERE id = ?1", [id]),
+            (1, _) | (_, None) => {
+                let id = format!("p{}", self.step);
+                self.ids.push(id.clone());
+                job.execute(
+                    "INSERT INTO items(id, a, b) VALUES (?1, ?2 || ':' || ?1, ?3)",
+                    (id, token, self.step as i64),
+                )
+            }
+            (_, Some(id)) => job.execute(
+                "UPDATE items SET a = ?1 || ':' || id, c = ?1 WHERE id = ?2",
+                (token, id),
+            ),
+        };
+        outcome.unwrap_or_else(|e| panic!("step {}: backend job: {e}", self.step));
+    }
+
+    fn restart_primary(&mut self) {
+        if !self.primary.is_running() {
+            return;
+        }
+        self.counts.primary_restarts += 1;
+        self.primary.stop();
+        // Down for a few steps: replicas meanwhile sync into the void.
+        self.primary_back_at = Some(self.step + self.rng.below(6) as u64);
+    }
+
+    /// Faults off, primary up, every held request delivered, every replica synced until nothing
+    /// is pending, then every replica pulls once more.
+    fn quiesce(&mut self) {
+        self.network.set_faults(Faults::NONE);
+        if !self.primary.is_running() {
+            self.primary.start_again();
+        }
+        self.network.deliver_all();
+        for r in 0..REPLICAS {
+            self.replicas[r]
+                .sync(&self.network)
+                .expect("sync without faults");
+            assert_eq!(self.replicas[r].pending(), 0, "replica {r}");
+        }
+        for r in 0..REPLICAS {
+            self.replicas[r].sync(&self.network).expect("final pull");
+        }
+        self.settle_received();
+    }
+
+    fn check(&self) {
+        let primary_items = self.primary.rows("sim", ALL_ITEMS);
+        for (r, replica) in self.replicas.iter().enumerate() {
+            let local = replica.rows(ALL_ITEMS);
+            assert!(
+                local == primary_items,
+                "replica {r} diverged: {:#?}",
+                differences(&local, &primary_items)
+            );
+            assert_eq!(
+                replica.rows("SELECT count(*) FROM _outpost_outbox"),
+                vec![vec![Value::Integer(0)]],
+                "replica {r}: the outbox drained"
+            );
+            assert!(replica.rows("SELECT * FROM _outpost_rejected").is_empty());
+        }
+
+        let audit = self.primary.open_file("sim");
+        let twice = read_rows(
+            &audit,
+            "SELECT a, count(*) FROM audit WHERE kind != 'delete' GROUP BY a HAVING count(*) > 1",
+        );
+        assert!(twice.is_empty(), "mutations applied twice: {twice:?}");
+        let applied: BTreeSet<String> =
+            read_rows(&audit, "SELECT a FROM audit WHERE a IS NOT NULL")
+                .into_iter()
+                .map(|row| match &row[0] {
+                    Value::Text(token) => token.clone(),
+                    other => panic!("token {other:?}"),
+                })
+                .collect();
+        let deleted: BTreeSet<String> = read_rows(
+            &audit,
+            "SELECT DISTINCT item FROM audit WHERE kind = 'delete'",
+        )
+        .into_iter()
+        .map(|row| match &row[0] {
+            Value::Text(id) => id.clone(),
+            other => panic!("item {other:?}"),
+        })
+        .collect();
+        let mut dropped_updates = 0;
+        for (token, (op, id)) in &self.acked {
+            if applied.contains(token) {
+                continue;
+            }
+            // An update is dropped only when the primary no longer had the row.
+            assert!(
+                *op == Op::Update && deleted.contains(id),
+                "acknowledged {op:?} {token} of {id} is missing from the primary"
+            );
+            dropped_updates += 1;
+        }
+        println!(
+            "convergence: {} steps, {} replicas, {} rows at the end; {:?}; faults {:?}; \
+             {} acknowledged writes ({} updates dropped for a deleted row), {} tokens in audit",
+            self.step,
+            REPLICAS,
+            primary_items.len(),
+            self.counts,
+            self.network.counts(),
+            self.acked.len(),
+            dropped_updates,
+            applied.len(),
+        );
+    }
+
+    /// Guard against a run too tame to prove anything.
+    fn assert_eventful(&self) {
+        let faults = self.network.counts();
+        let c = &self.counts;
+        let every_kind = [
+            faults.lost_requests,
+            faults.lost_responses,
+            faults.duplicated,
+            faults.delayed,
+            faults.delivered_late,
+            c.replica_restarts,
+            c.primary_restarts,
+            c.backend_writes,
+        ];
+        assert!(every_kind.iter().all(|&n| n > 0), "{c:?} {faults:?}");
+        assert!(
+            self.acked.len() as u64 > c.writes / 2,
+            "{} acked",
+            self.acked.len()
+        );
+    }
+}
+
+type Row = Vec<Value>;
+
+/// The rows that differ, by key: (replica's row, primary's row).
+fn differences(replica: &[Row], primary: &[Row]) -> Vec<(Option<Row>, Option<Row>)> {
+    let by_key = |rows: &[Row]| -> BTreeMap<String, Row> {
+        rows.iter()
+            .map(|row| (format!("{:?}", row[0]), row.clone()))
+            .collect()
+    };
+    let (mine, theirs) = (by_key(replica), by_key(primary));
+    let keys: BTreeSet<&String> = mine.keys().chain(theirs.keys()).collect();
+    keys.into_iter()
+        .filter(|k| mine.get(*k) != theirs.get(*k))
+        .map(|k| (mine.get(k).cloned(), theirs.get(k).cloned()))
+        .collect()
+}
+
+fn scale() -> u64 {
+    std::env::var("OUTPOST_SIM_SCALE")
+        .ok()
+        .map(|s| s.parse().expect("OUTPOST_SIM_SCALE is a whole number"))
+        .unwrap_or(1)
+}
+
+fn simulate(seed: u64, steps: u64) {
+    let started = Instant::now();
+    let mut sim = Sim::new(seed);
+    for _ in 0..steps {
+        sim.step();
+    }
+    sim.quiesce();
+    sim.check();
+    sim.assert_eventful();
+    println!("convergence: seed {seed} took {:?}", started.elapsed());
+}
+
+#[test]
+fn replicas_converge_through_faults_and_restarts_seed_1() {
+    simulate(1, SMALL_RUN_STEPS * scale());
+}
+
+#[test]
+fn replicas_converge_through_faults_and_restarts_seed_2() {
+    simulate(0xC0FFEE, SMALL_RUN_STEPS * scale());
+}

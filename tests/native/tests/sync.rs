@@ -1,0 +1,157 @@
+//! Replicas syncing through the real primary over HTTP: offline writes, concurrent edits of one
+//! row, and deletes racing updates. Each replica is its own file; the primary is read from its file.
+
+use outpost::Value;
+use outpost_tests::replica::text;
+use outpost_tests::{HttpTransport, Replica, TestPrimary};
+
+const TODOS: &str =
+    "CREATE TABLE todos(id TEXT PRIMARY KEY, title TEXT, done INTEGER NOT NULL DEFAULT 0, note TEXT)";
+const ALL_TODOS: &str = "SELECT id, title, done, note FROM todos ORDER BY id";
+
+struct World {
+    primary: TestPrimary,
+    dir: tempfile::TempDir,
+    transport: HttpTransport,
+}
+
+impl World {
+    fn new() -> World {
+        let primary = TestPrimary::start(TODOS);
+        let transport = HttpTransport::new(primary.endpoint(), "app");
+        World {
+            primary,
+            dir: outpost_tests::scratch_dir(),
+            transport,
+        }
+    }
+
+    fn replica(&self, name: &str) -> Replica {
+        Replica::open(self.dir.path(), name, &[TODOS], &["todos"])
+    }
+
+    fn sync(&self, replica: &Replica) {
+        replica.sync(&self.transport).expect("sync");
+        assert_eq!(replica.pending(), 0, "everything was pushed");
+    }
+
+    fn primary_todos(&self) -> Vec<Vec<Value>> {
+        self.primary.rows("app", ALL_TODOS)
+    }
+
+    /// Every replica's todos are the primary's, row for row.
+    fn assert_converged(&self, replicas: &[&Replica], expected: &[Vec<Value>]) {
+        assert_eq!(self.primary_todos(), expected, "the primary");
+        for (i, replica) in replicas.iter().enumerate() {
+            assert_eq!(replica.rows(ALL_TODOS), expected, "replica {i}");
+        }
+    }
+}
+
+fn todo(id: &str, title: &str, done: i64, note: Option<&str>) -> Vec<Value> {
+    vec![
+        text(id),
+        text(title),
+        Value::Integer(done),
+        note.map_or(Value::Null, text),
+    ]
+}
+
+#[test]
+fn writes_made_offline_are_kept_and_reach_other_replicas_once_back_online() {
+    let mut world = World::new();
+    let mut a = world.replica("a");
+    let b = world.replica("b");
+    world.sync(&a); // creates the database on the primary
+
+    world.primary.stop();
+    a.run("INSERT INTO todos(id, title) VALUES ('1', 'milk'), ('2', 'bread'), ('3', 'eggs')");
+    a.run("UPDATE todos SET done = 1 WHERE id = '2'");
+    a.run("DELETE FROM todos WHERE id = '3'");
+    let err = a.sync(&world.transport).unwrap_err();
+    assert_eq!(err.code(), "OFFLINE", "{err}");
+    let local = vec![todo("1", "milk", 0, None), todo("2", "bread", 1, None)];
+    assert_eq!(a.rows(ALL_TODOS), local, "local writes are visible offline");
+    assert_eq!(a.pending(), 5, "three inserts, an update and a delete wait");
+
+    // The app is closed while offline: the outbox is in the file.
+    a.reopen();
+    assert_eq!(a.pending(), 5);
+    assert_eq!(a.rows(ALL_TODOS), local);
+
+    world.primary.start_again();
+    let report = a.sync(&world.transport).expect("sync once back online");
+    assert_eq!(report.pushed, 5);
+    assert!(report.rejected.is_empty());
+    assert_eq!(a.pending(), 0);
+    world.sync(&b);
+    world.assert_converged(&[&a, &b], &local);
+}
+
+#[test]
+fn concurrent_edits_of_different_columns_of_one_row_both_survive() {
+    let world = World::new();
+    let a = world.replica("a");
+    let b = world.replica("b");
+    a.run("INSERT INTO todos(id, title) VALUES ('x', 'draft')");
+    world.sync(&a);
+    world.sync(&b);
+
+    // Neither has seen the other's edit when making its own.
+    a.run("UPDATE todos SET title = 'final' WHERE id = 'x'");
+    b.run("UPDATE todos SET done = 1 WHERE id = 'x'");
+    // The same column on both: the later arrival at the primary wins.
+    a.run("UPDATE todos SET note = 'from a' WHERE id = 'x'");
+    b.run("UPDATE todos SET note = 'from b' WHERE id = 'x'");
+    world.sync(&a);
+    world.sync(&b);
+    world.sync(&a);
+    world.assert_converged(&[&a, &b], &[todo("x", "final", 1, Some("from b"))]);
+}
+
+#[test]
+fn a_delete_wins_over_an_update_that_arrives_after_it() {
+    let world = World::new();
+    let a = world.replica("a");
+    let b = world.replica("b");
+    a.run("INSERT INTO todos(id, title) VALUES ('x', 'draft'), ('y', 'keep')");
+    world.sync(&a);
+    world.sync(&b);
+
+    a.run("DELETE FROM todos WHERE id = 'x'");
+    b.run("UPDATE todos SET title = 'edited' WHERE id = 'x'");
+    world.sync(&a);
+    // B's update finds no row on the primary: dropped, and B's copy goes with the tombstone.
+    let report = b.sync(&world.transport).unwrap();
+    assert!(
+        report.rejected.is_empty(),
+        "a dropped update is not a rejection"
+    );
+    assert_eq!(b.pending(), 0);
+    world.sync(&a);
+    world.assert_converged(&[&a, &b], &[todo("y", "keep", 0, None)]);
+}
+
+#[test]
+fn a_delete_that_arrives_after_an_update_removes_the_row() {
+    let world = World::new();
+    let a = world.replica("a");
+    let b = world.replica("b");
+    a.run("INSERT INTO todos(id, title) VALUES ('x', 'draft'), ('y', 'keep')");
+    world.sync(&a);
+    world.sync(&b);
+
+    a.run("DELETE FROM todos WHERE id = 'x'");
+    b.run("UPDATE todos SET title = 'edited' WHERE id = 'x'");
+    world.sync(&b);
+    assert_eq!(
+        world
+            .primary
+            .rows("app", "SELECT title FROM todos WHERE id = 'x'"),
+        vec![vec![text("edited")]],
+        "the update landed first"
+    );
+    world.sync(&a);
+    world.sync(&b);
+    world.assert_converged(&[&a, &b], &[todo("y", "keep", 0, None)]);
+}
