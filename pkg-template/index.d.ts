@@ -48,10 +48,23 @@ export interface SyncOptions {
   token?: string | (() => string | Promise<string>);
   /** The tables whose local writes are pushed and whose remote changes are pulled. */
   tables: string[];
-  /** Time between background sync rounds, in milliseconds. Default 5000. */
+  /**
+   * Time between background sync rounds, in milliseconds. Default 5000; in Cloudflare Workers 0.
+   * With `intervalMs: 0` and `live: false` nothing runs by itself: no timer, no push after writes,
+   * no retries. Sync then happens only when asked: {@link Database.sync}, {@link Database.push},
+   * {@link Database.ensureFresh}.
+   */
   intervalMs?: number;
-  /** Hold a pull open until the primary has changes, so they arrive within milliseconds. Default true. */
+  /**
+   * Hold a pull open until the primary has changes, so they arrive within milliseconds.
+   * Default true; in Cloudflare Workers false (nothing may run between requests there).
+   */
   live?: boolean;
+  /**
+   * How old the replica may be for {@link Database.ensureFresh} to answer without the network:
+   * it pulls first when the newest complete pull was sent longer ago than this. Default 1000.
+   */
+  maxStalenessMs?: number;
 }
 
 /** The options of {@link open}. */
@@ -111,6 +124,22 @@ export interface SyncResult {
   rejected: RejectedMutation[];
 }
 
+/** What {@link Database.ensureFresh} did. */
+export interface FreshResult {
+  /** Changes pulled by this call: 0 when the replica was fresh enough already. */
+  pulled: number;
+  /** When the newest complete pull was sent (milliseconds since the epoch): the replica has every change the primary had committed then. */
+  pulledAt: number;
+}
+
+/** What {@link Database.push} did. */
+export interface PushResult {
+  /** Local writes the primary accepted. */
+  pushed: number;
+  /** Local writes the primary refused. */
+  rejected: RejectedMutation[];
+}
+
 /** The payload of the `change` event. */
 export interface ChangeEvent {
   /** The tables that changes from the primary touched. */
@@ -140,12 +169,43 @@ export interface Database {
   batch(statements: readonly Statement[]): Promise<ExecuteResult[]>;
   /** Pushes local writes and pulls remote changes now. Rejects with `SYNC_NOT_CONFIGURED` without `sync` options. */
   sync(): Promise<SyncResult>;
+  /**
+   * Pushes every pending local write now, without pulling. In a Cloudflare Worker, hand it to
+   * `ctx.waitUntil()` so the response does not wait. Rejects (with `OFFLINE`, `UNAUTHORIZED`, ...)
+   * when the push fails; the writes then stay in the outbox for the next push.
+   */
+  push(): Promise<PushResult>;
+  /**
+   * Resolves at once, without the network, when the replica's newest complete pull was sent at
+   * most `maxStalenessMs` ago (default: the sync option's, else 1000); otherwise pulls everything
+   * new first. Callers that arrive during a pull share it. Await it before reads that must be
+   * that fresh. Rejects like {@link Database.sync} when the pull fails.
+   */
+  ensureFresh(options?: { maxStalenessMs?: number }): Promise<FreshResult>;
   /** The last known sync status (synchronous). */
   syncStatus(): SyncStatus;
   /** Calls `listener` on each `event`; returns a function that stops it. */
   on<E extends keyof DatabaseEvents>(event: E, listener: (payload: DatabaseEvents[E]) => void): () => void;
+  /**
+   * A live query: calls `onRows` with the query's rows as soon as they are read, then again each time a
+   * write touches a table the query reads (a local write in any tab, or a pull) and the rows differ
+   * from the last ones delivered. A burst of writes causes one re-run. Writes to other tables never
+   * re-run it. The tables are SQLite's own account of the statement (views, triggers and foreign-key
+   * actions included). Returns the function that stops the watch. Throws `BAD_OPTIONS` synchronously
+   * for a `sql` that is not a string or an `onRows` that is not a function; a query that fails is
+   * reported to `options.onError` (by default, as an uncaught error).
+   */
+  watch<T extends Row = Row>(sql: string, params: Params | undefined, onRows: (rows: T[]) => void, options?: WatchOptions): () => void;
+  /** {@link Database.watch} without parameters. */
+  watch<T extends Row = Row>(sql: string, onRows: (rows: T[]) => void): () => void;
   /** Stops syncing and closes the database, releasing its storage (and, in a browser, its Worker). Idempotent. */
   close(): Promise<void>;
+}
+
+/** The options of {@link Database.watch}. */
+export interface WatchOptions {
+  /** Called instead of `onRows` when the query fails (bad SQL, unknown table, the database closed). */
+  onError?: (error: OutpostError | Error) => void;
 }
 
 /**
@@ -157,6 +217,7 @@ export type OutpostErrorCode =
   | "BAD_PARAMS"
   | "DATABASE_CLOSED"
   | "DATABASE_IN_USE"
+  | "HOLDER_CHANGED"
   | "OPFS_UNAVAILABLE"
   | "STORAGE_FULL"
   | "MIGRATION_FAILED"
@@ -181,7 +242,10 @@ export class OutpostError extends Error {
  * Opens (creating if needed) the database `options.name` and applies new migrations.
  *
  * In a browser page, the database runs in a dedicated Worker that this call starts; the returned
- * object forwards to it. If another tab holds the same OPFS database, this waits up to about 3 s,
- * then rejects with `DATABASE_IN_USE`.
+ * object forwards to it. An OPFS database is shared by every tab (and Worker) of the origin that
+ * opens it: one holds the file (and runs sync), the others send their calls to it, and another takes
+ * over when it goes away. A call the departed holder did not answer rejects with `HOLDER_CHANGED`
+ * (a write may or may not have been applied; queries are re-sent instead). The holder's options
+ * apply: give every tab the same ones.
  */
 export function open(options: OpenOptions): Promise<Database>;

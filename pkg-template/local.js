@@ -11,10 +11,12 @@ const IN_USE_RETRY_MS = 3000;
 
 /**
  * @param {unknown} options what the user passed to open()
- * @param {{ defaultStorage: "opfs" | "memory" }} platform
+ * @param {{ defaultStorage: "opfs" | "memory", syncDefaults?: { live?: boolean, intervalMs?: number } }} platform
+ *   `syncDefaults` fill in sync options the user left out (workerd: no background sync).
  */
 export async function openLocal(options, platform) {
   const checked = checkOptions(options, platform.defaultStorage);
+  if (checked.sync && platform.syncDefaults) checked.sync = { ...platform.syncDefaults, ...checked.sync };
   if (checked.storage === "opfs" && !opfsAvailable()) {
     throw new OutpostError(
       "OPFS_UNAVAILABLE",
@@ -80,6 +82,13 @@ export class LocalDatabase {
     return this.#db.query(sql, params);
   }
 
+  // --- hook for watch() (live.js): synchronous, compiles `sql` without running it ---
+  /** @returns {{ reads: string[], writes: string[], schema: boolean, rollback: boolean }} */
+  statementTables(sql) {
+    this.#checkOpen();
+    return this.#db.statementTables(sql);
+  }
+
   async batch(statements) {
     this.#checkOpen();
     const results = this.#db.batch(statements);
@@ -88,11 +97,23 @@ export class LocalDatabase {
   }
 
   async sync() {
-    this.#checkOpen();
-    if (!this.#loop) {
-      throw new OutpostError("SYNC_NOT_CONFIGURED", "this database was opened without a sync option");
+    return this.#syncLoop().sync();
+  }
+
+  async push() {
+    return this.#syncLoop().push();
+  }
+
+  async ensureFresh(options) {
+    const loop = this.#syncLoop();
+    if (options === undefined) return loop.ensureFresh();
+    if (options === null || typeof options !== "object" || Array.isArray(options)) {
+      throw new OutpostError("BAD_OPTIONS", "ensureFresh() takes an optional object: { maxStalenessMs? }");
     }
-    return this.#loop.sync();
+    const { maxStalenessMs } = options;
+    if (maxStalenessMs === undefined) return loop.ensureFresh();
+    checkMilliseconds(maxStalenessMs, "ensureFresh()'s maxStalenessMs", (message) => new OutpostError("BAD_OPTIONS", message));
+    return loop.ensureFresh(maxStalenessMs);
   }
 
   syncStatus() {
@@ -132,6 +153,14 @@ export class LocalDatabase {
   #checkOpen() {
     if (this.#closing) throw new OutpostError("DATABASE_CLOSED", "the database is closed");
   }
+
+  #syncLoop() {
+    this.#checkOpen();
+    if (!this.#loop) {
+      throw new OutpostError("SYNC_NOT_CONFIGURED", "this database was opened without a sync option");
+    }
+    return this.#loop;
+  }
 }
 
 /** Validates open()'s options and fills in defaults; throws BAD_OPTIONS with a precise message. */
@@ -158,9 +187,9 @@ export function checkOptions(options, defaultStorage) {
 
 function checkSyncOptions(sync, bad) {
   if (sync === null || typeof sync !== "object" || Array.isArray(sync)) {
-    throw bad("options.sync must be an object: { url, tables, token?, intervalMs?, live? }");
+    throw bad("options.sync must be an object: { url, tables, token?, intervalMs?, live?, maxStalenessMs? }");
   }
-  const { url, token, tables, intervalMs, live } = sync;
+  const { url, token, tables, intervalMs, live, maxStalenessMs } = sync;
   if (typeof url !== "string" || url.length === 0) {
     throw bad("options.sync.url must be the database's URL on the primary, e.g. https://host/v1/db/app");
   }
@@ -170,9 +199,8 @@ function checkSyncOptions(sync, bad) {
   if (!Array.isArray(tables) || tables.length === 0 || !tables.every((t) => typeof t === "string" && t.length > 0)) {
     throw bad("options.sync.tables must be a non-empty array of table names");
   }
-  if (intervalMs !== undefined && !(typeof intervalMs === "number" && Number.isFinite(intervalMs) && intervalMs > 0)) {
-    throw bad(`options.sync.intervalMs must be a positive number of milliseconds, got ${describe(intervalMs)}`);
-  }
+  if (intervalMs !== undefined) checkMilliseconds(intervalMs, "options.sync.intervalMs", bad);
+  if (maxStalenessMs !== undefined) checkMilliseconds(maxStalenessMs, "options.sync.maxStalenessMs", bad);
   if (live !== undefined && typeof live !== "boolean") {
     throw bad(`options.sync.live must be true or false, got ${describe(live)}`);
   }
@@ -182,7 +210,14 @@ function checkSyncOptions(sync, bad) {
     tables: [...tables],
     ...(intervalMs !== undefined ? { intervalMs } : {}),
     ...(live !== undefined ? { live } : {}),
+    ...(maxStalenessMs !== undefined ? { maxStalenessMs } : {}),
   };
+}
+
+function checkMilliseconds(value, what, bad) {
+  if (!(typeof value === "number" && Number.isFinite(value) && value >= 0)) {
+    throw bad(`${what} must be a number of milliseconds, 0 or more, got ${describe(value)}`);
+  }
 }
 
 function describe(value) {

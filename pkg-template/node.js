@@ -2,6 +2,7 @@
 // open(). There is no OPFS in Node, so databases live in memory (storage: "memory").
 import { readFileSync } from "node:fs";
 import { initSync } from "./outpost.js";
+import { LiveDatabase } from "./live.js";
 import { openLocal } from "./local.js";
 
 export { OutpostError } from "./error.js";
@@ -14,5 +15,5 @@ export async function open(options) {
     initSync({ module: readFileSync(new URL("./outpost_bg.wasm", import.meta.url)) });
     initialized = true;
   }
-  return openLocal(options, { defaultStorage: "memory" });
+  return new LiveDatabase(await openLocal(options, { defaultStorage: "memory" }));
 }

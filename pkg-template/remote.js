@@ -1,8 +1,10 @@
 // The main-thread side of a browser database: a proxy whose methods post a message to the
 // database's own Worker (worker.js) and resolve with its answer. Errors come back as {code, message}
 // and are rethrown as OutpostError here; the sync token function is called here, on request.
+// Watches run in the worker; their rows arrive here as "rows" messages.
 import { OutpostError } from "./error.js";
 import { Listeners } from "./events.js";
+import { watchArguments } from "./watch.js";
 import { errorFromWire, errorToWire } from "./wire.js";
 
 export async function openRemote(options) {
@@ -40,6 +42,8 @@ class RemoteDatabase {
   #listeners = new Listeners();
   #pending = new Map();
   #nextId = 1;
+  /** Watches by id: { onRows, onError }. */
+  #watches = new Map();
   #status = { state: "idle", pending: 0, lastSyncedAt: null, lastError: null };
   #opening = null;
   #closing = null;
@@ -85,6 +89,30 @@ class RemoteDatabase {
 
   sync() {
     return this.#call("sync", []);
+  }
+
+  push() {
+    return this.#call("push", []);
+  }
+
+  ensureFresh(options) {
+    return this.#call("ensureFresh", options === undefined ? [] : [options]);
+  }
+
+  watch(sql, params, onRows, options) {
+    const args = watchArguments(sql, params, onRows, options);
+    if (this.#failure) throw this.#failure;
+    if (this.#closing) throw new OutpostError("DATABASE_CLOSED", "the database is closed");
+    const id = this.#nextId++;
+    try {
+      this.#worker.postMessage({ type: "watch", id, sql: args.sql, params: args.params });
+    } catch (err) {
+      throw new OutpostError("BAD_PARAMS", `the parameters cannot be sent to the database worker: ${err?.message ?? err}`);
+    }
+    this.#watches.set(id, args);
+    return () => {
+      if (this.#watches.delete(id) && !this.#failure) this.#worker.postMessage({ type: "unwatch", id });
+    };
   }
 
   syncStatus() {
@@ -147,6 +175,19 @@ class RemoteDatabase {
         else call.reject(errorFromWire(message.error));
         break;
       }
+      case "rows":
+      case "watch-error": {
+        const watch = this.#watches.get(message.id);
+        if (!watch) break;
+        try {
+          if (message.type === "rows") watch.onRows(message.rows);
+          else if (watch.onError) watch.onError(errorFromWire(message.error));
+          else throw errorFromWire(message.error);
+        } catch (err) {
+          reportLater(err);
+        }
+        break;
+      }
       case "event":
         if (message.event === "status") this.#status = message.payload;
         this.#listeners.emit(message.event, message.payload);
@@ -176,5 +217,13 @@ class RemoteDatabase {
     this.#opening = null;
     for (const call of this.#pending.values()) call.reject(error);
     this.#pending.clear();
+    this.#watches.clear();
   }
+}
+
+function reportLater(err) {
+  if (typeof globalThis.reportError === "function") globalThis.reportError(err);
+  else setTimeout(() => {
+    throw err;
+  });
 }

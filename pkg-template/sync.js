@@ -1,14 +1,19 @@
-// The background sync loop: pushes the outbox and pulls changes, on a timer, after local writes,
-// when the browser comes back online, and live (a long-poll pull that the primary answers as soon
-// as something changes). Each push or pull is one round trip done by the wasm; correctness
-// (at-most-once, cursor atomicity, discarding stale pulls) lives there. This file only schedules,
-// backs off with jitter, and reports status. No Promise it starts is ever left unhandled.
+// The sync loop: pushes the outbox and pulls changes, on a timer, after local writes, when the
+// browser comes back online, and live (a long-poll pull that the primary answers as soon as
+// something changes). With `live: false, intervalMs: 0` (the Cloudflare Workers default, where
+// nothing may run outside a request) it runs nothing by itself: the app pulls on demand with
+// ensureFresh() and pushes with push(). Each push or pull is one round trip done by the wasm;
+// correctness (at-most-once, cursor atomicity, discarding stale pulls) lives there. This file only
+// schedules, backs off with jitter, and reports status. No Promise it starts is left unhandled.
 import { OutpostError } from "./error.js";
 
 /** How long a live pull asks the primary to wait for a change. */
 const LIVE_WAIT_MS = 25_000;
 const BACKOFF_MIN_MS = 500;
-const BACKOFF_MAX_MS = 30_000;
+// A replica that was offline retries at least this often, so it is back soon after the primary.
+const BACKOFF_MAX_MS = 10_000;
+/** ensureFresh()'s bound when neither it nor the sync options give one. */
+export const DEFAULT_MAX_STALENESS_MS = 1000;
 
 export class SyncLoop {
   #db;
@@ -16,23 +21,35 @@ export class SyncLoop {
   #token;
   #intervalMs;
   #live;
+  #maxStalenessMs;
+  /** Whether anything runs without being asked: a timer, the live pull, pushes after writes. */
+  #background;
   #emit;
   #running = false;
   #state = "idle";
   #lastSyncedAt = null;
+  /** When the newest complete pull (every page, `more: false`) was sent: the replica is at least that fresh. */
+  #pulledAt = null;
   #lastError = null;
+  /** Rounds, pushes and pulls in flight: the state is "syncing" while any runs. */
+  #busy = 0;
   #failures = 0;
   /** The round in progress (push everything, then pull everything), or null. */
   #round = null;
   /** A round requested while one was running; it starts when that one ends. */
   #again = null;
+  /** The push in progress, and one queued behind it; as #round and #again. */
+  #pushing = null;
+  #pushAgain = null;
+  /** The pull ensureFresh() started, shared by callers who arrive while it runs. */
+  #freshening = null;
   #timer = null;
   #liveTask = null;
   #onOnline = () => this.#kick();
 
   /**
    * @param {import("./outpost.js").Database} db
-   * @param {{ url: string, token?: string | (() => string | Promise<string>), intervalMs?: number, live?: boolean }} options
+   * @param {{ url: string, token?: string | (() => string | Promise<string>), intervalMs?: number, live?: boolean, maxStalenessMs?: number }} options
    * @param {(event: string, payload: unknown) => void} emit
    */
   constructor(db, options, emit) {
@@ -41,11 +58,14 @@ export class SyncLoop {
     this.#token = options.token;
     this.#intervalMs = options.intervalMs ?? 5000;
     this.#live = options.live ?? true;
+    this.#maxStalenessMs = options.maxStalenessMs ?? DEFAULT_MAX_STALENESS_MS;
+    this.#background = this.#live || this.#intervalMs > 0;
     this.#emit = emit;
   }
 
   start() {
     this.#running = true;
+    if (!this.#background) return;
     globalThis.addEventListener?.("online", this.#onOnline);
     this.#kick();
     if (this.#live) this.#liveTask = this.#liveLoop();
@@ -55,7 +75,7 @@ export class SyncLoop {
   onLocalWrite() {
     if (!this.#running) return;
     this.#emitStatus();
-    queueMicrotask(() => this.#kick());
+    if (this.#background) queueMicrotask(() => this.#kick());
   }
 
   /** Push everything pending, then pull everything new. Rejects with an OutpostError on failure. */
@@ -74,6 +94,49 @@ export class SyncLoop {
     return this.#startRound();
   }
 
+  /**
+   * Push everything pending (in batches), without pulling. A push already running may have read
+   * the outbox before the caller's last write, so one more is queued behind it, as in sync().
+   */
+  push() {
+    if (!this.#running) return closedError();
+    if (this.#pushing) {
+      this.#pushAgain ??= this.#pushing.catch(() => {}).then(() => {
+        this.#pushAgain = null;
+        return this.#startPush();
+      });
+      return this.#pushAgain;
+    }
+    return this.#startPush();
+  }
+
+  /**
+   * Resolves at once when the newest complete pull was sent at most `maxStalenessMs` ago;
+   * otherwise pulls every page first. Callers arriving during a pull share it.
+   */
+  ensureFresh(maxStalenessMs = this.#maxStalenessMs) {
+    if (!this.#running) return closedError();
+    const now = Date.now();
+    if (this.#pulledAt !== null && now - this.#pulledAt <= maxStalenessMs) {
+      return Promise.resolve({ pulled: 0, pulledAt: this.#pulledAt });
+    }
+    // A pull sent too long ago for this caller's bound cannot vouch for it: send another.
+    if (this.#freshening && now - this.#freshening.startedAt <= maxStalenessMs) {
+      return this.#freshening.promise;
+    }
+    const freshening = {
+      startedAt: now,
+      promise: this.#tracked(async () => {
+        const { pulled } = await this.#pullAll(await this.#currentToken());
+        return { pulled, pulledAt: this.#pulledAt };
+      }).finally(() => {
+        if (this.#freshening === freshening) this.#freshening = null;
+      }),
+    };
+    this.#freshening = freshening;
+    return freshening.promise;
+  }
+
   status() {
     let pending = 0;
     try {
@@ -90,7 +153,7 @@ export class SyncLoop {
     clearTimeout(this.#timer);
     globalThis.removeEventListener?.("online", this.#onOnline);
     this.#db.abortSync();
-    await Promise.allSettled([this.#round, this.#again, this.#liveTask]);
+    await Promise.allSettled([this.#round, this.#again, this.#liveTask, this.#pushing, this.#pushAgain, this.#freshening?.promise]);
   }
 
   #kick() {
@@ -108,38 +171,71 @@ export class SyncLoop {
     return round;
   }
 
-  async #runRound() {
+  #runRound() {
     clearTimeout(this.#timer);
-    this.#setState("syncing");
-    const report = { pushed: 0, pulled: 0, rejected: [] };
-    try {
+    return this.#tracked(async () => {
       const token = await this.#currentToken();
-      for (;;) {
-        const { pushed, rejected } = await this.#db.push(this.#url, token);
-        report.pushed += pushed;
-        report.rejected.push(...rejected);
-        for (const mutation of rejected) this.#emit("rejected", mutation);
-        if (pushed + rejected.length === 0) break;
-      }
-      const tables = new Set();
-      for (;;) {
-        const { pulled, tables: touched, more } = await this.#db.pull(this.#url, token, 0);
-        report.pulled += pulled;
-        for (const table of touched) tables.add(table);
-        if (!more) break;
-      }
-      if (tables.size > 0) this.#emit("change", { tables: [...tables] });
+      const { pushed, rejected } = await this.#pushAll(token);
+      const { pulled } = await this.#pullAll(token);
+      this.#schedule(this.#intervalMs);
+      return { pushed, pulled, rejected };
+    });
+  }
+
+  #startPush() {
+    const push = this.#tracked(async () => this.#pushAll(await this.#currentToken())).finally(() => {
+      if (this.#pushing === push) this.#pushing = null;
+    });
+    this.#pushing = push;
+    return push;
+  }
+
+  /** Runs `work` as one sync operation: state "syncing" while it runs, then "idle", or the failure. */
+  async #tracked(work) {
+    this.#busy += 1;
+    this.#setState("syncing");
+    try {
+      const result = await work();
+      this.#busy -= 1;
       this.#failures = 0;
       this.#lastError = null;
       this.#lastSyncedAt = Date.now();
-      this.#setState("idle");
-      this.#schedule(this.#intervalMs);
-      return report;
+      this.#setState(this.#busy > 0 ? "syncing" : "idle");
+      return result;
     } catch (err) {
+      this.#busy -= 1;
       this.#fail(err);
       throw err;
     }
   }
+
+  async #pushAll(token) {
+    const report = { pushed: 0, rejected: [] };
+    for (;;) {
+      const { pushed, rejected } = await this.#db.push(this.#url, token);
+      report.pushed += pushed;
+      report.rejected.push(...rejected);
+      for (const mutation of rejected) this.#emit("rejected", mutation);
+      if (pushed + rejected.length === 0) return report;
+    }
+  }
+
+  /** Pulls until the primary has nothing more; the replica is then as fresh as the first request's start. */
+  async #pullAll(token) {
+    const startedAt = Date.now();
+    const tables = new Set();
+    let total = 0;
+    for (;;) {
+      const { pulled, tables: touched, more } = await this.#db.pull(this.#url, token, 0);
+      total += pulled;
+      for (const table of touched) tables.add(table);
+      if (!more) break;
+    }
+    this.#pulledAt = Math.max(this.#pulledAt ?? 0, startedAt);
+    if (tables.size > 0) this.#emit("change", { tables: [...tables] });
+    return { pulled: total };
+  }
+
 
   async #liveLoop() {
     while (this.#running) {
@@ -150,16 +246,21 @@ export class SyncLoop {
       }
       try {
         const token = await this.#currentToken();
-        const { pulled, tables } = await this.#db.pull(this.#url, token, LIVE_WAIT_MS);
+        const startedAt = Date.now();
+        const { pulled, tables, more } = await this.#db.pull(this.#url, token, LIVE_WAIT_MS);
+        if (!more) this.#pulledAt = Math.max(this.#pulledAt ?? 0, startedAt);
         if (pulled > 0) {
           this.#lastSyncedAt = Date.now();
           this.#emit("change", { tables });
           this.#emitStatus();
         }
-      } catch (err) {
+      } catch {
         if (!this.#running) return;
-        if (err?.code !== "DATABASE_CLOSED") this.#fail(err);
-        await sleep(backoff(this.#failures));
+        // A failed live pull says the primary may be gone. A round finds out and owns the retries
+        // and their backoff; counting this failure too would double the backoff and make
+        // reconnecting after a short outage take tens of seconds.
+        if (this.#state !== "offline" && this.#state !== "error") this.#kick();
+        await sleep(BACKOFF_MIN_MS);
       }
     }
   }
@@ -183,7 +284,8 @@ export class SyncLoop {
 
   #schedule(delayMs) {
     clearTimeout(this.#timer);
-    if (!this.#running) return;
+    // Without background sync, nothing retries by itself: the next push() or ensureFresh() does.
+    if (!this.#running || !this.#background || delayMs <= 0) return;
     this.#timer = setTimeout(() => this.#kick(), delayMs);
   }
 
@@ -201,6 +303,10 @@ export class SyncLoop {
 function backoff(failures) {
   const step = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** Math.max(0, failures - 1));
   return step * (0.5 + Math.random());
+}
+
+function closedError() {
+  return Promise.reject(new OutpostError("DATABASE_CLOSED", "the database is closed"));
 }
 
 function sleep(ms) {

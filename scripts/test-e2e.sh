@@ -19,9 +19,11 @@ if [ "$build" = always ]; then
   node scripts/build-package.mjs
 fi
 
+# The debug build, shared with the other suites: building a release primary only for tests
+# would add minutes on a fresh machine and test nothing more.
 if [ -z "${OUTPOST_PRIMARY:-}" ]; then
-  cargo build --quiet -p outpost-primary --release
-  export OUTPOST_PRIMARY="$CARGO_TARGET_DIR/release/outpost-primary"
+  cargo build --quiet -p outpost-primary
+  export OUTPOST_PRIMARY="${CARGO_TARGET_DIR:-$PWD/target}/debug/outpost-primary"
 fi
 
 node --test --test-concurrency=1 tests/e2e/*.test.mjs

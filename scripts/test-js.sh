@@ -18,4 +18,10 @@ if [ "$build" = always ]; then
   node scripts/build-package.mjs
 fi
 
+# tabs.test.mjs pulls from the real primary: build it here rather than inside a test's timeout.
+if [ -z "${OUTPOST_PRIMARY:-}" ]; then
+  cargo build --quiet -p outpost-primary
+  export OUTPOST_PRIMARY="${CARGO_TARGET_DIR:-$PWD/target}/debug/outpost-primary"
+fi
+
 node --test --test-concurrency=1 tests/js/*.test.mjs

@@ -26,9 +26,8 @@ cargo test -p outpost --target wasm32-unknown-unknown --test wasm_opfs
 step "JS tests (package, pages, workerd, types, README)"
 bash scripts/test-js.sh
 
-for suite in scripts/test-workers.sh scripts/test-e2e.sh; do
-  if [ -f "$suite" ]; then
-    step "$suite"
-    bash "$suite"
-  fi
-done
+step "Cloudflare Workers tests (workerd via miniflare, wrangler dry-run bundle)"
+bash scripts/test-workers.sh
+
+step "browser end-to-end tests (demo and sync through the real primary)"
+bash scripts/test-e2e.sh

@@ -16,6 +16,7 @@ import type {
   SyncOptions,
   SyncResult,
   SyncStatus,
+  WatchOptions,
 } from "outpost-sqlite";
 
 interface Todo extends Row {
@@ -76,6 +77,16 @@ async function everything(): Promise<void> {
   offRejected();
   offChange();
   const payload: DatabaseEvents["change"] = { tables: ["todos"] };
+
+  const stopWatch: () => void = db.watch<Todo>("SELECT * FROM todos WHERE done = ?", [0], (live: Todo[]) => void live[0]?.title, {
+    onError: (err: OutpostError | Error) => void err.message,
+  });
+  const stopPlain = db.watch("SELECT count(*) AS n FROM todos", (live: Row[]) => void live.length);
+  const watchOptions: WatchOptions = {};
+  stopWatch();
+  stopPlain();
+  // @ts-expect-error onRows is required
+  db.watch("SELECT 1", []);
 
   try {
     await db.execute("INSERT INTO todos (id, title) VALUES ('a', 'dup')");

@@ -124,6 +124,7 @@ async function pushInBackground(db) {
 }
 
 function failure(err) {
+  if (err instanceof SyntaxError) return Response.json({ code: "BAD_REQUEST", message: err.message }, { status: 400 });
   if (!(err instanceof OutpostError)) throw err;
   // OFFLINE / UNAUTHORIZED: the primary could not vouch for freshness (or never filled the replica).
   const status = err.code.startsWith("SQLITE_CONSTRAINT") ? 409 : err.code.startsWith("SQLITE_") || err.code === "BAD_PARAMS" ? 400 : 503;

@@ -1,0 +1,407 @@
+// Many tabs, one OPFS database. Every open() of a name (each in its own dedicated Worker) joins an
+// election: the Web Lock "outpost:<name>". The winner, the holder, opens the database and serves
+// every tab's calls over BroadcastChannel("outpost:<name>"); the others forward their calls there
+// and wait in the lock's queue. When the holder goes away its lock is released (by the browser, if
+// its tab closed or crashed), the next in the queue takes it, opens the same file and announces
+// itself. Calls the old holder never answered then fail with HOLDER_CHANGED (a write may or may not
+// have been applied); reads are simply sent again. A holder that closes cleanly says so first, and
+// calls it did not answer are re-sent without an error. Sync and its events run in the holder only.
+//
+// Channel messages: hello {from}; holder {id, ready, since, status}; resign {id}; call {from, to, id,
+// method, args}; reply {to, id, ok, value | error, status}; event {event, payload}; tables {tables}.
+import { OutpostError } from "./error.js";
+import { Listeners } from "./events.js";
+import { LiveDatabase } from "./live.js";
+import { checkOptions, openLocal } from "./local.js";
+import { ALL_TABLES, Watches, watchArguments } from "./watch.js";
+import { errorFromWire, errorToWire, statusToWire } from "./wire.js";
+
+/** Methods a tab may ask the holder to run. */
+const FORWARDED = new Set(["execute", "query", "batch", "sync", "push", "ensureFresh", "readTables"]);
+/** Calls that change nothing, so they can be sent again to a new holder. */
+const REPEATABLE = new Set(["query", "readTables"]);
+/** In a set of changed tables: any table may have changed. */
+const EVERY = Symbol("every table");
+const IDLE_STATUS = { state: "idle", pending: 0, lastSyncedAt: null, lastError: null };
+
+/** Web Locks and BroadcastChannel: present in every browser with OPFS, in windows and workers. */
+export function sharingAvailable() {
+  return typeof navigator !== "undefined" && typeof navigator.locks?.request === "function" && typeof BroadcastChannel === "function";
+}
+
+/**
+ * Opens `options.name` in this dedicated Worker: shared with the other tabs for OPFS, alone for memory.
+ * @param {unknown} options what the user passed to open()
+ * @param {() => Promise<unknown>} initWasm instantiates the wasm (only the holder needs it)
+ */
+export async function openShared(options, initWasm) {
+  const checked = checkOptions(options, "opfs");
+  if (checked.storage !== "opfs" || !sharingAvailable()) {
+    await initWasm();
+    return new LiveDatabase(await openLocal(options, { defaultStorage: "opfs" }));
+  }
+  const db = new SharedDatabase(checked.name, options, initWasm);
+  await db.opened;
+  return db;
+}
+
+export class SharedDatabase {
+  /** Resolves once this tab can serve calls (as holder, or through a ready holder). */
+  opened;
+  #resolveOpened;
+  #rejectOpened;
+  #isOpen = false;
+
+  #name;
+  #options;
+  #initWasm;
+  #id = crypto.randomUUID();
+  #channel;
+  #lockRequest = new AbortController();
+  /** "follower" | "opening" | "holder" | "closed" */
+  #role = "follower";
+  /** The holder's LiveDatabase, when this tab is the holder. */
+  #local = null;
+  /** Resolves the lock callback's promise: the lock is held until then. */
+  #releaseLock = null;
+  /** The holder as last announced: { id, ready, since } (since: when it took the lock), or null. */
+  #holder = null;
+  /** Calls of this tab not yet answered: id -> { method, args, resolve, reject, sentTo }. */
+  #pending = new Map();
+  #nextCall = 1;
+  /** Calls of other tabs being served here, so a clean close can wait for them. */
+  #serving = new Set();
+  /** Tables changed by writes not yet announced to the other tabs (EVERY among them: all), or null. */
+  #changedTables = null;
+  #channelClosed = false;
+  #status = IDLE_STATUS;
+  #listeners = new Listeners();
+  #watches;
+  #failure = null;
+  #closing = null;
+
+  constructor(name, options, initWasm) {
+    this.#name = name;
+    this.#options = options;
+    this.#initWasm = initWasm;
+    this.opened = new Promise((resolve, reject) => {
+      this.#resolveOpened = resolve;
+      this.#rejectOpened = reject;
+    });
+    this.#watches = new Watches(
+      (sql, params) => this.query(sql, params),
+      (sql) => this.#call("readTables", [sql]),
+    );
+    this.#channel = new BroadcastChannel(`outpost:${name}`);
+    this.#channel.onmessage = (event) => this.#receive(event.data);
+    navigator.locks
+      .request(`outpost:${name}`, { signal: this.#lockRequest.signal }, () => this.#hold())
+      .catch(() => {
+        // AbortError: closed while waiting in the queue
+      });
+    this.#post({ kind: "hello", from: this.#id });
+  }
+
+  execute(sql, params) {
+    return this.#call("execute", [sql, params]);
+  }
+
+  query(sql, params) {
+    return this.#call("query", [sql, params]);
+  }
+
+  batch(statements) {
+    return this.#call("batch", [statements]);
+  }
+
+  sync() {
+    return this.#call("sync", []);
+  }
+
+  push() {
+    return this.#call("push", []);
+  }
+
+  ensureFresh(options) {
+    return this.#call("ensureFresh", options === undefined ? [] : [options]);
+  }
+
+  syncStatus() {
+    return this.#local ? this.#local.syncStatus() : this.#status;
+  }
+
+  on(event, listener) {
+    return this.#listeners.on(event, listener, (code, message) => new OutpostError(code, message));
+  }
+
+  watch(sql, params, onRows, options) {
+    const args = watchArguments(sql, params, onRows, options);
+    if (this.#closing || this.#failure) throw this.#failure ?? closedError();
+    return this.#watches.add(args);
+  }
+
+  /** True while this tab holds the database (for tests and diagnostics). */
+  get holding() {
+    return this.#role === "holder";
+  }
+
+  close() {
+    this.#closing ??= this.#shutDown();
+    return this.#closing;
+  }
+
+  async #shutDown() {
+    const wasHolder = this.#role === "holder";
+    this.#role = "closed";
+    this.#watches.stopAll();
+    this.#lockRequest.abort();
+    if (wasHolder) {
+      // Finish what other tabs asked for, then let go: what was not answered is re-sent by them.
+      await Promise.allSettled([...this.#serving]);
+      try {
+        await this.#local.close();
+      } finally {
+        this.#local = null;
+        this.#flushTables();
+        this.#post({ kind: "resign", id: this.#id });
+        this.#releaseLock?.();
+      }
+    }
+    this.#fail(closedError());
+    this.#channel.close();
+    this.#channelClosed = true;
+    this.#listeners.clear();
+  }
+
+  // ---- the election ----
+
+  /** The lock callback: this tab is the holder until the returned promise settles. */
+  async #hold() {
+    if (this.#role === "closed") return;
+    this.#role = "opening";
+    const since = Date.now();
+    this.#newHolder({ id: this.#id, ready: false, since });
+    this.#post({ kind: "holder", id: this.#id, ready: false, since });
+    let local;
+    try {
+      await this.#initWasm();
+      // openLocal retries for ~3 s while the old holder's OPFS handles are being released.
+      local = new LiveDatabase(await openLocal(this.#options, { defaultStorage: "opfs" }));
+    } catch (err) {
+      this.#post({ kind: "resign", id: this.#id });
+      this.#holder = null;
+      if (this.#role !== "closed") this.#role = "follower";
+      // Not opened: open() rejects. Opened through another holder: this tab cannot go on.
+      this.#fail(err);
+      this.close();
+      return;
+    }
+    if (this.#role === "closed") {
+      await local.close();
+      return;
+    }
+    this.#local = local;
+    this.#role = "holder";
+    for (const event of ["status", "rejected", "change"]) {
+      local.on(event, (payload) => {
+        this.#listeners.emit(event, payload);
+        this.#post({ kind: "event", event, payload: event === "status" ? statusToWire(payload) : payload });
+      });
+    }
+    local.onTablesChanged((tables) => {
+      this.#watches.changed(tables);
+      this.#queueTables(tables);
+    });
+    this.#holder.ready = true;
+    this.#announce();
+    this.#markOpen();
+    this.#flush();
+    await new Promise((resolve) => {
+      this.#releaseLock = resolve;
+    });
+  }
+
+  /** A different tab (or this one) now holds the database: settle what the old holder left. */
+  #newHolder(holder) {
+    const old = this.#holder?.id;
+    this.#holder = holder;
+    if (old === undefined || old === holder.id) return;
+    for (const [id, call] of this.#pending) {
+      if (call.sentTo === null || call.sentTo === holder.id) continue;
+      if (REPEATABLE.has(call.method)) {
+        call.sentTo = null;
+      } else {
+        this.#pending.delete(id);
+        call.reject(
+          new OutpostError(
+            "HOLDER_CHANGED",
+            `the tab holding database "${this.#name}" went away before answering ${call.method}(); ` +
+              "it may or may not have been applied: check, or retry if it is safe to",
+          ),
+        );
+      }
+    }
+    // Change notices may have been lost with the old holder.
+    this.#watches.changed(ALL_TABLES);
+  }
+
+  // ---- this tab's calls ----
+
+  #call(method, args) {
+    if (this.#failure) return Promise.reject(this.#failure);
+    if (this.#closing) return Promise.reject(closedError());
+    if (this.#role === "holder") return this.#runLocal(method, args);
+    return new Promise((resolve, reject) => {
+      const id = this.#nextCall++;
+      const call = { method, args, resolve, reject, sentTo: null };
+      this.#pending.set(id, call);
+      this.#send(id, call);
+    });
+  }
+
+  #send(id, call) {
+    if (this.#role === "holder") {
+      this.#pending.delete(id);
+      this.#runLocal(call.method, call.args).then(call.resolve, call.reject);
+      return;
+    }
+    if (!this.#holder?.ready) return; // sent when a holder is ready
+    try {
+      this.#channel.postMessage({ kind: "call", from: this.#id, to: this.#holder.id, id, method: call.method, args: call.args });
+      call.sentTo = this.#holder.id;
+    } catch (err) {
+      this.#pending.delete(id);
+      call.reject(new OutpostError("BAD_PARAMS", `the parameters cannot be sent to the tab holding the database: ${err?.message ?? err}`));
+    }
+  }
+
+  #flush() {
+    for (const [id, call] of this.#pending) {
+      if (call.sentTo === null) this.#send(id, call);
+    }
+  }
+
+  async #runLocal(method, args) {
+    if (!FORWARDED.has(method)) throw new TypeError(`unknown method ${method}`);
+    return this.#local[method](...args);
+  }
+
+  // ---- the channel ----
+
+  #receive(message) {
+    if (this.#role === "closed" || message === null || typeof message !== "object") return;
+    switch (message.kind) {
+      case "hello":
+        if (this.#role === "holder") this.#announce();
+        break;
+      case "holder":
+        // Ignore a late announcement from a holder that has since been replaced (no order holds
+        // between two senders): holders are ordered by when they took the lock.
+        if (this.#role !== "follower" || (this.#holder && message.since < this.#holder.since)) break;
+        if (message.status) this.#status = message.status;
+        this.#newHolder({ id: message.id, ready: message.ready, since: message.since });
+        if (message.ready) {
+          this.#flush();
+          this.#markOpen();
+        }
+        break;
+      case "resign":
+        // A clean hand-over: what it did not answer it did not run, so send it again.
+        if (this.#holder?.id !== message.id) break;
+        this.#holder = null;
+        for (const call of this.#pending.values()) {
+          if (call.sentTo === message.id) call.sentTo = null;
+        }
+        break;
+      case "call":
+        if (message.to === this.#id && this.#role === "holder") this.#serve(message);
+        break;
+      case "reply": {
+        if (message.to !== this.#id) break;
+        const call = this.#pending.get(message.id);
+        if (!call) break;
+        this.#pending.delete(message.id);
+        if (message.status) this.#status = message.status;
+        if (message.ok) call.resolve(message.value);
+        else call.reject(errorFromWire(message.error));
+        break;
+      }
+      case "event":
+        if (this.#role === "holder") break;
+        if (message.event === "status") this.#status = message.payload;
+        this.#listeners.emit(message.event, message.payload);
+        break;
+      case "tables":
+        if (this.#role !== "holder") this.#watches.changed(message.tables);
+        break;
+    }
+  }
+
+  #serve({ from, id, method, args }) {
+    const served = this.#runLocal(method, args).then(
+      (value) => ({ kind: "reply", to: from, id, ok: true, value }),
+      (err) => ({ kind: "reply", to: from, id, ok: false, error: errorToWire(err) }),
+    );
+    const answered = served.then((reply) => {
+      this.#serving.delete(answered);
+      this.#post({ ...reply, status: this.#local ? statusToWire(this.#local.syncStatus()) : undefined });
+    });
+    this.#serving.add(answered);
+  }
+
+  /**
+   * Tells the other tabs which tables changed, once per task for all the calls served in it (a
+   * burst of calls arrives as a burst of message tasks). A notice always leaves after the writes it
+   * reports, so it reaches a tab after any query result that predates them.
+   */
+  #queueTables(tables) {
+    if (this.#changedTables === null) {
+      this.#changedTables = new Set();
+      setTimeout(() => this.#flushTables());
+    }
+    if (tables === ALL_TABLES) this.#changedTables.add(EVERY);
+    else for (const table of tables) this.#changedTables.add(table);
+  }
+
+  #flushTables() {
+    const changed = this.#changedTables;
+    if (changed === null) return;
+    this.#changedTables = null;
+    this.#post({ kind: "tables", tables: changed.has(EVERY) ? ALL_TABLES : [...changed] });
+  }
+
+  #announce() {
+    const { since } = this.#holder;
+    this.#post({ kind: "holder", id: this.#id, ready: true, since, status: statusToWire(this.#local.syncStatus()) });
+  }
+
+  #post(message) {
+    if (this.#channelClosed) return;
+    try {
+      this.#channel.postMessage(message);
+    } catch (err) {
+      if (message.kind === "reply") {
+        // A result the structured clone cannot carry: answer with an error instead.
+        this.#channel.postMessage({ kind: "reply", to: message.to, id: message.id, ok: false, error: errorToWire(err) });
+      }
+    }
+  }
+
+  #markOpen() {
+    if (this.#isOpen) return;
+    this.#isOpen = true;
+    this.#resolveOpened();
+  }
+
+  /** Ends every waiting call with `error`; later calls fail with it too; open() rejects with it. */
+  #fail(error) {
+    this.#failure ??= error;
+    if (!this.#isOpen) this.#rejectOpened(error);
+    for (const call of this.#pending.values()) call.reject(error);
+    this.#pending.clear();
+  }
+}
+
+function closedError() {
+  return new OutpostError("DATABASE_CLOSED", "the database is closed");
+}

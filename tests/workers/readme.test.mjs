@@ -1,0 +1,59 @@
+// The README's Cloudflare Workers example (the block marked <!-- readme-test: workerd -->), run as
+// written: bundled with esbuild as wrangler would, in workerd, against a real primary.
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { build } from "esbuild";
+import { linkWorkerPackage, root, startPrimary, startWorker, tmpDir, until } from "./helpers.mjs";
+
+const dir = join(tmpDir, "readme");
+const SCHEMA = "CREATE TABLE todos (id TEXT PRIMARY KEY, title TEXT NOT NULL, done INTEGER NOT NULL DEFAULT 0);";
+
+describe("the README's Workers example", { timeout: 120_000 }, () => {
+  let primary;
+  let mf;
+
+  before(async () => {
+    const readme = readFileSync(join(root, "pkg-template/README.md"), "utf8");
+    const [, code] = /<!-- readme-test: workerd -->\s*\n```js\n([\s\S]*?)\n```/.exec(readme) ?? [];
+    assert.ok(code, "the README has a block marked <!-- readme-test: workerd -->");
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, "worker.mjs"), code);
+    linkWorkerPackage(tmpDir);
+    await build({
+      entryPoints: [join(dir, "worker.mjs")],
+      outfile: join(dir, "dist/index.js"),
+      bundle: true,
+      format: "esm",
+      platform: "neutral",
+      conditions: ["workerd", "worker", "browser"],
+      external: ["*.wasm"],
+      logLevel: "warning",
+    });
+    copyFileSync(join(root, "pkg/outpost_bg.wasm"), join(dir, "dist/outpost_bg.wasm"));
+    primary = await startPrimary({ schemaSql: SCHEMA, database: "app" });
+    mf = await startWorker({
+      entry: { path: join(dir, "dist/index.js") },
+      wasm: { path: join(dir, "dist/outpost_bg.wasm"), importedAs: "outpost_bg.wasm" },
+      bindings: { OUTPOST_URL: primary.url, OUTPOST_TOKEN: primary.token },
+    });
+  });
+
+  after(async () => {
+    await mf?.dispose();
+    await primary?.stop();
+  });
+
+  it("writes locally, reads its write back, and the write reaches the primary", async () => {
+    const empty = await mf.dispatchFetch("http://edge.test/");
+    assert.equal(empty.status, 200, await empty.clone().text());
+    assert.deepEqual(await empty.json(), []);
+    const written = await mf.dispatchFetch("http://edge.test/", { method: "POST", body: JSON.stringify({ id: "a", title: "from the README" }) });
+    assert.deepEqual(await written.json(), [{ id: "a", title: "from the README", done: 0 }]);
+    await until(() => primary.query("SELECT title FROM todos WHERE id = 'a'").then((rows) => rows[0]?.title === "from the README"), {
+      message: "the README Worker's push to reach the primary",
+    });
+  });
+});
