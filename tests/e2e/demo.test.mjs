@@ -5,7 +5,9 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { artifacts, describePng, launchChromium, makeStaticRoot, root, startPrimary, until } from "./helpers.mjs";
+import { launchChromium } from "../support/chromium.mjs";
+import { until } from "../support/wait.mjs";
+import { artifacts, describePng, makeStaticRoot, root, startPrimary } from "./helpers.mjs";
 
 /** A task added on one device must show on the other, without a reload, within this (measured: see the diagnostics). */
 const PROPAGATION_BOUND_MS = 1000;

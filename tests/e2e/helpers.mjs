@@ -1,43 +1,17 @@
-// Shared by the end-to-end tests: the real outpost-primary binary on 127.0.0.1 (a secure context,
-// so OPFS works), serving a temporary static root with the demo and the built package; headless
-// Debian Chromium through playwright-core; waiting; and a PNG check for screenshots.
-import { spawn } from "node:child_process";
-import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+// Shared by the end-to-end tests: the real outpost-primary (tests/support/primary.mjs), without
+// authentication, serving a temporary static root with the demo and the built package; and a PNG
+// check for screenshots. The browser and waiting come from tests/support too.
+import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { inflateSync } from "node:zlib";
-import { chromium } from "playwright-core";
+import { queryPrimary, startPrimary as startSupportPrimary } from "../support/primary.mjs";
 
 export const root = resolve(fileURLToPath(new URL("../..", import.meta.url)));
 export const artifacts = join(root, "tests/e2e/.artifacts");
 /** The built package: pkg/, or $OUTPOST_PKG (e.g. a copy, while pkg/ is being rebuilt). */
 export const pkgDir = process.env.OUTPOST_PKG ? resolve(process.env.OUTPOST_PKG) : join(root, "pkg");
-
-export const CHROMIUM_ARGS = [
-  "--no-sandbox",
-  "--headless=new",
-  "--disable-gpu",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--no-first-run",
-];
-
-export function launchChromium() {
-  return chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium", args: CHROMIUM_ARGS });
-}
-
-/** The primary binary: $OUTPOST_PRIMARY, else the newest of target/{release,debug}/outpost-primary. */
-export function primaryBinary() {
-  if (process.env.OUTPOST_PRIMARY) return process.env.OUTPOST_PRIMARY;
-  const target = process.env.CARGO_TARGET_DIR ?? join(root, "target");
-  const found = ["release", "debug"].map((p) => join(target, p, "outpost-primary")).filter((p) => existsSync(p));
-  if (found.length === 0) {
-    throw new Error("outpost-primary is not built: run bash scripts/test-e2e.sh (or cargo build -p outpost-primary)");
-  }
-  return found[0];
-}
 
 /**
  * A static root for the primary's --static: every entry of www-demo/ (except its own pkg link and
@@ -60,84 +34,17 @@ export function makeStaticRoot() {
 }
 
 /**
- * Starts outpost-primary (--no-auth) and resolves once it prints `listening on http://ADDR`.
- * `listen` defaults to 127.0.0.1:0; pass the old address to restart on the same port.
+ * Starts outpost-primary with --no-auth (and `staticDir` as its --static root); the other options
+ * are those of startPrimary in tests/support/primary.mjs. Adds query(db, sql, params).
  */
-export async function startPrimary({ schemaSql, schemaFile, dataDir, staticDir, listen = "127.0.0.1:0" }) {
-  const data = dataDir ?? mkdtempSync(join(tmpdir(), "outpost-e2e-data-"));
-  let schema = schemaFile;
-  if (!schema) {
-    schema = join(data, "..", `${data.split("/").pop()}-schema.sql`);
-    writeFileSync(schema, schemaSql);
-  }
-  const args = ["serve", "--listen", listen, "--data", data, "--schema", schema, "--no-auth"];
-  if (staticDir) args.push("--static", staticDir);
-  const child = spawn(primaryBinary(), args, {
-    stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? "warn" },
-  });
-  let stderr = "";
-  child.stderr.on("data", (chunk) => {
-    stderr += chunk;
-  });
-  const origin = await new Promise((resolveOrigin, reject) => {
-    let stdout = "";
-    const timer = setTimeout(() => reject(new Error(`the primary did not start in 15 s:\n${stderr}`)), 15_000);
-    child.stdout.on("data", (chunk) => {
-      stdout += chunk;
-      const match = /listening on (http:\/\/\S+)/.exec(stdout);
-      if (match) {
-        clearTimeout(timer);
-        resolveOrigin(match[1]);
-      }
-    });
-    child.on("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`the primary exited (${code}) before listening:\n${stderr}`));
-    });
-  });
-  const exited = new Promise((r) => child.once("exit", r));
+export async function startPrimary({ staticDir, ...options }) {
+  const args = staticDir ? ["--no-auth", "--static", staticDir] : ["--no-auth"];
+  const primary = await startSupportPrimary({ ...options, args });
   return {
-    origin,
-    listen: new URL(origin).host,
-    dataDir: data,
-    schemaFile: schema,
-    /** SIGTERM, then wait for the process to end (the primary answers waiting pulls and exits). */
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
-      const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
-      await exited;
-      clearTimeout(timer);
-    },
+    ...primary,
     /** Read-only SQL on the primary's database `db`, over its /query endpoint. */
-    async query(db, sql, params = []) {
-      const response = await fetch(`${origin}/v1/db/${db}/query`, {
-        method: "POST",
-        body: JSON.stringify({ v: 1, sql, params }),
-      });
-      const body = await response.json();
-      if (!response.ok) throw new Error(`query failed: ${JSON.stringify(body)}`);
-      return body.rows.map((row) => Object.fromEntries(body.columns.map((c, i) => [c, row[i]])));
-    },
+    query: (db, sql, params = []) => queryPrimary(primary.origin, db, sql, { params }),
   };
-}
-
-/** Polls `check` (sync or async) until it returns a truthy value; returns it. */
-export async function until(check, { timeout = 15_000, interval = 50, message = "condition" } = {}) {
-  const deadline = Date.now() + timeout;
-  let last;
-  for (;;) {
-    try {
-      last = await check();
-      if (last) return last;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeout} ms waiting for ${message}; last: ${last?.stack ?? JSON.stringify(last)}`);
-    }
-    await new Promise((r) => setTimeout(r, interval));
-  }
 }
 
 /**

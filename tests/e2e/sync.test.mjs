@@ -5,7 +5,9 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { rmSync } from "node:fs";
-import { launchChromium, makeStaticRoot, startPrimary, until } from "./helpers.mjs";
+import { launchChromium } from "../support/chromium.mjs";
+import { until } from "../support/wait.mjs";
+import { makeStaticRoot, startPrimary } from "./helpers.mjs";
 
 const SCHEMA = "CREATE TABLE todos (id TEXT PRIMARY KEY, title TEXT NOT NULL, done INTEGER NOT NULL DEFAULT 0)";
 const DB = "e2e-sync";

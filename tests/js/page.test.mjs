@@ -1,39 +1,15 @@
 // The package in headless Chromium, used from a page's main thread as an app would use it:
 // OPFS persistence across a reload, a second tab sharing the database, values and errors
 // crossing the Worker boundary, batch atomicity, and local mode inside the app's own Worker.
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { launchChromium } from "./helpers/chromium.mjs";
-import { startServer } from "./helpers/server.mjs";
+import { useAppPages } from "./helpers/pages.mjs";
 
 const TODOS = "CREATE TABLE todos (id TEXT PRIMARY KEY, title TEXT NOT NULL, done INTEGER NOT NULL DEFAULT 0)";
 
 describe("outpost-sqlite in a browser page", { timeout: 120_000 }, () => {
-  let server;
-  let browser;
-  let context;
-
-  before(async () => {
-    server = await startServer();
-    browser = await launchChromium();
-    context = await browser.newContext();
-  });
-
-  after(async () => {
-    await context?.close();
-    await browser?.close();
-    await server?.close();
-  });
-
-  async function appPage() {
-    const page = await context.newPage();
-    const errors = [];
-    page.on("pageerror", (err) => errors.push(err));
-    await page.goto(`${server.origin}/pages/app.html`);
-    await page.waitForFunction(() => window.outpostLoaded === true);
-    page.errors = errors;
-    return page;
-  }
+  const pages = useAppPages();
+  const { appPage } = pages;
 
   it("keeps OPFS data across a reload, and a second tab shares the database", async () => {
     const page = await appPage();
@@ -193,7 +169,7 @@ describe("outpost-sqlite in a browser page", { timeout: 120_000 }, () => {
 
   it("asks the page for the sync token: the token function stays on the main thread", async () => {
     const page = await appPage();
-    server.primaryRequests.length = 0;
+    pages.server.primaryRequests.length = 0;
     const result = await page.evaluate(async (origin) => {
       let calls = 0;
       const db = await window.outpost.open({
@@ -218,10 +194,10 @@ describe("outpost-sqlite in a browser page", { timeout: 120_000 }, () => {
       const status = db.syncStatus();
       await db.close();
       return { calls, code, state: status.state, pending: status.pending };
-    }, server.origin);
+    }, pages.server.origin);
     assert.ok(result.calls >= 1, "the page's token function was called");
-    assert.ok(server.primaryRequests.length >= 1, "the worker contacted the primary");
-    for (const request of server.primaryRequests) {
+    assert.ok(pages.server.primaryRequests.length >= 1, "the worker contacted the primary");
+    for (const request of pages.server.primaryRequests) {
       assert.match(request.authorization ?? "", /^Bearer page-token-\d+$/);
     }
     assert.equal(typeof result.code, "string", "sync() against a primary that is down rejects with an OutpostError");
@@ -231,8 +207,8 @@ describe("outpost-sqlite in a browser page", { timeout: 120_000 }, () => {
   });
 
   it("runs in the app's own dedicated Worker, in that thread", async () => {
-    const page = await context.newPage();
-    await page.goto(`${server.origin}/pages/in-worker.html`);
+    const page = await pages.context.newPage();
+    await page.goto(`${pages.server.origin}/pages/in-worker.html`);
     const result = await page.evaluate(() => window.workerResult);
     assert.deepEqual(result, { rows: [{ v: "from the worker" }], code: "SQLITE_CONSTRAINT_PRIMARYKEY" });
     await page.close();

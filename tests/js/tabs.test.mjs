@@ -2,46 +2,18 @@
 // database (one holds it, the others forward), a page that holds it can close mid-stream without
 // losing an acknowledged write, and db.watch() re-runs a query after writes in any tab and after
 // pulls from the real outpost-primary, once per burst, and never for unrelated tables.
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { launchChromium } from "./helpers/chromium.mjs";
-import { startServer } from "./helpers/server.mjs";
+import { rmSync } from "node:fs";
+import { queryPrimary, startPrimary } from "../support/primary.mjs";
+import { until as waitUntil } from "../support/wait.mjs";
+import { useAppPages } from "./helpers/pages.mjs";
 
-const root = fileURLToPath(new URL("../..", import.meta.url));
 const LOG = "CREATE TABLE log (id TEXT PRIMARY KEY, tab TEXT NOT NULL, n INTEGER NOT NULL)";
 const OTHER = "CREATE TABLE other (id INTEGER PRIMARY KEY, v TEXT)";
 
 describe("many tabs share one database; watch() re-runs live queries", { timeout: 240_000 }, () => {
-  let server;
-  let browser;
-  let context;
-
-  before(async () => {
-    server = await startServer();
-    browser = await launchChromium();
-    context = await browser.newContext();
-  });
-
-  after(async () => {
-    await context?.close();
-    await browser?.close();
-    await server?.close();
-  });
-
-  async function appPage() {
-    const page = await context.newPage();
-    const errors = [];
-    page.on("pageerror", (err) => errors.push(err));
-    await page.goto(`${server.origin}/pages/app.html`);
-    await page.waitForFunction(() => window.outpostLoaded === true);
-    page.errors = errors;
-    return page;
-  }
+  const { appPage } = useAppPages();
 
   /** Opens `options` in `page` as window.db (sync.token, when "count", counts its calls in window.tokenCalls). */
   function openIn(page, options) {
@@ -57,16 +29,8 @@ describe("many tabs share one database; watch() re-runs live queries", { timeout
     }, options);
   }
 
-  /** Polls `check` in the test until it returns a truthy value. */
-  async function until(check, what, timeout = 15_000) {
-    const deadline = Date.now() + timeout;
-    for (;;) {
-      const value = await check();
-      if (value) return value;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 25));
-    }
-  }
+  /** Polls `check` in the test every 25 ms until it returns a truthy value. */
+  const until = (check, what) => waitUntil(check, { interval: 25, message: what });
 
   it("three pages write and read the same database, with the same results and errors", async () => {
     const pages = [await appPage(), await appPage(), await appPage()];
@@ -276,7 +240,7 @@ describe("many tabs share one database; watch() re-runs live queries", { timeout
   });
 
   it("sync runs in the holding page only; a pull re-runs watches and its events reach every page", async () => {
-    const primary = await startPrimary("CREATE TABLE notes (id TEXT PRIMARY KEY, body TEXT NOT NULL);\n");
+    const primary = await startPrimary({ schemaSql: "CREATE TABLE notes (id TEXT PRIMARY KEY, body TEXT NOT NULL);\n", args: ["--no-auth"] });
     try {
       const [a, b] = [await appPage(), await appPage()];
       const options = {
@@ -317,7 +281,7 @@ describe("many tabs share one database; watch() re-runs live queries", { timeout
       });
       assert.equal(result.rejected, 0);
       assert.equal(result.status.pending, 0);
-      const onPrimary = await primaryQuery(primary.origin, "pulled", "SELECT body FROM notes WHERE id = 'from-b'");
+      const onPrimary = await queryPrimary(primary.origin, "pulled", "SELECT body FROM notes WHERE id = 'from-b'");
       assert.deepEqual(onPrimary, [{ body: "hello" }]);
       assert.ok((await a.evaluate(() => window.tokenCalls)) > 0, "the holder page's token function was called");
       assert.equal(await b.evaluate(() => window.tokenCalls), 0, "the forwarding page never synced itself");
@@ -327,47 +291,11 @@ describe("many tabs share one database; watch() re-runs live queries", { timeout
       for (const page of [a, b]) await page.close();
     } finally {
       await primary.stop();
+      rmSync(primary.dataDir, { recursive: true, force: true });
+      rmSync(primary.schemaFile, { force: true });
     }
   });
 });
-
-/**
- * Starts the real outpost-primary (--no-auth) on 127.0.0.1:0: $OUTPOST_PRIMARY, else the built
- * target/{release,debug}/outpost-primary, else one built now.
- */
-async function startPrimary(schemaSql) {
-  const built = ["release", "debug"].map((profile) => join(root, "target", profile, "outpost-primary")).filter((path) => existsSync(path));
-  let binary = process.env.OUTPOST_PRIMARY ?? built[0];
-  if (!binary) {
-    execFileSync("cargo", ["build", "-p", "outpost-primary"], { cwd: root, stdio: "inherit" });
-    binary = join(root, "target/debug/outpost-primary");
-  }
-  const dir = mkdtempSync(join(tmpdir(), "outpost-tabs-"));
-  writeFileSync(join(dir, "schema.sql"), schemaSql);
-  const child = spawn(binary, ["serve", "--listen", "127.0.0.1:0", "--data", join(dir, "data"), "--schema", join(dir, "schema.sql"), "--no-auth"], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  const origin = await new Promise((resolve, reject) => {
-    let out = "";
-    child.stdout.on("data", (chunk) => {
-      out += chunk;
-      const match = /listening on (http:\/\/\S+)/.exec(out);
-      if (match) resolve(match[1]);
-    });
-    child.once("exit", (code) => reject(new Error(`outpost-primary exited (${code}) before listening`)));
-  });
-  const exited = new Promise((r) => child.once("exit", r));
-  return {
-    origin,
-    async stop() {
-      child.kill("SIGTERM");
-      const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
-      await exited;
-      clearTimeout(timer);
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
 
 /**
  * Pushes inserts of `ids` to the primary in one request, as another device would (docs/PROTOCOL.md).
@@ -382,10 +310,4 @@ async function pushToPrimary(origin, db, round, ids) {
   const body = await response.json();
   assert.equal(response.status, 200, JSON.stringify(body));
   assert.deepEqual(body.rejected, []);
-}
-
-async function primaryQuery(origin, db, sql) {
-  const response = await fetch(`${origin}/v1/db/${db}/query`, { method: "POST", body: JSON.stringify({ v: 1, sql, params: [] }) });
-  const body = await response.json();
-  return body.rows.map((row) => Object.fromEntries(body.columns.map((c, i) => [c, row[i]])));
 }

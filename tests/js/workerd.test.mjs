@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
-import { Miniflare } from "miniflare";
+import { startWorker, WORKERD_BUNDLE } from "../support/workerd.mjs";
 import { linkPackage, pkgDir } from "./helpers/package.mjs";
 
 const outDir = fileURLToPath(new URL("./.tmp/workerd/", import.meta.url));
@@ -19,26 +19,17 @@ describe("outpost-sqlite in workerd", { timeout: 120_000 }, () => {
     linkPackage();
     await mkdir(outDir, { recursive: true });
     await build({
+      ...WORKERD_BUNDLE,
       entryPoints: [fileURLToPath(new URL("./workerd/worker.mjs", import.meta.url))],
       outfile: `${outDir}worker.js`,
-      bundle: true,
-      format: "esm",
-      platform: "neutral",
-      conditions: ["workerd", "worker", "browser"],
-      external: ["*.wasm"],
-      logLevel: "warning",
     });
     const bundled = readFileSync(`${outDir}worker.js`, "utf8");
     assert.match(bundled, /from "\.\/outpost_bg\.wasm"/, "the workerd entry point imports the wasm as a module");
     assert.doesNotMatch(bundled, /node:fs/, "the Node entry point is not bundled");
-    mf = new Miniflare({
-      compatibilityDate: "2025-01-01",
-      modules: [
-        { type: "ESModule", path: "worker.js", contents: bundled },
-        { type: "CompiledWasm", path: "outpost_bg.wasm", contents: readFileSync(`${pkgDir}/outpost_bg.wasm`) },
-      ],
+    mf = await startWorker({
+      entry: { path: `${outDir}worker.js` },
+      wasm: { path: `${pkgDir}/outpost_bg.wasm`, importedAs: "outpost_bg.wasm" },
     });
-    await mf.ready;
   });
 
   after(async () => {

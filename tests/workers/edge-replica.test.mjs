@@ -6,7 +6,9 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
-import { bundleWithWrangler, openNodeClient, root, startPrimary, startWorker, tmpDir, until } from "./helpers.mjs";
+import { until } from "../support/wait.mjs";
+import { startWorker } from "../support/workerd.mjs";
+import { bundleWithWrangler, openNodeClient, root, startPrimary, tmpDir } from "./helpers.mjs";
 
 const LIST = "list-edge";
 

@@ -7,7 +7,9 @@ import { copyFileSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { build } from "esbuild";
-import { linkWorkerPackage, openNodeClient, root, startPrimary, startWorker, tmpDir, workerDir } from "./helpers.mjs";
+import { linkPackage } from "../support/package.mjs";
+import { startWorker, WORKERD_BUNDLE } from "../support/workerd.mjs";
+import { openNodeClient, root, startPrimary, tmpDir, workerDir } from "./helpers.mjs";
 
 const outDir = join(tmpDir, "esbuild-dist");
 
@@ -16,19 +18,14 @@ describe("the example Worker bundled with esbuild", { timeout: 120_000 }, () => 
   let mf;
 
   before(async () => {
-    linkWorkerPackage();
+    linkPackage(workerDir);
     rmSync(outDir, { recursive: true, force: true });
     mkdirSync(outDir, { recursive: true });
     await build({
+      ...WORKERD_BUNDLE,
       entryPoints: [join(workerDir, "src/index.js")],
       outfile: join(outDir, "index.js"),
-      bundle: true,
-      format: "esm",
-      platform: "neutral",
-      conditions: ["workerd", "worker", "browser"],
-      external: ["*.wasm"],
       minify: true,
-      logLevel: "warning",
     });
     copyFileSync(join(root, "pkg/outpost_bg.wasm"), join(outDir, "outpost_bg.wasm"));
     primary = await startPrimary();

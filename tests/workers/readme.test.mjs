@@ -5,7 +5,10 @@ import assert from "node:assert/strict";
 import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { build } from "esbuild";
-import { linkWorkerPackage, root, startPrimary, startWorker, tmpDir, until } from "./helpers.mjs";
+import { linkPackage } from "../support/package.mjs";
+import { until } from "../support/wait.mjs";
+import { startWorker, WORKERD_BUNDLE } from "../support/workerd.mjs";
+import { root, startPrimary, tmpDir } from "./helpers.mjs";
 
 const dir = join(tmpDir, "readme");
 const SCHEMA = "CREATE TABLE todos (id TEXT PRIMARY KEY, title TEXT NOT NULL, done INTEGER NOT NULL DEFAULT 0);";
@@ -21,16 +24,11 @@ describe("the README's Workers example", { timeout: 120_000 }, () => {
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, "worker.mjs"), code);
-    linkWorkerPackage(tmpDir);
+    linkPackage(tmpDir);
     await build({
+      ...WORKERD_BUNDLE,
       entryPoints: [join(dir, "worker.mjs")],
       outfile: join(dir, "dist/index.js"),
-      bundle: true,
-      format: "esm",
-      platform: "neutral",
-      conditions: ["workerd", "worker", "browser"],
-      external: ["*.wasm"],
-      logLevel: "warning",
     });
     copyFileSync(join(root, "pkg/outpost_bg.wasm"), join(dir, "dist/outpost_bg.wasm"));
     primary = await startPrimary({ schemaSql: SCHEMA, database: "app" });

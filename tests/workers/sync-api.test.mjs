@@ -6,7 +6,8 @@ import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { root, sleep, startPrimary } from "./helpers.mjs";
+import { sleep } from "../support/wait.mjs";
+import { root, startPrimary } from "./helpers.mjs";
 
 const MIGRATIONS = ["CREATE TABLE lists (id TEXT PRIMARY KEY, name TEXT NOT NULL, position REAL NOT NULL, created_at INTEGER NOT NULL)"];
 

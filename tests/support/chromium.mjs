@@ -1,4 +1,5 @@
-// Headless Debian Chromium through playwright-core (never a downloaded browser).
+// Headless Debian Chromium through playwright-core (never a downloaded browser), for the page tests
+// (tests/js) and the end-to-end tests (tests/e2e). $CHROMIUM_PATH picks another binary.
 import { chromium } from "playwright-core";
 
 export const CHROMIUM_ARGS = [
