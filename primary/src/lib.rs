@@ -6,7 +6,8 @@
 //! - [`http`]: routes, handlers and the long poll, generic over a [`store::Store`].
 //! - `wire`: body parsing and access checks (token, database name, allow-list) as extractors.
 //! - `validate`: request checks that need no schema; [`error`]: the `ErrorBody` answers.
-//! - [`store`]: the `Store` trait and the embedded SQLite store with its capture triggers.
+//! - [`store`]: the `Store` trait, the embedded SQLite store with its capture triggers, and the
+//!   PostgreSQL store for many stateless instances on one database (docs/POSTGRES.md).
 //! - [`token`]: HS256 bearer tokens.
 //!
 //! Tests start the real server with [`run`] on `127.0.0.1:0`, as `main` does.
@@ -26,7 +27,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-pub use store::{SqliteStore, Store};
+pub use store::{PostgresStore, SqliteStore, Store};
 pub use token::mint_token;
 
 /// The largest request body accepted; larger ones are refused with `BATCH_TOO_LARGE`.
@@ -35,7 +36,7 @@ pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
 /// How `serve` is configured.
 #[derive(Clone, Debug)]
 pub struct Config {
-    /// Where the SQLite files live, one `{name}.sqlite3` per database.
+    /// Where the SQLite files live, one `{name}.sqlite3` per database (unused by other stores).
     pub data_dir: PathBuf,
     /// Applied to a database when it is created; its tables are the synced tables.
     pub schema_sql: String,

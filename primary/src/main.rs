@@ -7,7 +7,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use outpost_primary::{mint_token, run, Auth, Config, SqliteStore};
+use outpost_primary::{
+    mint_token, run, serve as serve_with, Auth, Config, PostgresStore, SqliteStore,
+};
 
 #[derive(Parser)]
 #[command(version, about = "The reference primary server of Outpost")]
@@ -31,6 +33,10 @@ struct ServeArgs {
     /// Folder of the SQLite files, one per database.
     #[arg(long, default_value = "./data")]
     data: PathBuf,
+    /// Keep everything in PostgreSQL instead (postgres://user@host:port/dbname): any number of
+    /// primaries may share it. See docs/POSTGRES.md.
+    #[arg(long, value_name = "URL", conflicts_with = "data")]
+    store: Option<String>,
     /// SQL applied to each new database; its tables are the synced tables.
     #[arg(long)]
     schema: PathBuf,
@@ -118,8 +124,16 @@ fn serve(args: ServeArgs) -> Result<(), String> {
     }
     let schema_sql = std::fs::read_to_string(&args.schema)
         .map_err(|e| format!("cannot read schema {}: {e}", args.schema.display()))?;
-    // Refuse a bad schema before listening, so nothing half-starts.
-    SqliteStore::new(&args.data, schema_sql.clone())?;
+    if let Some(url) = &args.store {
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err(format!("--store {url}: expected a postgres:// URL"));
+        }
+    } else {
+        // Refuse a bad schema before listening, so nothing half-starts.
+        SqliteStore::new(&args.data, schema_sql.clone())?;
+    }
+    // `/query` could read other databases' schemas in Postgres: only where no token guards them.
+    let allow_queries = args.no_auth;
     let config = Config {
         data_dir: args.data,
         schema_sql,
@@ -129,15 +143,26 @@ fn serve(args: ServeArgs) -> Result<(), String> {
     };
     let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
     runtime.block_on(async move {
+        // Connecting checks the schema against Postgres before we listen.
+        let postgres = match &args.store {
+            Some(url) => Some(
+                PostgresStore::connect(url, config.schema_sql.clone())
+                    .await?
+                    .allow_queries(allow_queries),
+            ),
+            None => None,
+        };
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
         let address = listener.local_addr().map_err(|e| e.to_string())?;
         println!("listening on http://{address}");
         tracing::info!(%address, "serving");
-        run(listener, config, stop_signal())
-            .await
-            .map_err(|e| e.to_string())
+        let served = match postgres {
+            Some(store) => serve_with(listener, store, config, stop_signal()).await,
+            None => run(listener, config, stop_signal()).await,
+        };
+        served.map_err(|e| e.to_string())
     })
 }
 

@@ -2,6 +2,7 @@
 //! Postgres-backed store can replace the embedded SQLite one without touching it. Requests reach a
 //! store already checked for shape (version, names, batch size, seq order) by `crate::validate`.
 
+mod postgres;
 mod pull;
 mod push;
 mod schema;
@@ -15,6 +16,7 @@ use outpost::Value;
 use serde::Serialize;
 use tokio::sync::watch;
 
+pub use postgres::PostgresStore;
 pub use schema::Schema;
 pub use sqlite::SqliteStore;
 

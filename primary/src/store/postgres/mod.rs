@@ -1,0 +1,257 @@
+//! The PostgreSQL store: everything the primary keeps lives in Postgres, one schema per database
+//! name, so any number of stateless primaries can serve the same clients. The invariants and
+//! their costs are written down in docs/POSTGRES.md; the visibility-order rule is in `capture`.
+
+mod capture;
+mod listen;
+mod pull;
+mod push;
+mod refusals;
+mod schema;
+mod values;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use outpost::protocol::{quote_ident, PullRequest, PullResponse, PushRequest, PushResponse};
+use outpost::Value;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::NoTls;
+
+use super::{QueryAnswer, Store, StoreError};
+use listen::Signals;
+use schema::Tables;
+use values::{query_column_kind, read_value, QueryParam};
+
+/// Connections per primary: enough for a few pushes, pulls and opens at once on a small
+/// machine; long polls hold none while they wait.
+const POOL_SIZE: usize = 16;
+/// The schema a dry run of the schema SQL is applied to, then rolled back. Database names cannot
+/// start with `_`, so no database maps here.
+const PROBE_SCHEMA: &str = "outpost__probe";
+
+/// Cheap to clone: clones share the pool, the open databases and the listener.
+#[derive(Clone)]
+pub struct PostgresStore {
+    inner: Arc<Inner>,
+    allow_queries: bool,
+}
+
+struct Inner {
+    pool: Pool,
+    schema_sql: String,
+    /// Opened databases. An async lock: opening runs SQL, and two first requests for one name
+    /// must not both run it.
+    databases: tokio::sync::Mutex<HashMap<String, Arc<Database>>>,
+    signals: Signals,
+    listener: JoinHandle<()>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.listener.abort();
+    }
+}
+
+/// One database name: its Postgres schema and synced tables.
+pub(crate) struct Database {
+    schema: String,
+    tables: Tables,
+}
+
+impl PostgresStore {
+    /// Connect to `url` (`postgres://user@host:port/dbname`, no TLS) and check `schema_sql` with a
+    /// dry run that is rolled back, so a schema Outpost cannot carry stops the server before it
+    /// listens. Must run inside a tokio runtime: it starts the LISTEN task.
+    pub async fn connect(url: &str, schema_sql: impl Into<String>) -> Result<Self, String> {
+        let schema_sql = schema_sql.into();
+        let config: tokio_postgres::Config = url
+            .parse()
+            .map_err(|e| format!("--store {url}: not a PostgreSQL URL: {e}"))?;
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(POOL_SIZE)
+            .build()
+            .map_err(|e| e.to_string())?;
+        let mut client = pool
+            .get()
+            .await
+            .map_err(|e| format!("cannot connect to PostgreSQL at {url}: {e}"))?;
+        let tx = client.transaction().await.map_err(|e| e.to_string())?;
+        schema::prepare(&tx, "_probe", PROBE_SCHEMA, &schema_sql).await?;
+        tx.rollback().await.map_err(|e| e.to_string())?;
+        let signals = Signals::default();
+        let listener = tokio::spawn(listen::listen_forever(url.to_owned(), signals.clone()));
+        let inner = Inner {
+            pool,
+            schema_sql,
+            databases: tokio::sync::Mutex::default(),
+            signals,
+            listener,
+        };
+        Ok(PostgresStore {
+            inner: Arc::new(inner),
+            allow_queries: false,
+        })
+    }
+
+    /// Allow `/query`. Off by default: a query could name another database's schema, so it is
+    /// only safe where every caller may read every database anyway (`--no-auth`).
+    pub fn allow_queries(self, allow: bool) -> Self {
+        PostgresStore {
+            allow_queries: allow,
+            ..self
+        }
+    }
+
+    async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
+        self.inner
+            .pool
+            .get()
+            .await
+            .map_err(|e| StoreError::Internal(format!("no PostgreSQL connection: {e}")))
+    }
+
+    async fn database(&self, name: &str) -> Result<Arc<Database>, StoreError> {
+        let mut databases = self.inner.databases.lock().await;
+        if let Some(db) = databases.get(name) {
+            return Ok(db.clone());
+        }
+        let schema = schema::schema_name(name);
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let tables = schema::prepare(&tx, name, &schema, &self.inner.schema_sql)
+            .await
+            .map_err(|e| StoreError::Internal(format!("database {name}: {e}")))?;
+        tx.commit().await?;
+        let db = Arc::new(Database { schema, tables });
+        self.signals()
+            .entry(name.to_owned())
+            .or_insert_with(|| watch::Sender::new(0));
+        databases.insert(name.to_owned(), db.clone());
+        Ok(db)
+    }
+
+    fn signals(&self) -> std::sync::MutexGuard<'_, HashMap<String, watch::Sender<i64>>> {
+        self.inner
+            .signals
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl Store for PostgresStore {
+    async fn push(&self, db: &str, request: PushRequest) -> Result<PushResponse, StoreError> {
+        let database = self.database(db).await?;
+        let mut client = self.client().await?;
+        push::apply(&mut client, &database, &request).await
+    }
+
+    async fn pull(&self, db: &str, request: PullRequest) -> Result<PullResponse, StoreError> {
+        let database = self.database(db).await?;
+        let mut client = self.client().await?;
+        pull::read_changes(&mut client, &database, &request).await
+    }
+
+    async fn query(
+        &self,
+        db: &str,
+        sql: String,
+        params: Vec<Value>,
+    ) -> Result<QueryAnswer, StoreError> {
+        if !self.allow_queries {
+            return Err(StoreError::BadQuery {
+                code: "QUERY_DISABLED".into(),
+                message: "this primary's PostgreSQL store answers queries only with --no-auth, \
+                          since a query could read other databases' schemas"
+                    .into(),
+            });
+        }
+        let database = self.database(db).await?;
+        let mut client = self.client().await?;
+        let tx = client.build_transaction().read_only(true).start().await?;
+        tx.batch_execute(&format!(
+            "SET LOCAL search_path TO {}",
+            quote_ident(&database.schema)
+        ))
+        .await?;
+        let params: Vec<QueryParam> = params.into_iter().map(QueryParam).collect();
+        let refs: Vec<&(dyn ToSql + Sync)> =
+            params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+        let statement = tx.prepare(&sql).await.map_err(query_error)?;
+        let rows = tx.query(&statement, &refs).await.map_err(query_error)?;
+        tx.rollback().await?;
+        query_answer(statement.columns(), rows)
+    }
+
+    async fn changes(&self, db: &str) -> Result<watch::Receiver<i64>, StoreError> {
+        self.database(db).await?;
+        Ok(self
+            .signals()
+            .entry(db.to_owned())
+            .or_insert_with(|| watch::Sender::new(0))
+            .subscribe())
+    }
+}
+
+fn query_answer(
+    columns: &[tokio_postgres::Column],
+    rows: Vec<tokio_postgres::Row>,
+) -> Result<QueryAnswer, StoreError> {
+    let mut kinds = Vec::new();
+    for column in columns {
+        kinds.push(
+            query_column_kind(column.type_()).ok_or_else(|| StoreError::BadQuery {
+                code: "SQLITE_MISMATCH".into(),
+                message: format!(
+                    "column {} is {}, which has no wire value; cast it, e.g. {0}::text",
+                    column.name(),
+                    column.type_()
+                ),
+            })?,
+        );
+    }
+    let columns = columns.iter().map(|c| c.name().to_owned()).collect();
+    let rows = rows
+        .iter()
+        .map(|r| {
+            (0..kinds.len())
+                .map(|i| read_value(r, i, kinds[i]))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(QueryAnswer { columns, rows })
+}
+
+/// A query's own fault answers 400 with SQLite's generic code (the protocol's codes for a bad
+/// query), keeping the SQLSTATE in the message; a write answers `READ_ONLY`.
+fn query_error(err: tokio_postgres::Error) -> StoreError {
+    match err.as_db_error() {
+        Some(db) if *db.code() == SqlState::READ_ONLY_SQL_TRANSACTION => StoreError::ReadOnly,
+        Some(db) => StoreError::BadQuery {
+            code: "SQLITE_ERROR".into(),
+            message: format!("{} (SQLSTATE {})", db.message(), db.code().code()),
+        },
+        None if err.is_closed() => StoreError::Internal(err.to_string()),
+        None => StoreError::BadQuery {
+            code: "SQLITE_ERROR".into(),
+            message: err.to_string(),
+        },
+    }
+}
+
+impl From<tokio_postgres::Error> for StoreError {
+    fn from(err: tokio_postgres::Error) -> Self {
+        StoreError::Internal(schema::describe_error(&err))
+    }
+}
