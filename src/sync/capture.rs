@@ -36,6 +36,11 @@ CREATE TABLE IF NOT EXISTS _outpost_outbox (
     -- landed cannot briefly undo the local write.
     acked_version INTEGER
 );
+-- Pushes and the pending count read the unacknowledged entries; pulls settle the acknowledged
+-- ones by version and look up a row's entries to replay them.
+CREATE INDEX IF NOT EXISTS _outpost_outbox_unacked ON _outpost_outbox (seq) WHERE acked_version IS NULL;
+CREATE INDEX IF NOT EXISTS _outpost_outbox_acked ON _outpost_outbox (acked_version) WHERE acked_version IS NOT NULL;
+CREATE INDEX IF NOT EXISTS _outpost_outbox_row ON _outpost_outbox (tbl, key, seq);
 CREATE TABLE IF NOT EXISTS _outpost_rejected (
     seq INTEGER PRIMARY KEY,
     tbl TEXT NOT NULL,

@@ -153,6 +153,10 @@ impl Database {
         self.require_sync()?;
         let tx = self.conn().unchecked_transaction()?;
         let mut outcome = PushOutcome::default();
+        // One compiled statement for the whole batch, not one compile per acknowledged entry.
+        let mut ack = tx.prepare_cached(
+            "UPDATE _outpost_outbox SET acked_version = ?2 WHERE seq = ?1 AND acked_version IS NULL",
+        )?;
         for mutation in request
             .mutations
             .iter()
@@ -163,14 +167,12 @@ impl Database {
                     .rejected
                     .push(self.reject(&tx, mutation, rejection)?),
                 None => {
-                    tx.execute(
-                        "UPDATE _outpost_outbox SET acked_version = ?2 WHERE seq = ?1 AND acked_version IS NULL",
-                        params![mutation.seq, response.version],
-                    )?;
+                    ack.execute(params![mutation.seq, response.version])?;
                     outcome.pushed += 1;
                 }
             }
         }
+        drop(ack);
         // A pull may already have reached this version (it ran while the push was in flight).
         tx.execute(
             "DELETE FROM _outpost_outbox WHERE acked_version <= (SELECT value FROM _outpost_meta WHERE key = 'cursor')",

@@ -92,6 +92,11 @@ impl Database {
             more: response.more,
             ..PullOutcome::default()
         };
+        // Most pulls find nothing pending: then nothing needs putting back on top, and the
+        // per-row outbox lookup (measured: over half of a native pull's apply) is skipped.
+        let pending: bool = tx
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM _outpost_outbox)")?
+            .query_row([], |r| r.get(0))?;
         let mut touched: Vec<(&SyncedTable, &[Value])> = Vec::new();
         {
             let _capture_off = self.capture_off();
@@ -102,7 +107,9 @@ impl Database {
                 table.set_state(&tx, &change.key, change.row.as_ref())?;
                 outcome.pulled += 1;
                 outcome.tables.insert(table.name.clone());
-                touched.push((table, &change.key));
+                if pending {
+                    touched.push((table, &change.key));
+                }
             }
             for (table, key) in touched {
                 replay_pending(&tx, table, key)?;

@@ -78,6 +78,8 @@ impl Inner {
         let path = self.data_dir.join(format!("{name}.sqlite3"));
         let mut writer = Connection::open(&path)?;
         writer.busy_timeout(Duration::from_secs(5))?;
+        // One cached statement per table and column shape a push uses.
+        writer.set_prepared_statement_cache_capacity(256);
         writer.pragma_update(None, "journal_mode", "WAL")?;
         let schema = schema::prepare(&mut writer, &self.schema_sql)
             .map_err(|e| StoreError::Internal(format!("database {name}: {e}")))?;

@@ -1,0 +1,133 @@
+// Sync benchmarks of the browser build against the real primary (over loopback, fetch from this
+// dedicated worker; the primary answers CORS). Messages in:
+//   { mode: "push", url, name, rows }     fill the outbox, then time pushing all of it
+//   { mode: "pull", url, name, expected } time an empty replica pulling and applying everything
+//   { mode: "visible", url, samples }     the package's live sync: write on A until queryable on B
+// `url` is the database's URL on the primary, e.g. http://127.0.0.1:PORT/v1/db/NAME.
+import { summarise } from "./workloads.js";
+
+// Time spent in fetch to the primary (request sent → answer body read): the network and the
+// primary. The rest of a push/pull call is the wasm's own work (request, JSON, apply, OPFS commit).
+// Only /v1/ requests are timed; bodies are passed on as bytes, untouched.
+const realFetch = globalThis.fetch;
+let fetchMs = 0;
+globalThis.fetch = async (input, init) => {
+  if (!String(input?.url ?? input).includes("/v1/db/")) return realFetch(input, init);
+  const start = performance.now();
+  const response = await realFetch(input, init);
+  const body = await response.arrayBuffer();
+  fetchMs += performance.now() - start;
+  return new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers });
+};
+
+const SCHEMA = "CREATE TABLE items (id INTEGER PRIMARY KEY, a INTEGER, b REAL, t TEXT)";
+const INSERT = "INSERT INTO items (id, a, b, t) VALUES (?, ?, ?, ?)";
+const row = (id) => [id, id * 31, id * 0.25, `synced row ${id} payload`];
+
+self.onmessage = async ({ data }) => {
+  try {
+    const modes = { push, pull, visible };
+    self.postMessage({ ok: true, result: await modes[data.mode](data) });
+  } catch (err) {
+    self.postMessage({ ok: false, error: String(err?.stack ?? err) + (err?.code ? ` [${err.code}]` : "") });
+  }
+};
+
+/** Mean time of the first and of the last five requests: growth means per-request work grows with the outbox. */
+function firstLast(samples) {
+  const mean = (xs) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+  return { first5: mean(samples.slice(0, 5)), last5: mean(samples.slice(-5)), all: mean(samples) };
+}
+
+async function replica(name) {
+  const glue = await import("/pkg/outpost.js");
+  await glue.default();
+  return glue.Database.open({ name, storage: "opfs", migrations: [SCHEMA], syncTables: ["items"] });
+}
+
+async function push({ url, name, rows }) {
+  const db = await replica(name);
+  let t = performance.now();
+  db.execute("BEGIN", undefined);
+  for (let id = 1; id <= rows; id++) db.execute(INSERT, row(id));
+  db.execute("COMMIT", undefined);
+  const fillMs = performance.now() - t;
+  let pushed = 0;
+  let requests = 0;
+  fetchMs = 0;
+  t = performance.now();
+  const perRequest = [];
+  for (;;) {
+    const s = performance.now();
+    const outcome = await db.push(url, null);
+    if (outcome.pushed + outcome.rejected.length === 0) break;
+    perRequest.push(performance.now() - s);
+    pushed += outcome.pushed;
+    requests += 1;
+  }
+  const ms = performance.now() - t;
+  db.close();
+  if (pushed !== rows) throw new Error(`pushed ${pushed} of ${rows}`);
+  return { rows, requests, ms, rowsPerSec: rows / (ms / 1000), fillOutboxMs: fillMs, requestMs: firstLast(perRequest), fetchMs, wasmMs: ms - fetchMs };
+}
+
+async function pull({ url, name, expected }) {
+  const db = await replica(name);
+  let pulled = 0;
+  let requests = 0;
+  const t = performance.now();
+  const perRequest = [];
+  fetchMs = 0;
+  for (;;) {
+    const s = performance.now();
+    const outcome = await db.pull(url, null, 0);
+    perRequest.push(performance.now() - s);
+    pulled += outcome.pulled;
+    requests += 1;
+    if (!outcome.more) break;
+  }
+  const ms = performance.now() - t;
+  const count = db.query("SELECT count(*) AS n FROM items", undefined)[0].n;
+  db.close();
+  if (count !== expected) throw new Error(`pulled ${count} rows, expected ${expected}`);
+  return { rows: pulled, requests, ms, rowsPerSec: pulled / (ms / 1000), requestMs: firstLast(perRequest), fetchMs, wasmMs: ms - fetchMs };
+}
+
+/** Two databases of the package in this worker: A (no live pull: a writer) and B (live pull). */
+async function visible({ url, samples }) {
+  const { open } = await import("/pkg/browser.js");
+  const sync = (live) => ({ url, tables: ["items"], live, intervalMs: 60_000 });
+  const a = await open({ name: "visible-a", storage: "opfs", migrations: [SCHEMA], sync: sync(false) });
+  const b = await open({ name: "visible-b", storage: "opfs", migrations: [SCHEMA], sync: sync(true) });
+  await a.sync();
+  await b.sync();
+  await new Promise((r) => setTimeout(r, 100));
+  const latencies = [];
+  let missed = 0;
+  for (let i = 0; i < samples; i++) {
+    const id = i + 1;
+    const seen = new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        off();
+        resolve(null);
+      }, 5000);
+      const off = b.on("change", async () => {
+        const rows = await b.query("SELECT id FROM items WHERE id = ?", [id]);
+        if (rows.length === 1) {
+          clearTimeout(timer);
+          off();
+          resolve(performance.now());
+        }
+      });
+    });
+    const t0 = performance.now();
+    await a.execute(INSERT, row(id));
+    const t1 = await seen;
+    if (t1 === null) missed += 1;
+    else latencies.push(t1 - t0);
+    await new Promise((r) => setTimeout(r, 5 + (i % 7)));
+  }
+  await a.close();
+  await b.close();
+  return { samples, missed, ms: summarise(latencies) };
+}
