@@ -34,6 +34,8 @@ export class SyncLoop {
   /** Rounds, pushes and pulls in flight: the state is "syncing" while any runs. */
   #busy = 0;
   #failures = 0;
+  /** The outbox's unacknowledged entries, or null when a write or push may have changed it. */
+  #pending = null;
   /** The round in progress (push everything, then pull everything), or null. */
   #round = null;
   /** A round requested while one was running; it starts when that one ends. */
@@ -73,6 +75,7 @@ export class SyncLoop {
 
   /** A local write happened: push it soon (coalesced with other writes of this tick). */
   onLocalWrite() {
+    this.#pending = null;
     if (!this.#running) return;
     this.#emitStatus();
     if (this.#background) queueMicrotask(() => this.#kick());
@@ -138,13 +141,16 @@ export class SyncLoop {
   }
 
   status() {
-    let pending = 0;
-    try {
-      pending = this.#db.pendingCount();
-    } catch {
-      // closed: the count is informative only
+    // Counting the outbox is a scan, and a page's Worker reports the status with every answer:
+    // count again only after something that changes it (a local write, a push).
+    if (this.#pending === null) {
+      try {
+        this.#pending = this.#db.pendingCount();
+      } catch {
+        return { state: this.#state, pending: 0, lastSyncedAt: this.#lastSyncedAt, lastError: this.#lastError };
+      }
     }
-    return { state: this.#state, pending, lastSyncedAt: this.#lastSyncedAt, lastError: this.#lastError };
+    return { state: this.#state, pending: this.#pending, lastSyncedAt: this.#lastSyncedAt, lastError: this.#lastError };
   }
 
   /** Stop timers and the live pull; resolves when nothing of the loop is running any more. */
@@ -213,6 +219,7 @@ export class SyncLoop {
     const report = { pushed: 0, rejected: [] };
     for (;;) {
       const { pushed, rejected } = await this.#db.push(this.#url, token);
+      this.#pending = null;
       report.pushed += pushed;
       report.rejected.push(...rejected);
       for (const mutation of rejected) this.#emit("rejected", mutation);

@@ -20,6 +20,8 @@ pub struct SyncedTable {
     pub columns: Vec<String>,
     /// Primary-key columns in key order.
     pub key: Vec<String>,
+    /// The upsert of a whole row (key columns first, then the others in table order).
+    pub(crate) full_upsert: String,
 }
 
 const SCHEMA: &str = "
@@ -154,10 +156,19 @@ pub(crate) fn describe(conn: &Connection, name: &str) -> Result<SyncedTable> {
         )));
     }
     key.sort();
+    let key: Vec<String> = key.into_iter().map(|(_, c)| c).collect();
+    let columns: Vec<String> = columns.into_iter().map(|(c, _)| c).collect();
+    let ordered: Vec<&str> = key
+        .iter()
+        .chain(columns.iter().filter(|c| !key.contains(c)))
+        .map(String::as_str)
+        .collect();
+    let full_upsert = super::rows::upsert_sql(name, &key, &ordered);
     Ok(SyncedTable {
         name: name.to_string(),
-        columns: columns.into_iter().map(|(c, _)| c).collect(),
-        key: key.into_iter().map(|(_, c)| c).collect(),
+        columns,
+        key,
+        full_upsert,
     })
 }
 

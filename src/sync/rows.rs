@@ -39,34 +39,19 @@ impl SyncedTable {
         self.check_key(key)?;
         let mut names: Vec<&str> = self.key.iter().map(String::as_str).collect();
         let mut values: Vec<&Value> = key.iter().collect();
-        for column in &self.columns {
-            if self.key.contains(column) {
-                continue;
-            }
+        for column in self.columns.iter().filter(|c| !self.key.contains(c)) {
             if let Some(value) = row.get(column) {
                 names.push(column);
                 values.push(value);
             }
         }
-        let quoted: Vec<String> = names.iter().map(|c| quote_ident(c)).collect();
-        let placeholders: Vec<String> = (1..=names.len()).map(|i| format!("?{i}")).collect();
-        let updates: Vec<String> = quoted[self.key.len()..]
-            .iter()
-            .map(|c| format!("{c} = excluded.{c}"))
-            .collect();
-        let conflict = if updates.is_empty() {
-            "DO NOTHING".to_string()
+        // A pulled row has every column: its statement was written once, at open. Building the
+        // text again for each row was two thirds of applying a pull (bench, native profile).
+        let sql = if names.len() == self.columns.len() {
+            std::borrow::Cow::Borrowed(self.full_upsert.as_str())
         } else {
-            format!("DO UPDATE SET {}", updates.join(", "))
+            std::borrow::Cow::Owned(upsert_sql(&self.name, &self.key, &names))
         };
-        let key_cols: Vec<String> = self.key.iter().map(|c| quote_ident(c)).collect();
-        let sql = format!(
-            "INSERT INTO {} ({}) VALUES ({}) ON CONFLICT ({}) {conflict}",
-            quote_ident(&self.name),
-            quoted.join(", "),
-            placeholders.join(", "),
-            key_cols.join(", "),
-        );
         conn.prepare_cached(&sql)?
             .execute(params_from_iter(values))?;
         Ok(())
@@ -137,4 +122,27 @@ impl SyncedTable {
             Op::Delete => self.delete(conn, key),
         }
     }
+}
+
+/// `INSERT ... ON CONFLICT (key) DO UPDATE` over `columns`, key columns first, bound as ?1, ?2, ...
+pub(crate) fn upsert_sql(table: &str, key: &[String], columns: &[&str]) -> String {
+    let quoted: Vec<String> = columns.iter().map(|c| quote_ident(c)).collect();
+    let placeholders: Vec<String> = (1..=columns.len()).map(|i| format!("?{i}")).collect();
+    let updates: Vec<String> = quoted[key.len()..]
+        .iter()
+        .map(|c| format!("{c} = excluded.{c}"))
+        .collect();
+    let conflict = if updates.is_empty() {
+        "DO NOTHING".to_string()
+    } else {
+        format!("DO UPDATE SET {}", updates.join(", "))
+    };
+    let key_cols: Vec<String> = key.iter().map(|c| quote_ident(c)).collect();
+    format!(
+        "INSERT INTO {} ({}) VALUES ({}) ON CONFLICT ({}) {conflict}",
+        quote_ident(table),
+        quoted.join(", "),
+        placeholders.join(", "),
+        key_cols.join(", "),
+    )
 }
