@@ -30,7 +30,7 @@ as_owner() {
 
 start() {
   local port=$1 bin dir
-  bin=$(find_bin)
+  bin=$(find_bin) || exit 1
   dir=$(mktemp -d /tmp/outpost-pg.XXXXXX)
   if [[ $(id -u) -eq 0 ]]; then chown postgres "$dir"; fi
   as_owner "$bin/initdb" -D "$dir/data" -U postgres -A trust --no-sync -E UTF8 >"$dir/initdb.log" 2>&1 ||
@@ -45,7 +45,7 @@ start() {
 
 stop() {
   local dir=$1 bin
-  bin=$(find_bin)
+  bin=$(find_bin) || exit 1
   as_owner "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
   rm -rf "$dir"
 }

@@ -61,14 +61,25 @@ impl FromSql for Value {
 
 impl Serialize for Value {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match self {
-            Value::Null => serializer.serialize_unit(),
-            Value::Integer(i) => serializer.serialize_i64(*i),
+        WireRef(self.as_ref()).serialize(serializer)
+    }
+}
+
+/// A borrowed value in its wire form: the capture triggers write outbox entries straight from
+/// SQLite's memory with it, without copying into a [`Value`] first.
+#[derive(Clone, Copy)]
+pub struct WireRef<'a>(pub ValueRef<'a>);
+
+impl Serialize for WireRef<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            ValueRef::Null => serializer.serialize_unit(),
+            ValueRef::Integer(i) => serializer.serialize_i64(i),
             // JSON has no NaN or infinity; SQLite stores NaN as NULL anyway.
-            Value::Real(r) if !r.is_finite() => serializer.serialize_unit(),
-            Value::Real(r) => serializer.serialize_f64(*r),
-            Value::Text(t) => serializer.serialize_str(t),
-            Value::Blob(b) => {
+            ValueRef::Real(r) if !r.is_finite() => serializer.serialize_unit(),
+            ValueRef::Real(r) => serializer.serialize_f64(r),
+            ValueRef::Text(t) => serializer.serialize_str(&String::from_utf8_lossy(t)),
+            ValueRef::Blob(b) => {
                 let mut map = serializer.serialize_map(Some(1))?;
                 map.serialize_entry("blob", &base64::engine::general_purpose::STANDARD.encode(b))?;
                 map.end()

@@ -2,13 +2,13 @@
 //! this replica's pending changes back on top of the rows they touch, and moving the cursor in
 //! the same transaction (invariant 3).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::Ordering;
 
 use rusqlite::Connection;
 
 use super::capture::SyncedTable;
-use super::outbox::{meta_i64, read_entries};
+use super::outbox::{meta_i64, read_entries, Entry};
 use crate::protocol::{PullRequest, PullResponse, PROTOCOL_VERSION};
 use crate::{Database, Error, Result, Value};
 
@@ -94,10 +94,10 @@ impl Database {
         };
         // Most pulls find nothing pending: then nothing needs putting back on top, and the
         // per-row outbox lookup (measured: over half of a native pull's apply) is skipped.
-        let pending: bool = tx
-            .prepare_cached("SELECT EXISTS (SELECT 1 FROM _outpost_outbox)")?
-            .query_row([], |r| r.get(0))?;
-        let mut touched: Vec<(&SyncedTable, &[Value])> = Vec::new();
+        // This replica's changes the primary has not reflected yet, by row, read in one pass:
+        // most pulls find none, and a lookup per pulled row would need an index that every
+        // local write pays for.
+        let pending = pending_by_row(&tx)?;
         {
             let _capture_off = self.capture_off();
             for change in &response.changes {
@@ -107,12 +107,18 @@ impl Database {
                 table.set_state(&tx, &change.key, change.row.as_ref())?;
                 outcome.pulled += 1;
                 outcome.tables.insert(table.name.clone());
-                if pending {
-                    touched.push((table, &change.key));
-                }
             }
-            for (table, key) in touched {
-                replay_pending(&tx, table, key)?;
+            if !pending.is_empty() {
+                for change in &response.changes {
+                    let Some(table) = self.synced.iter().find(|t| t.name == change.table) else {
+                        continue;
+                    };
+                    if let Some(entries) =
+                        pending.get(&(change.table.clone(), key_json(&change.key)?))
+                    {
+                        replay(&tx, table, entries)?;
+                    }
+                }
             }
         }
         tx.execute(
@@ -124,16 +130,40 @@ impl Database {
     }
 }
 
-/// Re-apply, in order, this replica's outbox entries for one row, so local changes the primary
-/// has not reflected yet stay visible. A replay SQLite refuses (the pulled state conflicts with
-/// it) is skipped here: the primary will judge that entry when it is pushed.
+type PendingByRow = HashMap<(String, String), Vec<Entry>>;
+
+/// Every outbox entry, grouped by (table, key JSON), each group in seq order.
+fn pending_by_row(conn: &Connection) -> Result<PendingByRow> {
+    let mut by_row = PendingByRow::new();
+    for entry in read_entries(
+        conn,
+        "SELECT seq, tbl, op, key, columns FROM _outpost_outbox ORDER BY seq",
+        [],
+    )? {
+        let row = (entry.table.clone(), key_json(&entry.key)?);
+        by_row.entry(row).or_default().push(entry);
+    }
+    Ok(by_row)
+}
+
+fn key_json(key: &[Value]) -> Result<String> {
+    serde_json::to_string(key).map_err(|e| Error::Protocol(e.to_string()))
+}
+
+/// Re-apply this replica's outbox entries for one row, so local changes the primary has not
+/// reflected yet stay visible (used when a rejected mutation's row is put back).
 pub(crate) fn replay_pending(conn: &Connection, table: &SyncedTable, key: &[Value]) -> Result<()> {
-    let key_json = serde_json::to_string(key).map_err(|e| Error::Protocol(e.to_string()))?;
     let entries = read_entries(
         conn,
         "SELECT seq, tbl, op, key, columns FROM _outpost_outbox WHERE tbl = ?1 AND key = ?2 ORDER BY seq",
-        (&table.name, &key_json),
+        (&table.name, &key_json(key)?),
     )?;
+    replay(conn, table, &entries)
+}
+
+/// Re-apply entries in order. One SQLite refuses (the pulled state conflicts with it) is skipped
+/// here: the primary will judge that entry when it is pushed.
+fn replay(conn: &Connection, table: &SyncedTable, entries: &[Entry]) -> Result<()> {
     for entry in entries {
         conn.execute_batch("SAVEPOINT outpost_replay")?;
         match table.replay(conn, entry.op, &entry.key, &entry.columns) {

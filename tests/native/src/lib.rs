@@ -3,8 +3,11 @@
 //!
 //! # Layout
 //!
-//! - [`primary`]: [`TestPrimary`], the real `outpost-primary` on a background thread; stop and
-//!   start it again on the same data directory.
+//! - [`primary`]: [`TestPrimary`], the real `outpost-primary` on a background thread, on the
+//!   SQLite or the Postgres store ([`Backend`]); stop and start it again on the same data, read
+//!   its state and write behind its back.
+//! - [`postgres`]: a throwaway PostgreSQL server (scripts/postgres.sh) and a fresh database on it
+//!   per primary.
 //! - [`http`]: [`HttpTransport`], a native `Transport` with `ureq`, and raw requests for tests
 //!   that send what no replica would.
 //! - [`faults`]: [`FaultyTransport`], a seeded network that loses, duplicates and delays requests.
@@ -12,6 +15,7 @@
 
 pub mod faults;
 pub mod http;
+pub mod postgres;
 pub mod primary;
 pub mod replica;
 
@@ -21,7 +25,7 @@ use std::task::{Context, Poll, Waker};
 
 pub use faults::{FaultCounts, Faults, FaultyTransport, Rng};
 pub use http::{HttpTransport, RawAnswer};
-pub use primary::{Endpoint, TestPrimary};
+pub use primary::{Backend, Endpoint, TestPrimary};
 pub use replica::Replica;
 
 /// A fresh directory for database files, in memory (`/dev/shm`) when the machine has it. The

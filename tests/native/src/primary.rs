@@ -1,6 +1,9 @@
 //! The real `outpost-primary`, served on 127.0.0.1:0 from a background thread with its own tokio
-//! runtime. It can be stopped and started again on the same data directory, as a deployed primary
-//! restarts; transports follow it through a shared [`Endpoint`].
+//! runtime, on either store: SQLite files in a temporary data directory, or a fresh database on
+//! a throwaway PostgreSQL server. It can be stopped and started again on the same data, as a
+//! deployed primary restarts; transports follow it through a shared [`Endpoint`]. Tests read the
+//! primary's state and write behind its back through [`TestPrimary::rows`] and
+//! [`TestPrimary::execute`], whichever the store.
 
 use std::path::PathBuf;
 use std::sync::mpsc;
@@ -9,10 +12,12 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use outpost::Value;
-use outpost_primary::{run, Auth, Config};
-use rusqlite::{Connection, OpenFlags};
+use outpost_primary::{run, serve, Auth, Config, PostgresStore};
+use rusqlite::{Connection, OpenFlags, ToSql};
 use tempfile::TempDir;
 use tokio::sync::oneshot;
+
+use crate::postgres::{PgDatabase, SqlError};
 
 /// Where the primary answers now. While it is down this points at a port nothing listens on, so
 /// a request fails as a real one would, and never reaches another test's server that happened
@@ -33,9 +38,23 @@ impl Endpoint {
     }
 }
 
+/// Where the primary keeps its data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// `{name}.sqlite3` files in a data directory (`outpost-primary serve --data`).
+    Sqlite,
+    /// One schema per database name in PostgreSQL (`--store postgres://…`, docs/POSTGRES.md).
+    Postgres,
+}
+
+/// The data of one primary, kept across its restarts.
+enum Store {
+    Sqlite(TempDir),
+    Postgres(Box<PgDatabase>),
+}
+
 pub struct TestPrimary {
-    /// Holds the data directory for the life of the primary, across restarts.
-    dir: TempDir,
+    store: Store,
     schema_sql: String,
     auth: Auth,
     endpoint: Endpoint,
@@ -53,9 +72,19 @@ impl TestPrimary {
         TestPrimary::start_with(schema_sql, Auth::None)
     }
 
+    /// A primary with the SQLite store.
     pub fn start_with(schema_sql: &str, auth: Auth) -> TestPrimary {
+        TestPrimary::start_on(Backend::Sqlite, schema_sql, auth)
+    }
+
+    /// A primary on `backend`, with new, empty data. `schema_sql` is in that store's dialect.
+    pub fn start_on(backend: Backend, schema_sql: &str, auth: Auth) -> TestPrimary {
+        let store = match backend {
+            Backend::Sqlite => Store::Sqlite(crate::scratch_dir()),
+            Backend::Postgres => Store::Postgres(Box::new(PgDatabase::fresh())),
+        };
         let mut primary = TestPrimary {
-            dir: crate::scratch_dir(),
+            store,
             schema_sql: schema_sql.to_owned(),
             auth,
             endpoint: Endpoint(Arc::new(Mutex::new(NOWHERE.to_owned()))),
@@ -65,11 +94,28 @@ impl TestPrimary {
         primary
     }
 
-    /// Start serving again on the same data directory (on a new port).
+    pub fn backend(&self) -> Backend {
+        match self.store {
+            Store::Sqlite(_) => Backend::Sqlite,
+            Store::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Start serving again on the same data (on a new port). With Postgres this is a new
+    /// instance on the same Postgres database, which is what restarting a stateless primary means.
     pub fn start_again(&mut self) {
         assert!(self.running.is_none(), "the primary is already running");
+        let (data_dir, store_url) = match &self.store {
+            Store::Sqlite(_) => (self.data_dir(), None),
+            Store::Postgres(db) => (
+                PathBuf::from("unused-with-postgres"),
+                Some(db.url().to_owned()),
+            ),
+        };
+        // As `outpost-primary` allows `/query` on Postgres: only without auth.
+        let allow_queries = matches!(self.auth, Auth::None);
         let config = Config {
-            data_dir: self.data_dir(),
+            data_dir,
             schema_sql: self.schema_sql.clone(),
             static_dir: None,
             auth: self.auth.clone(),
@@ -84,21 +130,34 @@ impl TestPrimary {
                 .build()
                 .expect("tokio runtime");
             runtime.block_on(async move {
+                // Connect before listening, so a store that cannot start fails the test here.
+                let postgres = match store_url {
+                    None => None,
+                    Some(url) => {
+                        match PostgresStore::connect(&url, config.schema_sql.clone()).await {
+                            Ok(store) => Some(store.allow_queries(allow_queries)),
+                            Err(why) => return bound.send(Err(why)).unwrap(),
+                        }
+                    }
+                };
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
                     .await
                     .expect("bind 127.0.0.1:0");
-                bound.send(listener.local_addr().unwrap()).unwrap();
+                bound.send(Ok(listener.local_addr().unwrap())).unwrap();
                 let shutdown = async move {
                     let _ = stopped.await;
                 };
-                run(listener, config, shutdown)
-                    .await
-                    .expect("the primary failed");
+                let served = match postgres {
+                    None => run(listener, config, shutdown).await,
+                    Some(store) => serve(listener, store, config, shutdown).await,
+                };
+                served.expect("the primary failed");
             });
         });
         let address = address
-            .recv_timeout(Duration::from_secs(10))
-            .expect("the primary did not bind");
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the primary did not bind")
+            .unwrap_or_else(|why| panic!("the primary did not start: {why}"));
         self.endpoint.set(&format!("http://{address}"));
         self.running = Some(Running { stop, thread });
     }
@@ -129,29 +188,68 @@ impl TestPrimary {
         self.endpoint.url()
     }
 
-    pub fn data_dir(&self) -> PathBuf {
-        self.dir.path().join("data")
+    /// Whether database `name` exists yet (the primary creates it on first use).
+    pub fn has_database(&self, name: &str) -> bool {
+        match &self.store {
+            Store::Sqlite(_) => self.database_path(name).exists(),
+            Store::Postgres(db) => db.has_database(name),
+        }
     }
 
-    /// The file of database `name`, as the store lays it out.
+    /// Every row `sql` returns from database `name`, read directly (not through the server).
+    pub fn rows(&self, name: &str, sql: &str) -> Vec<Vec<Value>> {
+        match &self.store {
+            Store::Sqlite(_) => {
+                let conn = Connection::open_with_flags(
+                    self.database_path(name),
+                    OpenFlags::SQLITE_OPEN_READ_ONLY,
+                )
+                .expect("open the primary's file read-only");
+                conn.busy_timeout(Duration::from_secs(10)).unwrap();
+                read_rows(&conn, sql)
+            }
+            Store::Postgres(db) => db.rows(name, sql),
+        }
+    }
+
+    /// Run one statement on database `name` behind the server's back, as a backend job or a SQL
+    /// shell would, whether or not the server runs; answers the rows it changed. Parameters are
+    /// `$1`, `$2`…, which both dialects read (SQLite as named parameters).
+    pub fn execute(&self, name: &str, sql: &str, params: &[Value]) -> Result<u64, SqlError> {
+        match &self.store {
+            Store::Sqlite(_) => {
+                let conn = self.open_file(name);
+                let mut stmt = conn.prepare(sql)?;
+                let names: Vec<String> = (1..=params.len()).map(|i| format!("${i}")).collect();
+                let named: Vec<(&str, &dyn ToSql)> = names
+                    .iter()
+                    .zip(params)
+                    .map(|(n, v)| (n.as_str(), v as &dyn ToSql))
+                    .collect();
+                Ok(stmt.execute(named.as_slice())? as u64)
+            }
+            Store::Postgres(db) => db.execute(name, sql, params),
+        }
+    }
+
+    /// The SQLite store's data directory.
+    pub fn data_dir(&self) -> PathBuf {
+        match &self.store {
+            Store::Sqlite(dir) => dir.path().join("data"),
+            Store::Postgres(_) => panic!("the Postgres store has no data directory"),
+        }
+    }
+
+    /// The file of database `name`, as the SQLite store lays it out.
     pub fn database_path(&self, name: &str) -> PathBuf {
         self.data_dir().join(format!("{name}.sqlite3"))
     }
 
-    /// A connection to the primary's file, as a backend job or a SQL shell would open it.
+    /// A connection to the SQLite store's file, as a backend job or a SQL shell would open it.
     pub fn open_file(&self, name: &str) -> Connection {
         let conn = Connection::open(self.database_path(name)).expect("open the primary's file");
         conn.busy_timeout(Duration::from_secs(10)).unwrap();
         conn
-    }
-
-    /// Every row `sql` returns from the primary's file, read directly (not through the server).
-    pub fn rows(&self, name: &str, sql: &str) -> Vec<Vec<Value>> {
-        let conn =
-            Connection::open_with_flags(self.database_path(name), OpenFlags::SQLITE_OPEN_READ_ONLY)
-                .expect("open the primary's file read-only");
-        conn.busy_timeout(Duration::from_secs(10)).unwrap();
-        read_rows(&conn, sql)
     }
 }
 
