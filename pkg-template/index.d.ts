@@ -165,6 +165,12 @@ export interface Database {
    * The type argument describes the rows; it is not checked at run time.
    */
   query<T extends Row = Row>(sql: string, params?: Params): Promise<T[]>;
+  /**
+   * Runs one statement once per parameter list, in one transaction: all rows, or (on any error)
+   * none. The statement is compiled once and the call crosses into the database once, so this is
+   * the fast way to insert many rows. The result covers the whole run: `rowsAffected` is the sum.
+   */
+  executeMany(sql: string, paramLists: readonly Params[]): Promise<ExecuteResult>;
   /** Runs the statements in one transaction: all of them, or (on any error) none. */
   batch(statements: readonly Statement[]): Promise<ExecuteResult[]>;
   /** Pushes local writes and pulls remote changes now. Rejects with `SYNC_NOT_CONFIGURED` without `sync` options. */

@@ -31,6 +31,10 @@ export class LiveDatabase {
     return this.#local.query(sql, params);
   }
 
+  executeMany(sql, paramLists) {
+    return this.#write([sql], () => this.#local.executeMany(sql, paramLists));
+  }
+
   batch(statements) {
     const sqls = Array.isArray(statements) ? statements.map((s) => s?.sql).filter((sql) => typeof sql === "string") : [];
     return this.#write(sqls, () => this.#local.batch(statements));

@@ -89,6 +89,13 @@ export class LocalDatabase {
     return this.#db.statementTables(sql);
   }
 
+  async executeMany(sql, paramLists) {
+    this.#checkOpen();
+    const result = this.#db.executeMany(sql, paramLists);
+    this.#loop?.onLocalWrite?.();
+    return result;
+  }
+
   async batch(statements) {
     this.#checkOpen();
     const results = this.#db.batch(statements);

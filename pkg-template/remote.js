@@ -83,6 +83,10 @@ class RemoteDatabase {
     return this.#call("query", [sql, params]);
   }
 
+  executeMany(sql, paramLists) {
+    return this.#call("executeMany", [sql, paramLists]);
+  }
+
   batch(statements) {
     return this.#call("batch", [statements]);
   }

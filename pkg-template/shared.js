@@ -17,7 +17,7 @@ import { ALL_TABLES, Watches, watchArguments } from "./watch.js";
 import { errorFromWire, errorToWire, statusToWire } from "./wire.js";
 
 /** Methods a tab may ask the holder to run. */
-const FORWARDED = new Set(["execute", "query", "batch", "sync", "push", "ensureFresh", "readTables"]);
+const FORWARDED = new Set(["execute", "executeMany", "query", "batch", "sync", "push", "ensureFresh", "readTables"]);
 /** Calls that change nothing, so they can be sent again to a new holder. */
 const REPEATABLE = new Set(["query", "readTables"]);
 /** In a set of changed tables: any table may have changed. */
@@ -108,6 +108,10 @@ export class SharedDatabase {
 
   query(sql, params) {
     return this.#call("query", [sql, params]);
+  }
+
+  executeMany(sql, paramLists) {
+    return this.#call("executeMany", [sql, paramLists]);
   }
 
   batch(statements) {

@@ -7,7 +7,7 @@ import init from "./outpost.js";
 import { openShared } from "./shared.js";
 import { errorToWire, errorFromWire, statusToWire } from "./wire.js";
 
-const METHODS = new Set(["execute", "query", "batch", "sync", "push", "ensureFresh", "close"]);
+const METHODS = new Set(["execute", "executeMany", "query", "batch", "sync", "push", "ensureFresh", "close"]);
 
 let db = null;
 let wasmReady = null;

@@ -302,3 +302,34 @@ fn statement_tables_are_what_sqlite_touches() {
         "SQLITE_ERROR"
     );
 }
+
+#[test]
+fn execute_many_runs_one_statement_over_many_params_all_or_nothing() {
+    let db = memory_db(&[TODOS]);
+    let rows = |ids: &[&str]| -> Vec<Params> {
+        ids.iter()
+            .map(|id| {
+                Params::Positional(vec![
+                    Value::Text(id.to_string()),
+                    Value::Text(format!("task {id}")),
+                ])
+            })
+            .collect()
+    };
+    let sql = "INSERT INTO todos (id, title) VALUES (?, ?)";
+    let result = db.execute_many(sql, &rows(&["a", "b", "c"])).unwrap();
+    assert_eq!(result.rows_affected, 3);
+    assert_eq!(result.last_insert_rowid, 3);
+
+    let err = db.execute_many(sql, &rows(&["d", "e", "a"])).unwrap_err();
+    assert_eq!(err.code(), "SQLITE_CONSTRAINT_PRIMARYKEY");
+    assert_eq!(
+        count(&db, "SELECT count(*) FROM todos"),
+        3,
+        "d and e were rolled back with a"
+    );
+    let bad = db
+        .execute_many(sql, &[Params::Positional(vec![Value::Null])])
+        .unwrap_err();
+    assert_eq!(bad.code(), "BAD_PARAMS");
+}

@@ -156,18 +156,45 @@ impl Database {
         Ok(columns)
     }
 
+    /// Run one statement once per parameter list, in one transaction: all rows take effect, or
+    /// none. The statement is compiled once, so this is the fast path for bulk inserts.
+    pub fn execute_many(&self, sql: &str, param_lists: &[Params]) -> Result<ExecResult> {
+        self.in_savepoint(|| {
+            let mut stmt = self.conn.prepare_cached(sql)?;
+            let mut rows_affected = 0;
+            for params in param_lists {
+                params::bind(&mut stmt, params)?;
+                let mut rows = stmt.raw_query();
+                while rows.next()?.is_some() {}
+                drop(rows);
+                if !stmt.readonly() {
+                    rows_affected += self.conn.changes();
+                }
+            }
+            Ok(ExecResult {
+                rows_affected,
+                last_insert_rowid: self.conn.last_insert_rowid(),
+            })
+        })
+    }
+
     /// Run statements in one transaction: all of them take effect, or none.
     pub fn batch(&self, statements: &[Statement]) -> Result<Vec<ExecResult>> {
-        // A savepoint, not BEGIN, so a batch also works inside a transaction the app opened.
+        self.in_savepoint(|| {
+            statements
+                .iter()
+                .map(|s| self.execute(&s.sql, &s.params))
+                .collect()
+        })
+    }
+
+    fn in_savepoint<T>(&self, work: impl FnOnce() -> Result<T>) -> Result<T> {
+        // A savepoint, not BEGIN, so it also works inside a transaction the app opened.
         self.conn.execute_batch("SAVEPOINT outpost_batch")?;
-        let outcome: Result<Vec<ExecResult>> = statements
-            .iter()
-            .map(|s| self.execute(&s.sql, &s.params))
-            .collect();
-        match outcome {
-            Ok(results) => {
+        match work() {
+            Ok(done) => {
                 self.conn.execute_batch("RELEASE outpost_batch")?;
-                Ok(results)
+                Ok(done)
             }
             Err(err) => {
                 self.conn

@@ -155,6 +155,23 @@ impl JsDatabase {
         Ok(rows)
     }
 
+    /// Run one statement once per parameter list, in one transaction, all or nothing; the
+    /// statement is compiled once. `{ rowsAffected, lastInsertRowid }` for the whole run.
+    #[wasm_bindgen(js_name = executeMany)]
+    pub fn execute_many(&self, sql: &str, param_lists: JsValue) -> JsResult<JsValue> {
+        if !Array::is_array(&param_lists) {
+            return Err(
+                Error::BadParams("executeMany() takes an array of parameter lists".into()).into(),
+            );
+        }
+        let lists = Array::from(&param_lists)
+            .iter()
+            .map(|params| params_from_js(&params))
+            .collect::<Result<Vec<_>>>()?;
+        let result = self.inner.with_db(|db| db.execute_many(sql, &lists))?;
+        Ok(exec_result_to_js(result))
+    }
+
     /// Run statements in one transaction, all or nothing.
     pub fn batch(&self, statements: JsValue) -> JsResult<Array> {
         let statements = statements_from_js(&statements)?;

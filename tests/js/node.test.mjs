@@ -79,6 +79,20 @@ describe("outpost-sqlite in Node", () => {
     await db.close();
   });
 
+  it("executeMany runs one statement over many parameter lists, all or nothing", async () => {
+    const db = await open({ name: "node-many", migrations: [TODOS] });
+    const sql = "INSERT INTO todos (id, title) VALUES (:id, :title)";
+    const lists = Array.from({ length: 1000 }, (_, i) => ({ id: `t${i}`, title: `task ${i}` }));
+    const result = await db.executeMany(sql, lists);
+    assert.equal(result.rowsAffected, 1000);
+    assert.equal(result.lastInsertRowid, 1000);
+    await rejectsWith(db.executeMany(sql, [{ id: "new", title: "x" }, { id: "t0", title: "dup" }]), "SQLITE_CONSTRAINT_PRIMARYKEY");
+    await rejectsWith(db.executeMany(sql, [{ id: "only-id" }]), "BAD_PARAMS");
+    await rejectsWith(db.executeMany(sql, "not a list"), "BAD_PARAMS");
+    assert.deepEqual(await db.query("SELECT count(*) AS n FROM todos"), [{ n: 1000 }]);
+    await db.close();
+  });
+
   it("reports SQL errors with SQLite's extended code", async () => {
     const db = await open({ name: "node-errors", migrations: [TODOS] });
     await db.execute("INSERT INTO todos (id, title) VALUES ('a', 'a')");

@@ -140,6 +140,9 @@ describe("outpost-sqlite in a browser page", { timeout: 120_000 }, () => {
         { sql: "INSERT INTO todos (id, title) VALUES (?, ?)", params: ["y", "y"] },
         { sql: "UPDATE todos SET done = 1" },
       ]);
+      const many = await db.executeMany("INSERT INTO todos (id, title) VALUES (?, ?)", [["m1", "a"], ["m2", "b"], ["m3", "c"]]);
+      const manyConflict = await caught(db.executeMany("INSERT INTO todos (id, title) VALUES (?, ?)", [["m4", "d"], ["m1", "again"]]));
+      const afterMany = (await db.query("SELECT count(*) AS n FROM todos WHERE id LIKE 'm%'"))[0].n;
       const noSync = await caught(db.sync());
       const badParams = await caught(db.query("SELECT ?", [() => 1]));
       await db.close();
@@ -147,7 +150,7 @@ describe("outpost-sqlite in a browser page", { timeout: 120_000 }, () => {
       const closed = await caught(db.query("SELECT 1"));
       const badOptions = await caught(open({ name: "", migrations: [] }));
       const notStrings = await caught(open({ name: "m", migrations: [42] }));
-      return { duplicate, syntax, batch, afterBatch, okBatch: okBatch.map((r) => r.rowsAffected), noSync, badParams, closed, badOptions, notStrings };
+      return { duplicate, syntax, batch, afterBatch, okBatch: okBatch.map((r) => r.rowsAffected), many: many.rowsAffected, manyConflict, afterMany, noSync, badParams, closed, badOptions, notStrings };
     }, TODOS);
 
     assert.equal(result.duplicate.instance, true);
@@ -158,6 +161,10 @@ describe("outpost-sqlite in a browser page", { timeout: 120_000 }, () => {
     assert.match(result.batch.code, /^SQLITE_CONSTRAINT_(PRIMARYKEY|UNIQUE)$/);
     assert.deepEqual(result.afterBatch, [{ id: "x", title: "first" }], "the failed batch left nothing behind");
     assert.deepEqual(result.okBatch, [1, 2]);
+    assert.equal(result.many, 3, "executeMany inserts every parameter list");
+    assert.equal(result.manyConflict.instance, true);
+    assert.match(result.manyConflict.code, /^SQLITE_CONSTRAINT_(PRIMARYKEY|UNIQUE)$/);
+    assert.equal(result.afterMany, 3, "a failing executeMany leaves nothing of its own behind");
     assert.equal(result.noSync.code, "SYNC_NOT_CONFIGURED");
     assert.equal(result.badParams.code, "BAD_PARAMS");
     assert.equal(result.closed.code, "DATABASE_CLOSED");

@@ -58,6 +58,7 @@ async function everything(): Promise<void> {
 
   const statements: Statement[] = [{ sql: "INSERT INTO todos (id, title) VALUES (?, ?)", params: ["b", "two"] }, { sql: "UPDATE todos SET done = 1" }];
   const results: ExecuteResult[] = await db.batch(statements);
+  const many: ExecuteResult = await db.executeMany("INSERT INTO todos (id, title) VALUES (?, ?)", [["c", "three"], ["d", "four"]]);
 
   const round: SyncResult = await db.sync();
   const counts: [number, number] = [round.pushed, round.pulled];
@@ -102,7 +103,7 @@ async function everything(): Promise<void> {
   const isError: Error = made;
   await db.close();
 
-  void [n, rowid, first, title, results, counts, reason, state, pending, when, why, payload, isError];
+  void [n, rowid, first, title, results, many, counts, reason, state, pending, when, why, payload, isError];
 
   // @ts-expect-error a name is required
   await open({ storage: "memory" });
