@@ -10,6 +10,7 @@ mod rows;
 pub use capture::SyncedTable;
 pub use outbox::{PushOutcome, RejectedMutation};
 pub use pull::PullOutcome;
+pub use rows::upsert_sql;
 
 use crate::protocol::{PullRequest, PullResponse, PushRequest, PushResponse, MAX_PUSH_MUTATIONS};
 use crate::{Database, Result};

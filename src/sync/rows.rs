@@ -125,7 +125,8 @@ impl SyncedTable {
 }
 
 /// `INSERT ... ON CONFLICT (key) DO UPDATE` over `columns`, key columns first, bound as ?1, ?2, ...
-pub(crate) fn upsert_sql(table: &str, key: &[String], columns: &[&str]) -> String {
+/// The names must be checked against the schema: they are quoted, not validated.
+pub fn upsert_sql(table: &str, key: &[String], columns: &[&str]) -> String {
     let quoted: Vec<String> = columns.iter().map(|c| quote_ident(c)).collect();
     let placeholders: Vec<String> = (1..=columns.len()).map(|i| format!("?{i}")).collect();
     let updates: Vec<String> = quoted[key.len()..]

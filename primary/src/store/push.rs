@@ -9,6 +9,7 @@ use rusqlite::{params_from_iter, Connection, ErrorCode, OptionalExtension, Trans
 use super::pull::read_row;
 use super::schema::{Schema, Table};
 use outpost::protocol::quote_ident;
+use outpost::sync::upsert_sql;
 
 /// Why one mutation was refused: stored, then returned on this push and on any retry of it.
 struct Refusal {
@@ -197,30 +198,13 @@ fn execute(conn: &Connection, table: &Table, mutation: &Mutation) -> rusqlite::R
                 .iter()
                 .filter(|(c, _)| !table.is_key_column(c))
                 .collect();
-            let names: Vec<String> = table
+            let columns: Vec<&str> = table
                 .primary_key
                 .iter()
                 .chain(others.iter().map(|(c, _)| *c))
-                .map(|c| quote_ident(c))
+                .map(String::as_str)
                 .collect();
-            let slots: Vec<String> = (1..=names.len()).map(|i| format!("?{i}")).collect();
-            let on_conflict = if others.is_empty() {
-                "DO NOTHING".to_owned()
-            } else {
-                let sets: Vec<String> = others
-                    .iter()
-                    .map(|(c, _)| format!("{0} = excluded.{0}", quote_ident(c)))
-                    .collect();
-                format!("DO UPDATE SET {}", sets.join(", "))
-            };
-            let key_columns: Vec<String> =
-                table.primary_key.iter().map(|c| quote_ident(c)).collect();
-            let sql = format!(
-                "INSERT INTO {name}({}) VALUES ({}) ON CONFLICT({}) {on_conflict}",
-                names.join(", "),
-                slots.join(", "),
-                key_columns.join(", ")
-            );
+            let sql = upsert_sql(&table.name, &table.primary_key, &columns);
             let values = mutation.key.iter().chain(others.iter().map(|(_, v)| *v));
             conn.prepare_cached(&sql)?
                 .execute(params_from_iter(values))?;

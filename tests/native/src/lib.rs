@@ -12,12 +12,14 @@
 //!   that send what no replica would.
 //! - [`faults`]: [`FaultyTransport`], a seeded network that loses, duplicates and delays requests.
 //! - [`replica`]: [`Replica`], a database on a file that can die and reopen.
+//! - [`world`]: [`World`], a primary database with one synced table and replicas of it.
 
 pub mod faults;
 pub mod http;
 pub mod postgres;
 pub mod primary;
 pub mod replica;
+pub mod world;
 
 use std::future::Future;
 use std::pin::pin;
@@ -27,6 +29,7 @@ pub use faults::{FaultCounts, Faults, FaultyTransport, Rng};
 pub use http::{HttpTransport, RawAnswer};
 pub use primary::{Backend, Endpoint, TestPrimary};
 pub use replica::Replica;
+pub use world::World;
 
 /// A fresh directory for database files, in memory (`/dev/shm`) when the machine has it. The
 /// tests make thousands of commits and every one syncs to disk; what they check is what the

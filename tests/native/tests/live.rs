@@ -7,36 +7,12 @@ use std::time::{Duration, Instant};
 
 use outpost::sync::Transport;
 use outpost_tests::replica::text;
-use outpost_tests::{block_on, HttpTransport, Replica, TestPrimary};
+use outpost_tests::{block_on, HttpTransport, Replica, World};
 
 const TODOS: &str = "CREATE TABLE todos(id TEXT PRIMARY KEY, title TEXT)";
 const ALL_TODOS: &str = "SELECT id, title FROM todos ORDER BY id";
 /// How soon a waiting replica must see another's write.
 const LIVE_BOUND: Duration = Duration::from_millis(500);
-
-struct World {
-    primary: TestPrimary,
-    dir: tempfile::TempDir,
-    transport: HttpTransport,
-}
-
-fn world() -> World {
-    let primary = TestPrimary::start(TODOS);
-    let transport = HttpTransport::new(primary.endpoint(), "app");
-    World {
-        primary,
-        dir: outpost_tests::scratch_dir(),
-        transport,
-    }
-}
-
-impl World {
-    fn replica(&self, name: &str) -> Replica {
-        let replica = Replica::open(self.dir.path(), name, &[TODOS], &["todos"]);
-        replica.sync(&self.transport).unwrap();
-        replica
-    }
-}
 
 /// Start a pull that waits up to `wait` on another thread; `started` fires just before it is
 /// sent. Answers when it returned and how many changes it applied.
@@ -63,9 +39,9 @@ fn waiting_pull<'scope>(
 
 #[test]
 fn a_waiting_pull_returns_soon_after_another_replica_pushes() {
-    let world = world();
-    let a = world.replica("a");
-    let mut b = world.replica("b");
+    let world = World::new(TODOS, ALL_TODOS);
+    let a = synced_replica(&world, "a");
+    let mut b = synced_replica(&world, "b");
     let mut latencies = Vec::new();
     for round in 0..5 {
         let (started, ready) = mpsc::channel();
@@ -102,8 +78,8 @@ fn a_waiting_pull_returns_soon_after_another_replica_pushes() {
 
 #[test]
 fn direct_sql_on_the_primary_file_reaches_replicas() {
-    let world = world();
-    let a = world.replica("a");
+    let world = World::new(TODOS, ALL_TODOS);
+    let a = synced_replica(&world, "a");
     a.run("INSERT INTO todos VALUES ('1', 'from a'), ('2', 'also from a')");
     a.sync(&world.transport).unwrap();
 
@@ -123,14 +99,14 @@ fn direct_sql_on_the_primary_file_reaches_replicas() {
     ];
     assert_eq!(world.primary.rows("app", ALL_TODOS), expected);
     assert_eq!(a.rows(ALL_TODOS), expected);
-    let b = world.replica("b");
+    let b = synced_replica(&world, "b");
     assert_eq!(b.rows(ALL_TODOS), expected);
 }
 
 #[test]
 fn a_waiting_pull_returns_a_write_made_directly_on_the_primary_file() {
-    let world = world();
-    let mut a = world.replica("a");
+    let world = World::new(TODOS, ALL_TODOS);
+    let mut a = synced_replica(&world, "a");
     let wait = Duration::from_secs(10);
     let (started, ready) = mpsc::channel();
     let (returned, pulled, written_at) = std::thread::scope(|scope| {
@@ -155,4 +131,11 @@ fn a_waiting_pull_returns_a_write_made_directly_on_the_primary_file() {
         a.rows(ALL_TODOS),
         vec![vec![text("sql"), text("from the shell")]]
     );
+}
+
+/// A replica that has pulled what the primary has.
+fn synced_replica(world: &World, name: &str) -> Replica {
+    let replica = world.replica(name);
+    replica.sync(&world.transport).unwrap();
+    replica
 }

@@ -4,61 +4,19 @@
 //! a pull that arrives after the push was acknowledged, and a push whose answer was lost.
 
 use outpost::sync::Transport;
-use outpost::Value;
 use outpost_tests::replica::text;
-use outpost_tests::{block_on, HttpTransport, Replica, TestPrimary};
+use outpost_tests::{block_on, Replica, World};
 
 const TODOS: &str = "CREATE TABLE todos(id TEXT PRIMARY KEY, title TEXT)";
 const ALL_TODOS: &str = "SELECT id, title FROM todos ORDER BY id";
 
-struct World {
-    primary: TestPrimary,
-    dir: tempfile::TempDir,
-    transport: HttpTransport,
-}
-
-impl World {
-    fn new() -> World {
-        let primary = TestPrimary::start(TODOS);
-        let transport = HttpTransport::new(primary.endpoint(), "app");
-        World {
-            primary,
-            dir: outpost_tests::scratch_dir(),
-            transport,
-        }
-    }
-
-    fn replica(&self, name: &str) -> Replica {
-        Replica::open(self.dir.path(), name, &[TODOS], &["todos"])
-    }
-
-    /// Push everything, without pulling; the answer is applied only if `answer_arrives`.
-    fn push_only(&self, replica: &Replica, answer_arrives: bool) {
-        let request = replica.db().push_request(100).unwrap().expect("pending");
-        let response = block_on(self.transport.push(&request)).unwrap();
-        if answer_arrives {
-            replica
-                .db()
-                .apply_push_response(&request, &response)
-                .unwrap();
-        }
-    }
-
-    fn assert_converged(&self, replicas: &[&Replica], expected: &[Vec<Value>]) {
-        assert_eq!(self.primary.rows("app", ALL_TODOS), expected, "the primary");
-        for (i, replica) in replicas.iter().enumerate() {
-            assert_eq!(replica.rows(ALL_TODOS), expected, "replica {i}");
-        }
-    }
-}
-
 #[test]
 fn an_acknowledged_write_is_not_replayed_over_a_newer_pulled_row() {
-    let world = World::new();
+    let world = World::new(TODOS, ALL_TODOS);
     let a = world.replica("a");
     let b = world.replica("b");
     a.run("INSERT INTO todos VALUES ('x', 'from a')");
-    world.push_only(&a, true); // acknowledged, not yet pulled back
+    push_only(&world, &a, true); // acknowledged, not yet pulled back
     b.sync(&world.transport).unwrap();
     b.run("UPDATE todos SET title = 'from b' WHERE id = 'x'");
     b.sync(&world.transport).unwrap();
@@ -70,11 +28,11 @@ fn an_acknowledged_write_is_not_replayed_over_a_newer_pulled_row() {
 
 #[test]
 fn a_write_whose_push_answer_was_lost_is_not_kept_over_a_newer_row() {
-    let world = World::new();
+    let world = World::new(TODOS, ALL_TODOS);
     let a = world.replica("a");
     let b = world.replica("b");
     a.run("INSERT INTO todos VALUES ('x', 'from a')");
-    world.push_only(&a, false); // applied on the primary, but A never hears of it
+    push_only(&world, &a, false); // applied on the primary, but A never hears of it
     b.sync(&world.transport).unwrap();
     b.run("UPDATE todos SET title = 'from b' WHERE id = 'x'");
     b.sync(&world.transport).unwrap();
@@ -89,4 +47,16 @@ fn a_write_whose_push_answer_was_lost_is_not_kept_over_a_newer_row() {
     a.sync(&world.transport).unwrap();
     a.sync(&world.transport).unwrap();
     world.assert_converged(&[&a, &b], &[vec![text("x"), text("from b")]]);
+}
+
+/// Push everything, without pulling; the answer is applied only if `answer_arrives`.
+fn push_only(world: &World, replica: &Replica, answer_arrives: bool) {
+    let request = replica.db().push_request(100).unwrap().expect("pending");
+    let response = block_on(world.transport.push(&request)).unwrap();
+    if answer_arrives {
+        replica
+            .db()
+            .apply_push_response(&request, &response)
+            .unwrap();
+    }
 }

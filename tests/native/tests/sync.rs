@@ -3,50 +3,11 @@
 
 use outpost::Value;
 use outpost_tests::replica::text;
-use outpost_tests::{HttpTransport, Replica, TestPrimary};
+use outpost_tests::World;
 
 const TODOS: &str =
     "CREATE TABLE todos(id TEXT PRIMARY KEY, title TEXT, done INTEGER NOT NULL DEFAULT 0, note TEXT)";
 const ALL_TODOS: &str = "SELECT id, title, done, note FROM todos ORDER BY id";
-
-struct World {
-    primary: TestPrimary,
-    dir: tempfile::TempDir,
-    transport: HttpTransport,
-}
-
-impl World {
-    fn new() -> World {
-        let primary = TestPrimary::start(TODOS);
-        let transport = HttpTransport::new(primary.endpoint(), "app");
-        World {
-            primary,
-            dir: outpost_tests::scratch_dir(),
-            transport,
-        }
-    }
-
-    fn replica(&self, name: &str) -> Replica {
-        Replica::open(self.dir.path(), name, &[TODOS], &["todos"])
-    }
-
-    fn sync(&self, replica: &Replica) {
-        replica.sync(&self.transport).expect("sync");
-        assert_eq!(replica.pending(), 0, "everything was pushed");
-    }
-
-    fn primary_todos(&self) -> Vec<Vec<Value>> {
-        self.primary.rows("app", ALL_TODOS)
-    }
-
-    /// Every replica's todos are the primary's, row for row.
-    fn assert_converged(&self, replicas: &[&Replica], expected: &[Vec<Value>]) {
-        assert_eq!(self.primary_todos(), expected, "the primary");
-        for (i, replica) in replicas.iter().enumerate() {
-            assert_eq!(replica.rows(ALL_TODOS), expected, "replica {i}");
-        }
-    }
-}
 
 fn todo(id: &str, title: &str, done: i64, note: Option<&str>) -> Vec<Value> {
     vec![
@@ -59,7 +20,7 @@ fn todo(id: &str, title: &str, done: i64, note: Option<&str>) -> Vec<Value> {
 
 #[test]
 fn writes_made_offline_are_kept_and_reach_other_replicas_once_back_online() {
-    let mut world = World::new();
+    let mut world = World::new(TODOS, ALL_TODOS);
     let mut a = world.replica("a");
     let b = world.replica("b");
     world.sync(&a); // creates the database on the primary
@@ -90,7 +51,7 @@ fn writes_made_offline_are_kept_and_reach_other_replicas_once_back_online() {
 
 #[test]
 fn concurrent_edits_of_different_columns_of_one_row_both_survive() {
-    let world = World::new();
+    let world = World::new(TODOS, ALL_TODOS);
     let a = world.replica("a");
     let b = world.replica("b");
     a.run("INSERT INTO todos(id, title) VALUES ('x', 'draft')");
@@ -111,7 +72,7 @@ fn concurrent_edits_of_different_columns_of_one_row_both_survive() {
 
 #[test]
 fn a_delete_wins_over_an_update_that_arrives_after_it() {
-    let world = World::new();
+    let world = World::new(TODOS, ALL_TODOS);
     let a = world.replica("a");
     let b = world.replica("b");
     a.run("INSERT INTO todos(id, title) VALUES ('x', 'draft'), ('y', 'keep')");
@@ -134,7 +95,7 @@ fn a_delete_wins_over_an_update_that_arrives_after_it() {
 
 #[test]
 fn a_delete_that_arrives_after_an_update_removes_the_row() {
-    let world = World::new();
+    let world = World::new(TODOS, ALL_TODOS);
     let a = world.replica("a");
     let b = world.replica("b");
     a.run("INSERT INTO todos(id, title) VALUES ('x', 'draft'), ('y', 'keep')");
