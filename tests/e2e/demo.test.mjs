@@ -82,6 +82,18 @@ describe("the demo page", { timeout: 240_000 }, () => {
 
   const outboxCount = async ({ page }) => Number(await page.locator("#outbox-count").textContent());
 
+  /** For a failed wait: what a device shows and holds (outbox, tasks) and any page errors. */
+  const describeDevice = async (device) =>
+    JSON.stringify({
+      device: device.device,
+      outboxShown: await outboxCount(device),
+      outbox: await device.page.evaluate(async () =>
+        (await window.outpostDemo.db()).query("SELECT seq, op, columns, acked_version FROM _outpost_outbox ORDER BY seq"),
+      ),
+      shown: await shown(device),
+      problems: device.problems,
+    });
+
   /** What the page shows: each list and its tasks as [title, done], in order. */
   const shown = ({ page }) =>
     page.evaluate(() =>
@@ -175,6 +187,24 @@ describe("the demo page", { timeout: 240_000 }, () => {
     await converged("both devices to show the six tasks");
   });
 
+  it("keeps a task being typed when a change from the other device re-renders the board", async () => {
+    const input = list(A, "Launch").locator(".add-task-input");
+    await input.click();
+    await input.pressSequentially("Typed while B");
+    await addTask(B, "Launch", "Arrives mid-typing");
+    await task(A, "Arrives mid-typing").waitFor({ timeout: 10_000 });
+    // The re-render did not take the field's focus or its text: the rest of the typing and Enter land.
+    assert.equal(await A.page.evaluate(() => document.activeElement?.classList.contains("add-task-input")), true);
+    await A.page.keyboard.type(", finished");
+    await A.page.keyboard.press("Enter");
+    await task(B, "Typed while B, finished").waitFor({ timeout: 10_000 });
+    assert.equal(await input.inputValue(), "");
+    for (const title of ["Arrives mid-typing", "Typed while B, finished"]) {
+      await task(A, title).getByRole("button", { name: `Delete: ${title}` }).click();
+    }
+    await converged("both devices to be back to the six tasks");
+  });
+
   it("offline edits fill the outbox, drain on reconnect, and reach the other device once", async () => {
     await setOffline(A, true);
     await addTask(A, "Launch", "Offline one");
@@ -186,7 +216,10 @@ describe("the demo page", { timeout: 240_000 }, () => {
     await task(A, "Task 3").getByRole("button", { name: "Delete: Task 3" }).click();
 
     // Seven writes, seven outbox entries, shown in the panel and matching the package's count.
-    await until(async () => (await outboxCount(A)) === 7, { message: "the outbox count to show 7" });
+    await until(async () => (await outboxCount(A)) === 7, {
+      message: "the outbox count to show 7",
+      explain: () => describeDevice(A),
+    });
     assert.equal(await A.page.locator("#outbox-entries .entry").count(), 7);
     assert.equal(await A.page.evaluate(async () => (await window.outpostDemo.db()).syncStatus().pending), 7);
     assert.equal(await A.page.locator("#sync-state").textContent(), "Offline");
@@ -225,6 +258,7 @@ describe("the demo page", { timeout: 240_000 }, () => {
     await task(B, "Task 4").locator(".task-done").check();
     await until(async () => (await outboxCount(A)) === 1 && (await outboxCount(B)) === 1, {
       message: "one pending write on each device",
+      explain: async () => `${await describeDevice(A)} ${await describeDevice(B)}`,
     });
     await setOffline(A, false);
     await setOffline(B, false);

@@ -1,7 +1,7 @@
 // The task board: lists of tasks, read from the local database and written to it. Every write is
 // one local statement (or one batch); the sync module takes it from there. Rendering is keyed by
 // id so that typing, focus and an open editor survive the refresh that a remote change causes.
-import { h, keepingFocus } from "./dom.js";
+import { h, keepingFocus, placeChildren } from "./dom.js";
 
 export const LISTS_SQL = "SELECT id, name, position FROM lists ORDER BY position, created_at, id";
 export const TASKS_SQL =
@@ -16,6 +16,7 @@ export class Board {
   #editing = null;
   #lists = [];
   #tasksByList = new Map();
+  #writesStarted = 0;
 
   /**
    * @param {HTMLElement} root
@@ -32,6 +33,11 @@ export class Board {
     return this.#lists.length;
   }
 
+  /** How many local writes have been sent: a read begun before the latest one is out of date. */
+  get writesStarted() {
+    return this.#writesStarted;
+  }
+
   render(lists, tasks) {
     this.#lists = lists;
     this.#tasksByList = new Map(lists.map((l) => [l.id, []]));
@@ -43,8 +49,12 @@ export class Board {
 
   async #write(sql, params, what) {
     const db = await this.#replica.db();
-    await db.execute(sql, params);
-    this.#afterWrite(what);
+    this.#writesStarted += 1;
+    try {
+      await db.execute(sql, params);
+    } finally {
+      this.#afterWrite(what);
+    }
   }
 
   addList(name) {
@@ -83,11 +93,15 @@ export class Board {
 
   async #deleteList(list) {
     const db = await this.#replica.db();
-    await db.batch([
-      { sql: "DELETE FROM tasks WHERE list_id = ?", params: [list.id] },
-      { sql: "DELETE FROM lists WHERE id = ?", params: [list.id] },
-    ]);
-    this.#afterWrite("delete list");
+    this.#writesStarted += 1;
+    try {
+      await db.batch([
+        { sql: "DELETE FROM tasks WHERE list_id = ?", params: [list.id] },
+        { sql: "DELETE FROM lists WHERE id = ?", params: [list.id] },
+      ]);
+    } finally {
+      this.#afterWrite("delete list");
+    }
   }
 
   /** Moves a task one place up (-1) or down (+1) by giving it the midpoint of its new neighbours. */
@@ -105,6 +119,7 @@ export class Board {
 
   #renderColumns() {
     const seen = new Set();
+    const sections = [];
     for (const list of this.#lists) {
       seen.add(list.id);
       let column = this.#columns.get(list.id);
@@ -114,13 +129,11 @@ export class Board {
       }
       column.list = list;
       this.#fillColumn(column);
-      this.#root.append(column.section); // appending an existing node moves it: keeps list order
+      sections.push(column.section);
     }
-    for (const [id, column] of this.#columns) {
-      if (!seen.has(id)) {
-        column.section.remove();
-        this.#columns.delete(id);
-      }
+    placeChildren(this.#root, sections);
+    for (const id of this.#columns.keys()) {
+      if (!seen.has(id)) this.#columns.delete(id);
     }
   }
 
@@ -138,6 +151,7 @@ export class Board {
       autocomplete: "off",
       placeholder: "Add a task…",
       required: true,
+      dataset: { focusKey: `list:${list.id}:new-task` },
     });
     const form = h(
       "form",
@@ -182,7 +196,7 @@ export class Board {
       return this.#taskItem(task, index, tasks.length);
     });
     if (items.length === 0) items.push(h("li", { class: "tasks-empty" }, "No tasks yet."));
-    column.items.replaceChildren(...items);
+    placeChildren(column.items, items);
   }
 
   #listHeading(list, column) {
@@ -309,6 +323,19 @@ export class Board {
     return li;
   }
 
+  /** Puts a saved title or name into the rows last drawn. */
+  #remember(kind, id, text) {
+    if (kind === "list") {
+      const list = this.#lists.find((l) => l.id === id);
+      if (list) list.name = text;
+      return;
+    }
+    for (const tasks of this.#tasksByList.values()) {
+      const task = tasks.find((t) => t.id === id);
+      if (task) task.title = text;
+    }
+  }
+
   /** Replaces `container`'s content with a text field; Enter or leaving saves, Escape cancels. */
   #openEditor(kind, id, container, value, save) {
     const input = h("input", {
@@ -324,7 +351,9 @@ export class Board {
       this.#editing = null;
       const text = input.value.trim();
       const focusKey = `${kind}:${id}:${kind === "task" ? "title" : "name"}`;
-      const done = commit && text && text !== value ? save(text) : Promise.resolve();
+      // The editor closes with the saved text at once; the refresh the write asked for follows.
+      const done =
+        commit && text && text !== value ? save(text).then(() => this.#remember(kind, id, text)) : Promise.resolve();
       done
         .catch(reportError)
         .finally(() => {

@@ -18,6 +18,28 @@ export function h(tag, attrs = {}, ...children) {
   return el;
 }
 
+/**
+ * Makes `children` the content of `parent`, in order, moving only the nodes that are out of place.
+ * Moving a node (even to where it already is) takes focus from whatever inside it had it, and the
+ * keystroke or edit in progress with it: a task being typed while a remote change re-renders the
+ * board must not lose its Enter.
+ */
+export function placeChildren(parent, children) {
+  let next = parent.firstChild;
+  for (const child of children) {
+    if (child === next) {
+      next = next.nextSibling;
+    } else {
+      parent.insertBefore(child, next);
+    }
+  }
+  while (next) {
+    const extra = next;
+    next = next.nextSibling;
+    extra.remove();
+  }
+}
+
 /** Runs `render`, then gives focus back to the element with the same data-focus-key. */
 export function keepingFocus(render) {
   const key = document.activeElement?.dataset?.focusKey;

@@ -58,9 +58,13 @@ function refresh() {
 
 async function refreshOnce() {
   const db = await replica.db();
+  const writesBefore = board.writesStarted;
   const started = performance.now();
   const [lists, tasks] = await Promise.all([db.query(LISTS_SQL), db.query(TASKS_SQL)]);
   lastRenderMs = performance.now() - started;
+  // Rows read before the user's latest write would undo it on screen for a moment (a box just
+  // ticked shows unticked): skip them; that write refreshes again when it is done.
+  if (board.writesStarted !== writesBefore) return;
   board.render(lists, tasks);
   latency.state.someTaskId = tasks[0]?.id ?? null;
   $("empty-board").hidden = lists.length > 0;
@@ -190,7 +194,7 @@ function showOpenError(err) {
   box.hidden = false;
   if (err?.code === "DATABASE_IN_USE") {
     box.querySelector("p").textContent =
-      `Device ${device.toUpperCase()} is already open in another tab: a browser database belongs to one tab at a time. ` +
+      `Device ${device.toUpperCase()} database is held by another tab that did not let go of it. ` +
       `Close that tab, or open another device.`;
   } else {
     box.querySelector("p").textContent = `The board could not be opened: ${err?.code ?? "ERROR"}: ${err?.message ?? err}`;
