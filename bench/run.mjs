@@ -152,6 +152,7 @@ function summariseSuite(rs) {
     pointReadP50Us: med(rs, "pointReadUs.p50"),
     pointReadP99Us: med(rs, "pointReadUs.p99"),
     pointReadMeanUs: med(rs, "pointReadUs.mean"),
+    reopenedPointReadP50Us: med(rs, "reopenedPointReadUs.p50"),
     materialiseMs: med(rs, "materialiseMs"),
     coldStartMs: med(rs, "coldStartMs"),
     commitIo: {

@@ -169,6 +169,8 @@ export interface Database {
    * Runs one statement once per parameter list, in one transaction: all rows, or (on any error)
    * none. The statement is compiled once and the call crosses into the database once, so this is
    * the fast way to insert many rows. The result covers the whole run: `rowsAffected` is the sum.
+   * Positional lists (arrays) are packed into one buffer on the way in; from 10,000 lists, an OPFS
+   * database runs the call with a rollback journal instead of its WAL, which would write every page twice.
    */
   executeMany(sql: string, paramLists: readonly Params[]): Promise<ExecuteResult>;
   /** Runs the statements in one transaction: all of them, or (on any error) none. */

@@ -4,6 +4,7 @@
 import { Database as WasmDatabase } from "./outpost.js";
 import { OutpostError } from "./error.js";
 import { Listeners } from "./events.js";
+import { packParamLists } from "./packed.js";
 import { SyncLoop } from "./sync.js";
 
 /** How long open() keeps retrying while the OPFS database is held by another worker. */
@@ -91,7 +92,9 @@ export class LocalDatabase {
 
   async executeMany(sql, paramLists) {
     this.#checkOpen();
-    const result = this.#db.executeMany(sql, paramLists);
+    // Packed, the values cross into wasm in one piece (packed.js); what cannot be packed goes value by value.
+    const packed = typeof sql === "string" ? packParamLists(paramLists) : null;
+    const result = packed ? this.#db.executeManyPacked(sql, packed) : this.#db.executeMany(sql, paramLists);
     this.#loop?.onLocalWrite?.();
     return result;
   }

@@ -333,3 +333,61 @@ fn execute_many_runs_one_statement_over_many_params_all_or_nothing() {
         .unwrap_err();
     assert_eq!(bad.code(), "BAD_PARAMS");
 }
+
+#[test]
+fn a_bulk_execute_many_on_a_wal_database_commits_and_keeps_the_wal() {
+    let dir = tempdir();
+    let options = OpenOptions {
+        migrations: vec![TODOS.into()],
+        exclusive: true,
+        ..OpenOptions::default()
+    };
+    let db = Database::open(&Storage::File(dir.join("bulk.sqlite3")), &options).unwrap();
+    let journal = |db: &Database| db.query("PRAGMA journal_mode", &Params::None).unwrap().rows;
+    let wal = vec![vec![Value::Text("wal".into())]];
+    assert_eq!(journal(&db), wal);
+    let lists = |prefix: &str| -> Vec<Params> {
+        (0..outpost::db::BULK_LISTS)
+            .map(|i| {
+                Params::Positional(vec![
+                    Value::Text(format!("{prefix}{i}")),
+                    Value::Text(format!("task {i}")),
+                ])
+            })
+            .collect()
+    };
+    let sql = "INSERT INTO todos (id, title) VALUES (?, ?)";
+
+    let done = db.execute_many(sql, &lists("a")).unwrap();
+    assert_eq!(done.rows_affected as usize, outpost::db::BULK_LISTS);
+    assert_eq!(journal(&db), wal, "the WAL is back after a bulk load");
+
+    // A failing bulk load leaves nothing behind, and the WAL too.
+    let mut failing = lists("b");
+    failing.push(Params::Positional(vec![
+        Value::Text("a0".into()),
+        Value::Text("duplicate".into()),
+    ]));
+    let err = db.execute_many(sql, &failing).unwrap_err();
+    assert_eq!(err.code(), "SQLITE_CONSTRAINT_PRIMARYKEY");
+    assert_eq!(journal(&db), wal);
+
+    // Inside a transaction the app opened, the journal cannot change: the load still works there.
+    db.execute("BEGIN", &Params::None).unwrap();
+    db.execute_many(sql, &lists("c")).unwrap();
+    db.execute("COMMIT", &Params::None).unwrap();
+    assert_eq!(
+        count(&db, "SELECT count(*) FROM todos"),
+        2 * outpost::db::BULK_LISTS as i64
+    );
+    db.close().unwrap();
+
+    // All of it is on disk.
+    let reopened = Database::open(&Storage::File(dir.join("bulk.sqlite3")), &options).unwrap();
+    assert_eq!(
+        count(&reopened, "SELECT count(*) FROM todos"),
+        2 * outpost::db::BULK_LISTS as i64
+    );
+    drop(reopened);
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -134,5 +134,18 @@ async function suite({ engine, name, pragmas }) {
   result.materialiseMs = median(scans);
   if (db.pending) result.outboxEntries = db.pending();
   db.close();
+
+  // 3b. Point reads in a session that only reads: the same database opened again, no write.
+  const again = await openEngine(engine, name, { schema: SCHEMA, pragmas });
+  const readAgain = again.pointReader(POINT);
+  for (let i = 0; i < WARMUP; i++) readAgain(ids[i]);
+  const reopenedReads = [];
+  for (let i = 0; i < POINT_READS; i++) {
+    const q = now();
+    readAgain(ids[i]);
+    reopenedReads.push(now() - q);
+  }
+  result.reopenedPointReadUs = summarise(reopenedReads.map((ms) => ms * 1000));
+  again.close();
   return result;
 }

@@ -4,7 +4,8 @@
 //
 // Outpost: the raw wasm `Database` of pkg/outpost.js (what the package's worker calls).
 //   execute(sql, params) per statement (statements are cached by SQL text in the core);
-//   executeMany(sql, rows) for the bulk insert (one statement compiled once, one crossing);
+//   executeMany for the bulk insert as the package's worker runs it: the rows packed into one
+//   buffer in JS (pkg/packed.js), then executeManyPacked (one statement compiled once, one crossing);
 //   batch([{sql, params}]) for the one-crossing variant of the bulk insert.
 // Anchor: @sqlite.org/sqlite-wasm's oo1 API on its opfs-sahpool VFS, with one prepared
 //   statement per benchmark reused through bind/step/reset (its fastest path).
@@ -26,7 +27,7 @@ export async function openEngine(engine, name, { schema = [], pragmas = [] } = {
 let outpostReady = null;
 
 async function openOutpost(name, syncedSchema) {
-  const glue = await import("/pkg/outpost.js");
+  const [glue, { packParamLists }] = await Promise.all([import("/pkg/outpost.js"), import("/pkg/packed.js")]);
   outpostReady ??= glue.default();
   await outpostReady;
   const syncTables = syncedSchema.map((sql) => sql.match(/CREATE TABLE (?:IF NOT EXISTS )?(\w+)/)[1]);
@@ -35,8 +36,8 @@ async function openOutpost(name, syncedSchema) {
     exec: (sql) => db.execute(sql, undefined),
     insertOne: (sql, params) => db.execute(sql, params),
     // One statement compiled once over every row, in one transaction: Outpost's counterpart of
-    // the anchor's re-used prepared statement.
-    bulkInsertLoop: (sql, rows) => db.executeMany(sql, rows),
+    // the anchor's re-used prepared statement. Packing the rows is part of the time.
+    bulkInsertLoop: (sql, rows) => db.executeManyPacked(sql, packParamLists(rows)),
     bulkInsertBatch: (statements) => db.batch(statements),
     pointReader(sql) {
       return (id) => db.query(sql, [id])[0];
@@ -56,6 +57,8 @@ async function openAnchor(name) {
   anchorModule ??= sqlite3InitModule();
   const sqlite3 = await anchorModule;
   const pool = await sqlite3.installOpfsSAHPoolVfs({ name: `anchor-${name}`, directory: `/.anchor/${name}` });
+  // Opened again in the same worker (the reopened-reads measure): the pool was paused at close.
+  if (pool.isPaused?.()) await pool.unpauseVfs();
   const db = new pool.OpfsSAHPoolDb(`/${name}.sqlite3`);
   db.exec("PRAGMA foreign_keys=ON; PRAGMA locking_mode=EXCLUSIVE;");
   const statements = new Map();

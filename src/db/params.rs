@@ -12,12 +12,7 @@ pub(super) fn bind(stmt: &mut Statement<'_>, params: &Params) -> Result<()> {
             "the statement has {expected} parameter(s) but none were given"
         ))),
         Params::Positional(values) => {
-            if values.len() != expected {
-                return Err(Error::BadParams(format!(
-                    "the statement has {expected} parameter(s) but {} were given",
-                    values.len()
-                )));
-            }
+            check_count(stmt, values.len())?;
             for (i, value) in values.iter().enumerate() {
                 stmt.raw_bind_parameter(i + 1, value)?;
             }
@@ -38,5 +33,17 @@ pub(super) fn bind(stmt: &mut Statement<'_>, params: &Params) -> Result<()> {
             }
             Ok(())
         }
+    }
+}
+
+/// Refuses a positional list whose length is not the statement's parameter count.
+pub(super) fn check_count(stmt: &Statement<'_>, given: usize) -> Result<()> {
+    let expected = stmt.parameter_count();
+    if given == expected {
+        Ok(())
+    } else {
+        Err(Error::BadParams(format!(
+            "the statement has {expected} parameter(s) but {given} were given"
+        )))
     }
 }

@@ -69,8 +69,22 @@ pub(crate) fn value_from_js(value: &JsValue) -> Result<Value> {
     }
     Err(Error::BadParams(format!(
         "unsupported value {}; use null, number, bigint, string, boolean or Uint8Array",
-        String::from(js_sys::JSON::stringify(value).unwrap_or_else(|_| "?".into()))
+        describe(value)
     )))
+}
+
+/// A value for an error message: its JSON when it has one (a plain object), else its type
+/// (a symbol or a function has no JSON, and stringify answers `undefined`).
+fn describe(value: &JsValue) -> String {
+    js_sys::JSON::stringify(value)
+        .ok()
+        .and_then(|json| json.as_string())
+        .unwrap_or_else(|| {
+            format!(
+                "of type {}",
+                value.js_typeof().as_string().unwrap_or_default()
+            )
+        })
 }
 
 pub(crate) fn value_to_js(value: ValueRef<'_>) -> JsValue {

@@ -172,6 +172,16 @@ impl JsDatabase {
         Ok(exec_result_to_js(result))
     }
 
+    /// `executeMany` with the positional lists packed by the package (`packed.js`) into one
+    /// buffer: one crossing for all the values instead of several per value.
+    #[wasm_bindgen(js_name = executeManyPacked)]
+    pub fn execute_many_packed(&self, sql: &str, packed_lists: &[u8]) -> JsResult<JsValue> {
+        let result = self
+            .inner
+            .with_db(|db| db.execute_many_packed(sql, packed_lists))?;
+        Ok(exec_result_to_js(result))
+    }
+
     /// Run statements in one transaction, all or nothing.
     pub fn batch(&self, statements: JsValue) -> JsResult<Array> {
         let statements = statements_from_js(&statements)?;

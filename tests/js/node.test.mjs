@@ -93,6 +93,35 @@ describe("outpost-sqlite in Node", () => {
     await db.close();
   });
 
+  it("executeMany stores every kind of value exactly as execute does", async () => {
+    const db = await open({ name: "node-many-values", migrations: ["CREATE TABLE a (n INTEGER PRIMARY KEY, v)", "CREATE TABLE b (n INTEGER PRIMARY KEY, v)"] });
+    const values = [
+      0, -0, 42, -7, 0.25, -1e300, Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER, 2 ** 60, 1.5e-10, Infinity, NaN,
+      "", "plain ascii", "x".repeat(200), "héllo", "世界 🌍", "\ud800 lone surrogate", `${"é".repeat(100)}`,
+      true, false, null, undefined,
+      2n ** 62n, -(2n ** 63n), 2n ** 63n - 1n,
+      new Uint8Array([0, 1, 255]), new Uint8Array(0), new Uint8Array([9, 8, 7]).buffer,
+    ];
+    const lists = values.map((v, n) => [n, v]);
+    await db.executeMany("INSERT INTO a (n, v) VALUES (?, ?)", lists);
+    for (const list of lists) await db.execute("INSERT INTO b (n, v) VALUES (?, ?)", list);
+    const read = (table) => db.query(`SELECT n, v, typeof(v) AS type FROM ${table} ORDER BY n`);
+    const [many, one] = [await read("a"), await read("b")];
+    assert.equal(many.length, values.length);
+    assert.deepEqual(many, one);
+    assert.deepEqual(many.slice(0, 3).map((r) => r.type), ["integer", "integer", "integer"], "integral numbers are INTEGER");
+    assert.equal(many[4].type, "real");
+    assert.equal(many[24].v, -(2n ** 63n));
+
+    // Values it cannot store are refused with BAD_PARAMS, and nothing of the call stays.
+    for (const bad of [2n ** 64n, { an: "object" }, Symbol("s"), () => 1]) {
+      await rejectsWith(db.executeMany("INSERT INTO a (n, v) VALUES (?, ?)", [[1000, 1], [1001, bad]]), "BAD_PARAMS");
+    }
+    await rejectsWith(db.executeMany("INSERT INTO a (n, v) VALUES (?, ?)", [[1000, 1], [1001]]), "BAD_PARAMS");
+    assert.deepEqual(await db.query("SELECT count(*) AS n FROM a"), [{ n: values.length }]);
+    await db.close();
+  });
+
   it("reports SQL errors with SQLite's extended code", async () => {
     const db = await open({ name: "node-errors", migrations: [TODOS] });
     await db.execute("INSERT INTO todos (id, title) VALUES ('a', 'a')");
@@ -125,6 +154,7 @@ describe("outpost-sqlite in Node", () => {
   it("rejects bad parameters with BAD_PARAMS", async () => {
     const db = await open({ name: "node-params", migrations: [TODOS] });
     await rejectsWith(db.query("SELECT ?", [{ not: "a value" }]), "BAD_PARAMS");
+    await rejectsWith(db.query("SELECT ?", [Symbol("no JSON")]), "BAD_PARAMS");
     await db.close();
   });
 

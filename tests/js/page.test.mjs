@@ -68,6 +68,39 @@ describe("outpost-sqlite in a browser page", { timeout: 120_000 }, () => {
     await second.close();
   });
 
+  it("bulk-loads into OPFS with executeMany: all or nothing, kept across a reload, the WAL back after", async () => {
+    const page = await appPage();
+    const ROWS = 25_000; // above the count from which the load skips the WAL
+    const loaded = await page.evaluate(async ({ migration, rows }) => {
+      window.db = await window.outpost.open({ name: "bulk", migrations: [migration] });
+      const lists = Array.from({ length: rows }, (_, i) => [`r${i}`, `row ${i} ✓`, i % 2]);
+      const sql = "INSERT INTO todos (id, title, done) VALUES (?, ?, ?)";
+      const done = await window.db.executeMany(sql, lists);
+      let failed = null;
+      try {
+        await window.db.executeMany(sql, [...lists.map(([id, ...rest]) => [`again-${id}`, ...rest]), ["r0", "duplicate", 0]]);
+      } catch (err) {
+        failed = err.code;
+      }
+      const [{ n }] = await window.db.query("SELECT count(*) AS n FROM todos");
+      const [{ journal_mode }] = await window.db.query("PRAGMA journal_mode");
+      return { rowsAffected: done.rowsAffected, failed, n, journal_mode };
+    }, { migration: TODOS, rows: ROWS });
+    assert.deepEqual(loaded, { rowsAffected: ROWS, failed: "SQLITE_CONSTRAINT_PRIMARYKEY", n: ROWS, journal_mode: "wal" });
+
+    await page.reload();
+    await page.waitForFunction(() => window.outpostLoaded === true);
+    const reloaded = await page.evaluate(async (migration) => {
+      const db = await window.outpost.open({ name: "bulk", migrations: [migration] });
+      const rows = await db.query("SELECT count(*) AS n, sum(done) AS done, max(title) AS last FROM todos");
+      await db.close();
+      return rows[0];
+    }, TODOS);
+    assert.deepEqual(reloaded, { n: ROWS, done: ROWS / 2, last: "row 9999 ✓" });
+    assert.deepEqual(page.errors, []);
+    await page.close();
+  });
+
   it("round-trips every value type through the main-thread proxy", async () => {
     const page = await appPage();
     const values = await page.evaluate(async () => {
