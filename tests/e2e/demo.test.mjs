@@ -121,14 +121,43 @@ describe("the demo page", { timeout: 240_000 }, () => {
     tasks: await primary.query("demo", "SELECT id, list_id, title, done, position FROM tasks ORDER BY id"),
   });
 
+  /** What the page should show, drawn from its own database: what `shown` must equal once it has caught up. */
+  const drawnFromDatabase = ({ page }) =>
+    page.evaluate(async () => {
+      const db = await window.outpostDemo.db();
+      const lists = await db.query("SELECT id, name FROM lists ORDER BY position, created_at, id");
+      const tasks = await db.query("SELECT list_id, title, done FROM tasks ORDER BY list_id, position, created_at, id");
+      return lists.map((l) => ({
+        list: l.name,
+        tasks: tasks.filter((t) => t.list_id === l.id).map((t) => [t.title, Boolean(t.done)]),
+      }));
+    });
+
+  const pendingIn = ({ page }) =>
+    page.evaluate(async () => {
+      const db = await window.outpostDemo.db();
+      return (await db.query("SELECT count(*) AS n FROM _outpost_outbox WHERE acked_version IS NULL"))[0].n;
+    });
+
+  /**
+   * Waits until nothing is pending on either device, both databases equal the primary row for row,
+   * and each page shows what its database holds (with an outbox count of 0). Returns A's board.
+   */
   async function converged(message) {
+    const same = (x, y) => JSON.stringify(x) === JSON.stringify(y);
     await until(
-      async () => (await outboxCount(A)) === 0 && (await outboxCount(B)) === 0 && JSON.stringify(await shown(A)) === JSON.stringify(await shown(B)),
-      { timeout: 30_000, message },
+      async () => {
+        if ((await pendingIn(A)) !== 0 || (await pendingIn(B)) !== 0) return false;
+        const [a, b, p] = [await stored(A), await stored(B), await onPrimary()];
+        if (!same(a, p) || !same(b, p)) return false;
+        for (const device of [A, B]) {
+          if ((await outboxCount(device)) !== 0) return false;
+          if (!same(await shown(device), await drawnFromDatabase(device))) return false;
+        }
+        return true;
+      },
+      { timeout: 30_000, message, explain: async () => `${await describeDevice(A)} ${await describeDevice(B)} primary: ${JSON.stringify(await onPrimary())}` },
     );
-    const [a, b, p] = [await stored(A), await stored(B), await onPrimary()];
-    assert.deepEqual(a, p, "device A equals the primary, row for row");
-    assert.deepEqual(b, p, "device B equals the primary, row for row");
     return shown(A);
   }
 
@@ -322,6 +351,22 @@ describe("the demo page", { timeout: 240_000 }, () => {
       const overflow = await device.page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
       assert.ok(overflow <= 0, `${file}: the page scrolls sideways by ${overflow}px`);
     }
+    for (const device of [A, B]) assert.deepEqual(device.problems, [], `device ${device.device}: no errors`);
+  });
+
+  it("deletes a list and its tasks, after a second click to confirm, on every device", async () => {
+    const remove = list(B, "Ideas for later").getByRole("button", { name: "Delete list Ideas for later" });
+    await remove.click();
+    // The first click only arms the button: nothing is deleted yet.
+    const confirm = list(B, "Ideas for later").getByRole("button", { name: "Confirm: delete list Ideas for later and its tasks" });
+    await confirm.waitFor();
+    assert.equal(await list(A, "Ideas for later").count(), 1);
+    await confirm.click();
+    await until(async () => (await list(A, "Ideas for later").count()) === 0, { message: "the list to go from A" });
+    const board = await converged("both devices to show one list");
+    assert.deepEqual(board.map((l) => l.list), ["Launch"]);
+    const orphans = await primary.query("demo", "SELECT count(*) AS n FROM tasks WHERE list_id NOT IN (SELECT id FROM lists)");
+    assert.deepEqual(orphans, [{ n: 0 }], "the list's tasks went with it");
     for (const device of [A, B]) assert.deepEqual(device.problems, [], `device ${device.device}: no errors`);
   });
 });

@@ -31,7 +31,17 @@ describe("the example Worker as an edge replica", { timeout: 180_000 }, () => {
       async get(path) {
         const res = await mf.dispatchFetch(`http://edge.test${path}`);
         assert.equal(res.status, 200, await res.clone().text());
-        return { body: await res.json(), pulled: Number(res.headers.get("x-outpost-pulled")), pulledAt: res.headers.get("x-outpost-pulled-at") };
+        return {
+          body: await res.json(),
+          pulled: Number(res.headers.get("x-outpost-pulled")),
+          pulledAt: res.headers.get("x-outpost-pulled-at"),
+          stale: res.headers.get("x-outpost-stale"),
+        };
+      },
+      /** A request whose status the test checks itself. */
+      async raw(path) {
+        const res = await mf.dispatchFetch(`http://edge.test${path}`);
+        return { status: res.status, body: await res.json() };
       },
       async send(method, path, body) {
         const res = await mf.dispatchFetch(`http://edge.test${path}`, { method, body: JSON.stringify(body) });
@@ -162,5 +172,32 @@ describe("the example Worker as an edge replica", { timeout: 180_000 }, () => {
     await until(() => primary.query("SELECT title FROM tasks WHERE id = 't-offline'").then((rows) => rows[0]?.title === "written offline"), {
       message: "the queued write to reach the restarted primary",
     });
+  });
+
+  it("past the staleness bound with the primary down, a filled replica answers and says it is stale; an empty one refuses", async () => {
+    const bound = 200;
+    const filled = await coldIsolate(bound);
+    const fresh = await filled.get("/tasks");
+    assert.equal(fresh.stale, null);
+    assert.ok(fresh.body.some((t) => t.id === "t-seed"));
+    const empty = await coldIsolate(bound);
+    const { listen, dataDir } = primary;
+    await primary.stop();
+    try {
+      await new Promise((r) => setTimeout(r, bound + 50));
+      const stale = await filled.get("/tasks");
+      assert.equal(stale.stale, "OFFLINE", "the answer says the primary could not vouch for it");
+      assert.equal(stale.pulled, 0);
+      assert.deepEqual(stale.body, fresh.body, "the copy it had");
+
+      const refused = await empty.raw("/tasks");
+      assert.equal(refused.status, 503);
+      assert.equal(refused.body.code, "OFFLINE");
+    } finally {
+      primary = await startPrimary({ listen, dataDir });
+    }
+    const back = await filled.get("/tasks");
+    assert.equal(back.stale, null, "fresh again once the primary is back");
+    assert.ok(back.pulledAt !== null);
   });
 });

@@ -17,6 +17,8 @@ export class Board {
   #lists = [];
   #tasksByList = new Map();
   #writesStarted = 0;
+  /** The list whose delete button waits for its confirming click, or null. */
+  #armedList = null;
 
   /**
    * @param {HTMLElement} root
@@ -201,31 +203,33 @@ export class Board {
 
   #listHeading(list, column) {
     const headingId = `list-${list.id}-name`;
+    // Two clicks: the first arms the button for a few seconds. The armed state lives here, not in
+    // the button, so a re-render in between (a change from another device) keeps it.
+    const armed = this.#armedList === list.id;
     const deleteButton = h(
       "button",
       {
         type: "button",
         class: "icon-button danger",
-        "aria-label": `Delete list ${list.name}`,
+        "aria-label": armed ? `Confirm: delete list ${list.name} and its tasks` : `Delete list ${list.name}`,
         title: "Delete list",
-        dataset: { focusKey: `list:${list.id}:delete` },
+        dataset: { focusKey: `list:${list.id}:delete`, ...(armed ? { armed: "1" } : {}) },
         onclick: () => {
-          // Two clicks: the first arms the button for a few seconds.
-          if (deleteButton.dataset.armed) {
+          if (this.#armedList === list.id) {
+            this.#armedList = null;
             this.#deleteList(list).catch(reportError);
             return;
           }
-          deleteButton.dataset.armed = "1";
-          deleteButton.textContent = "Delete?";
-          deleteButton.setAttribute("aria-label", `Confirm: delete list ${list.name} and its tasks`);
+          this.#armedList = list.id;
+          this.#redraw();
           setTimeout(() => {
-            delete deleteButton.dataset.armed;
-            deleteButton.textContent = "×";
-            deleteButton.setAttribute("aria-label", `Delete list ${list.name}`);
+            if (this.#armedList !== list.id) return;
+            this.#armedList = null;
+            this.#redraw();
           }, 3000);
         },
       },
-      "×",
+      armed ? "Delete?" : "×",
     );
     return [
       h(
@@ -323,6 +327,11 @@ export class Board {
     return li;
   }
 
+  /** Draws the rows last read again (after a change of state that is not in the database). */
+  #redraw() {
+    this.render(this.#lists, [...this.#tasksByList.values()].flat());
+  }
+
   /** Puts a saved title or name into the rows last drawn. */
   #remember(kind, id, text) {
     if (kind === "list") {
@@ -357,7 +366,7 @@ export class Board {
       done
         .catch(reportError)
         .finally(() => {
-          this.render(this.#lists, [...this.#tasksByList.values()].flat());
+          this.#redraw();
           document.querySelector(`[data-focus-key="${CSS.escape(focusKey)}"]`)?.focus();
         });
     };
