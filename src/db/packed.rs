@@ -1,9 +1,9 @@
 //! Many positional parameter lists packed into one byte buffer, for `execute_many`.
 //!
-//! Handing SQLite 100,000 rows from JavaScript one value at a time costs several crossings of the
-//! JS/wasm boundary per value, more than SQLite spends inserting them. The package packs the lists
-//! in JavaScript instead (`pkg-template/packed.js`), passes the buffer in one crossing, and the
-//! values are bound straight from it, borrowed, with no copy per value.
+//! Converting JS values one by one costs a few crossings of the JS/wasm boundary per value. The
+//! package packs the lists in JavaScript instead (`pkg-template/packed.js`), passes the buffer in
+//! one crossing, and the values are bound straight from it, borrowed, with no copy per value.
+//! Measured on 100,000 four-column rows: ~40 ms saved in ~0.5 s (bench/RESULTS.md, finding 6).
 //!
 //! Layout, little-endian: `u32` list count; per list a `u32` value count, then per value a tag
 //! byte and its payload:
@@ -32,13 +32,19 @@ pub const INTEGER_I64: u8 = 5;
 pub(super) struct PackedLists<'a> {
     bytes: &'a [u8],
     at: usize,
+    /// Set once `new` has checked the whole buffer: reading it again skips the UTF-8 check.
+    checked: bool,
 }
 
 impl<'a> PackedLists<'a> {
     /// The reader and the number of lists the buffer holds. The whole buffer is checked first,
     /// so a malformed one is refused before any list has run.
     pub(super) fn new(bytes: &'a [u8]) -> Result<(Self, usize)> {
-        let mut reader = PackedLists { bytes, at: 0 };
+        let mut reader = PackedLists {
+            bytes,
+            at: 0,
+            checked: false,
+        };
         let lists = reader.length()?;
         let start = reader.at;
         for _ in 0..lists {
@@ -50,6 +56,7 @@ impl<'a> PackedLists<'a> {
             return Err(malformed("bytes after the last list"));
         }
         reader.at = start;
+        reader.checked = true;
         Ok((reader, lists))
     }
 
@@ -73,7 +80,9 @@ impl<'a> PackedLists<'a> {
             TEXT => {
                 let len = self.length()?;
                 let text = self.slice(len)?;
-                std::str::from_utf8(text).map_err(|_| malformed("a TEXT that is not UTF-8"))?;
+                if !self.checked {
+                    std::str::from_utf8(text).map_err(|_| malformed("a TEXT that is not UTF-8"))?;
+                }
                 ValueRef::Text(text)
             }
             BLOB => {
