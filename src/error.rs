@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use crate::codes;
+
 /// Everything that can go wrong in Outpost, with a stable machine-readable code.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -46,17 +48,17 @@ impl Error {
     pub fn code(&self) -> &str {
         match self {
             Error::Sqlite { code, .. } => code,
-            Error::BadOptions(_) => "BAD_OPTIONS",
-            Error::BadParams(_) => "BAD_PARAMS",
-            Error::Closed => "DATABASE_CLOSED",
-            Error::OpfsUnavailable(_) => "OPFS_UNAVAILABLE",
-            Error::DatabaseInUse(_) => "DATABASE_IN_USE",
-            Error::StorageFull(_) => "STORAGE_FULL",
-            Error::Migration { .. } => "MIGRATION_FAILED",
-            Error::MigrationChanged { .. } => "MIGRATION_CHANGED",
-            Error::Offline(_) => "OFFLINE",
+            Error::BadOptions(_) => codes::BAD_OPTIONS,
+            Error::BadParams(_) => codes::BAD_PARAMS,
+            Error::Closed => codes::DATABASE_CLOSED,
+            Error::OpfsUnavailable(_) => codes::OPFS_UNAVAILABLE,
+            Error::DatabaseInUse(_) => codes::DATABASE_IN_USE,
+            Error::StorageFull(_) => codes::STORAGE_FULL,
+            Error::Migration { .. } => codes::MIGRATION_FAILED,
+            Error::MigrationChanged { .. } => codes::MIGRATION_CHANGED,
+            Error::Offline(_) => codes::OFFLINE,
             Error::Primary { code, .. } => code,
-            Error::Protocol(_) => "PROTOCOL_ERROR",
+            Error::Protocol(_) => codes::PROTOCOL_ERROR,
         }
     }
 
@@ -107,7 +109,7 @@ impl From<rusqlite::Error> for Error {
         use rusqlite::Error as E;
         match &err {
             E::SqliteFailure(ffi_err, message) => {
-                let code = extended_code_name(ffi_err.extended_code);
+                let code = codes::sqlite_name(ffi_err.extended_code).to_string();
                 let message = message.clone().unwrap_or_else(|| ffi_err.to_string());
                 if ffi_err.code == rusqlite::ErrorCode::DiskFull {
                     return Error::StorageFull(message);
@@ -121,69 +123,17 @@ impl From<rusqlite::Error> for Error {
                 Error::BadParams(format!("no value was given for parameter {name}"))
             }
             E::MultipleStatement => Error::Sqlite {
-                code: "SQLITE_ERROR".into(),
+                code: codes::SQLITE_ERROR.into(),
                 message: "only one statement is allowed per call; use batch() for several".into(),
             },
             E::InvalidQuery => Error::Sqlite {
-                code: "SQLITE_ERROR".into(),
+                code: codes::SQLITE_ERROR.into(),
                 message: "the query is empty".into(),
             },
             _ => Error::Sqlite {
-                code: "SQLITE_ERROR".into(),
+                code: codes::SQLITE_ERROR.into(),
                 message: err.to_string(),
             },
         }
-    }
-}
-
-/// SQLite's name for an extended result code, e.g. 2067 -> `SQLITE_CONSTRAINT_UNIQUE`.
-fn extended_code_name(code: std::os::raw::c_int) -> String {
-    let name = match code {
-        1 => "SQLITE_ERROR",
-        2 => "SQLITE_INTERNAL",
-        3 => "SQLITE_PERM",
-        4 => "SQLITE_ABORT",
-        5 => "SQLITE_BUSY",
-        6 => "SQLITE_LOCKED",
-        7 => "SQLITE_NOMEM",
-        8 => "SQLITE_READONLY",
-        9 => "SQLITE_INTERRUPT",
-        10 => "SQLITE_IOERR",
-        11 => "SQLITE_CORRUPT",
-        13 => "SQLITE_FULL",
-        14 => "SQLITE_CANTOPEN",
-        18 => "SQLITE_TOOBIG",
-        19 => "SQLITE_CONSTRAINT",
-        20 => "SQLITE_MISMATCH",
-        21 => "SQLITE_MISUSE",
-        23 => "SQLITE_AUTH",
-        25 => "SQLITE_RANGE",
-        26 => "SQLITE_NOTADB",
-        262 => "SQLITE_LOCKED_SHAREDCACHE",
-        261 => "SQLITE_BUSY_RECOVERY",
-        264 => "SQLITE_READONLY_RECOVERY",
-        266 => "SQLITE_IOERR_READ",
-        275 => "SQLITE_CONSTRAINT_CHECK",
-        531 => "SQLITE_CONSTRAINT_COMMITHOOK",
-        787 => "SQLITE_CONSTRAINT_FOREIGNKEY",
-        1043 => "SQLITE_CONSTRAINT_FUNCTION",
-        1299 => "SQLITE_CONSTRAINT_NOTNULL",
-        1555 => "SQLITE_CONSTRAINT_PRIMARYKEY",
-        1811 => "SQLITE_CONSTRAINT_TRIGGER",
-        2067 => "SQLITE_CONSTRAINT_UNIQUE",
-        2323 => "SQLITE_CONSTRAINT_VTAB",
-        2579 => "SQLITE_CONSTRAINT_ROWID",
-        3091 => "SQLITE_CONSTRAINT_DATATYPE",
-        _ => return primary_code_name(code),
-    };
-    name.to_string()
-}
-
-fn primary_code_name(code: std::os::raw::c_int) -> String {
-    match code & 0xff {
-        10 => "SQLITE_IOERR".into(),
-        19 => "SQLITE_CONSTRAINT".into(),
-        1 => "SQLITE_ERROR".into(),
-        other => format!("SQLITE_ERROR_{other}"),
     }
 }

@@ -7,8 +7,10 @@
 //!   requests and pull answers into local changes. It speaks to the network through [`sync::Transport`].
 //! - [`protocol`]: the JSON types exchanged with the primary (`docs/PROTOCOL.md`).
 //! - [`value`], [`error`]: values and the one error type, with stable codes.
+//! - [`codes`]: the registry of every error code a user can meet, and SQLite's code names.
 //! - `wasm` (wasm32 only): the JS-facing `Database` class, `fetch`, OPFS. Nothing else depends on it.
 
+pub mod codes;
 pub mod db;
 pub mod error;
 pub mod protocol;
