@@ -3,6 +3,7 @@
 //! [`Transport`] (fetch in the browser, an HTTP client in native tests) moves the bytes.
 
 pub(crate) mod capture;
+pub mod http;
 mod outbox;
 mod pull;
 mod rows;

@@ -1,14 +1,16 @@
 //! `fetch` as the sync engine's transport. `fetch` is taken from the global scope, so this works
-//! in pages, dedicated workers and workerd alike (none of which need a `window`).
+//! in pages, dedicated workers and workerd alike (none of which need a `window`). It only moves
+//! bytes: what a request holds and what an answer means are [`crate::sync::http`]'s.
 
-use js_sys::{Function, Promise, Reflect};
+use js_sys::{Function, Promise, Reflect, Uint8Array};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortSignal, Headers, RequestInit, Response};
 
-use crate::protocol::{ErrorBody, PullRequest, PullResponse, PushRequest, PushResponse};
+use crate::protocol::{PullRequest, PullResponse, PushRequest, PushResponse};
+use crate::sync::http::{self, HttpRequest};
 use crate::sync::Transport;
 use crate::{Error, Result};
 
@@ -21,30 +23,35 @@ pub(crate) struct FetchTransport {
 
 impl Transport for FetchTransport {
     async fn push(&self, request: &PushRequest) -> Result<PushResponse> {
-        self.post("push", request).await
+        self.post(http::PUSH, request).await
     }
 
     async fn pull(&self, request: &PullRequest) -> Result<PullResponse> {
-        self.post("pull", request).await
+        self.post(http::PULL, request).await
     }
 }
 
 impl FetchTransport {
-    async fn post<Q: Serialize, A: DeserializeOwned>(&self, endpoint: &str, body: &Q) -> Result<A> {
-        let url = format!("{}/{endpoint}", self.url.trim_end_matches('/'));
-        let body = serde_json::to_string(body).map_err(|e| Error::Protocol(e.to_string()))?;
+    async fn post<Q: Serialize, A: DeserializeOwned>(
+        &self,
+        endpoint: &str,
+        message: &Q,
+    ) -> Result<A> {
+        let request = HttpRequest::json(&self.url, endpoint, self.token.as_deref(), message)?;
+        let (status, body) = self.send(&request).await?;
+        http::decode(endpoint, status, &body)
+    }
+
+    /// Moves the bytes. Anything that stops an answer arriving (no network, CORS, an abort) is
+    /// `Offline`: `fetch` does not say which, and the outbox treats them all alike.
+    async fn send(&self, request: &HttpRequest) -> Result<(u16, Vec<u8>)> {
         let headers = Headers::new().map_err(offline)?;
-        headers
-            .set("content-type", "application/json")
-            .map_err(offline)?;
-        if let Some(token) = &self.token {
-            headers
-                .set("authorization", &format!("Bearer {token}"))
-                .map_err(offline)?;
+        for (name, value) in &request.headers {
+            headers.set(name, value).map_err(offline)?;
         }
         let init = RequestInit::new();
-        init.set_method("POST");
-        init.set_body(&JsValue::from_str(&body));
+        init.set_method(HttpRequest::METHOD);
+        init.set_body(&Uint8Array::from(&request.body[..]));
         init.set_headers(&headers);
         init.set_signal(Some(&self.signal));
 
@@ -52,31 +59,17 @@ impl FetchTransport {
             .and_then(|f| f.dyn_into())
             .map_err(|_| Error::Offline("this runtime has no global fetch".into()))?;
         let promise: Promise = fetch
-            .call2(&JsValue::UNDEFINED, &JsValue::from_str(&url), &init)
+            .call2(&JsValue::UNDEFINED, &JsValue::from_str(&request.url), &init)
             .map_err(offline)?
             .unchecked_into();
         let response: Response = JsFuture::from(promise)
             .await
             .map_err(offline)?
             .unchecked_into();
-        let text = JsFuture::from(response.text().map_err(offline)?)
+        let body = JsFuture::from(response.array_buffer().map_err(offline)?)
             .await
             .map_err(offline)?;
-        let text = text.as_string().unwrap_or_default();
-        if response.ok() {
-            return serde_json::from_str(&text)
-                .map_err(|e| Error::Protocol(format!("{endpoint} answer: {e}")));
-        }
-        let status = response.status();
-        Err(match serde_json::from_str::<ErrorBody>(&text) {
-            Ok(body) => Error::Primary {
-                status,
-                code: body.error.code,
-                message: body.error.message,
-            },
-            Err(_) if status >= 500 => Error::Offline(format!("the primary answered {status}")),
-            Err(_) => Error::Protocol(format!("{status} without an error body")),
-        })
+        Ok((response.status(), Uint8Array::new(&body).to_vec()))
     }
 }
 

@@ -6,7 +6,8 @@ use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use outpost::protocol::{ErrorBody, PullRequest, PullResponse, PushRequest, PushResponse};
+use outpost::protocol::{PullRequest, PullResponse, PushRequest, PushResponse};
+use outpost::sync::http::{self, HttpRequest};
 use outpost::sync::Transport;
 use outpost::{Error, Result};
 
@@ -21,7 +22,7 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
 }
 
 pub struct HttpTransport {
-    base: String,
+    database_url: String,
     agent: ureq::Agent,
 }
 
@@ -32,41 +33,41 @@ impl HttpTransport {
             .timeout_global(Some(Duration::from_secs(60)))
             .build()
             .into();
-        HttpTransport { base: format!("{url}/v1/db/{database}"), agent }
+        HttpTransport { database_url: http::database_url(url, database), agent }
     }
 
-    fn call<Req: serde::Serialize, Resp: serde::de::DeserializeOwned>(&self, endpoint: &str, request: &Req) -> Result<Resp> {
-        let url = format!("{}/{endpoint}", self.base);
-        let body = serde_json::to_vec(request).map_err(|e| Error::Protocol(e.to_string()))?;
-        let mut response = self
-            .agent
-            .post(&url)
-            .header("content-type", "application/json")
-            .send(&body[..])
-            .map_err(|e| Error::Offline(format!("POST {url}: {e}")))?;
+    fn call<Req: serde::Serialize, Resp: serde::de::DeserializeOwned>(&self, endpoint: &str, message: &Req) -> Result<Resp> {
+        let request = HttpRequest::json(&self.database_url, endpoint, None, message)?;
+        let (status, body) = self.send(&request)?;
+        http::decode(endpoint, status, &body)
+    }
+
+    /// Moves the bytes; no answer at all is `Offline`.
+    fn send(&self, request: &HttpRequest) -> Result<(u16, Vec<u8>)> {
+        let url = &request.url;
+        let mut call = self.agent.post(url);
+        for (name, value) in &request.headers {
+            call = call.header(*name, value);
+        }
+        let mut response = call.send(&request.body[..]).map_err(|e| Error::Offline(format!("POST {url}: {e}")))?;
         let status = response.status().as_u16();
-        let text = response
+        // Pull answers of 5000 wide rows pass ureq's default 10 MB limit.
+        let body = response
             .body_mut()
             .with_config()
             .limit(64 * 1024 * 1024)
             .read_to_vec()
             .map_err(|e| Error::Offline(format!("POST {url}: {e}")))?;
-        if status == 200 {
-            return serde_json::from_slice(&text).map_err(|e| Error::Protocol(e.to_string()));
-        }
-        match serde_json::from_slice::<ErrorBody>(&text) {
-            Ok(ErrorBody { error }) => Err(Error::Primary { status, code: error.code, message: error.message }),
-            Err(_) => Err(Error::Protocol(format!("{endpoint} answered {status}"))),
-        }
+        Ok((status, body))
     }
 }
 
 impl Transport for HttpTransport {
     async fn push(&self, request: &PushRequest) -> Result<PushResponse> {
-        self.call("push", request)
+        self.call(http::PUSH, request)
     }
 
     async fn pull(&self, request: &PullRequest) -> Result<PullResponse> {
-        self.call("pull", request)
+        self.call(http::PULL, request)
     }
 }

@@ -1,13 +1,14 @@
-//! A native [`Transport`] over HTTP/1.1 with `ureq`, as the wasm build has one over `fetch`: JSON
-//! bodies to `{base}/v1/db/{name}/push|pull`, an unreachable primary as `Error::Offline`, an
-//! error answer as `Error::Primary` with the primary's stable code. Blocking is fine here: the
-//! tests drive one replica per thread.
+//! A native [`Transport`] over HTTP/1.1 with `ureq`, as the wasm build has one over `fetch`. It
+//! only moves bytes: the request and the meaning of an answer come from `outpost::sync::http`, so
+//! these tests exercise the rules the browser ships. Blocking is fine here: the tests drive one
+//! replica per thread.
 
 use std::time::Duration;
 
 use outpost::protocol::{
     ErrorBody, PullRequest, PullResponse, PushRequest, PushResponse, MAX_PULL_WAIT_MS,
 };
+use outpost::sync::http::{self, HttpRequest};
 use outpost::sync::Transport;
 use outpost::{Error, Result};
 use serde_json::Value as Json;
@@ -65,59 +66,71 @@ impl HttpTransport {
         self
     }
 
-    /// POST `body` to `{base}/v1/db/{database}/{endpoint}` and return what came back, whatever
-    /// the status; `Err(Offline)` only when no answer arrived.
+    /// This replica's database URL, `{base}/v1/db/{database}`; the base moves when the test
+    /// primary restarts on another port, so it is read at every request.
+    fn database_url(&self) -> String {
+        http::database_url(&self.endpoint.url(), &self.database)
+    }
+
+    /// POST `body` as it is to the database's `endpoint` and return what came back, whatever the
+    /// status; `Err(Offline)` only when no answer arrived.
     pub fn post_raw(&self, endpoint: &str, body: &str) -> Result<RawAnswer> {
-        let url = format!("{}/v1/db/{}/{endpoint}", self.endpoint.url(), self.database);
-        let mut request = self
-            .agent
-            .post(&url)
-            .header("content-type", "application/json");
-        if let Some(token) = &self.token {
-            request = request.header("authorization", format!("Bearer {token}"));
-        }
-        let mut response = request
-            .send(body)
-            .map_err(|e| Error::Offline(format!("POST {url}: {e}")))?;
-        let status = response.status().as_u16();
-        let body = response
-            .body_mut()
-            .read_to_string()
-            .map_err(|e| Error::Offline(format!("POST {url}: reading the answer: {e}")))?;
+        let request = HttpRequest::new(
+            &self.database_url(),
+            endpoint,
+            self.token.as_deref(),
+            body.as_bytes().to_vec(),
+        );
+        let (status, body) = self.send(&request)?;
+        let body = String::from_utf8(body).map_err(|e| {
+            Error::Protocol(format!(
+                "POST {}: the answer is not UTF-8: {e}",
+                request.url
+            ))
+        })?;
         Ok(RawAnswer { status, body })
     }
 
     fn call<Req: serde::Serialize, Resp: serde::de::DeserializeOwned>(
         &self,
         endpoint: &str,
-        request: &Req,
+        message: &Req,
     ) -> Result<Resp> {
-        let body = serde_json::to_string(request).map_err(|e| Error::Protocol(e.to_string()))?;
-        let answer = self.post_raw(endpoint, &body)?;
-        if answer.status == 200 {
-            return serde_json::from_str(&answer.body)
-                .map_err(|e| Error::Protocol(format!("{endpoint} answer {:?}: {e}", answer.body)));
+        let request = HttpRequest::json(
+            &self.database_url(),
+            endpoint,
+            self.token.as_deref(),
+            message,
+        )?;
+        let (status, body) = self.send(&request)?;
+        http::decode(endpoint, status, &body)
+    }
+
+    /// Moves the bytes; no answer at all (refused, reset, timed out) is `Offline`.
+    fn send(&self, request: &HttpRequest) -> Result<(u16, Vec<u8>)> {
+        let url = &request.url;
+        let mut call = self.agent.post(url);
+        for (name, value) in &request.headers {
+            call = call.header(*name, value);
         }
-        match serde_json::from_str::<ErrorBody>(&answer.body) {
-            Ok(ErrorBody { error }) => Err(Error::Primary {
-                status: answer.status,
-                code: error.code,
-                message: error.message,
-            }),
-            Err(_) => Err(Error::Protocol(format!(
-                "{endpoint} answered {} with {:?}",
-                answer.status, answer.body
-            ))),
-        }
+        let mut response = call
+            .send(&request.body[..])
+            .map_err(|e| Error::Offline(format!("POST {url}: {e}")))?;
+        let status = response.status().as_u16();
+        let body = response
+            .body_mut()
+            .read_to_vec()
+            .map_err(|e| Error::Offline(format!("POST {url}: reading the answer: {e}")))?;
+        Ok((status, body))
     }
 }
 
 impl Transport for HttpTransport {
     async fn push(&self, request: &PushRequest) -> Result<PushResponse> {
-        self.call("push", request)
+        self.call(http::PUSH, request)
     }
 
     async fn pull(&self, request: &PullRequest) -> Result<PullResponse> {
-        self.call("pull", request)
+        self.call(http::PULL, request)
     }
 }

@@ -1,0 +1,130 @@
+//! The HTTP rules every transport shares (`outpost::sync::http`): what a request carries, and what
+//! each kind of answer means to the sync engine (an answer, a refusal, offline, or nonsense).
+#![cfg(not(target_arch = "wasm32"))]
+
+use outpost::protocol::{PullRequest, PullResponse, PROTOCOL_VERSION};
+use outpost::sync::http::{self, HttpRequest};
+use outpost::Error;
+
+fn pull_request() -> PullRequest {
+    PullRequest {
+        v: PROTOCOL_VERSION,
+        cursor: 7,
+        tables: vec!["todos".into()],
+        wait_ms: 0,
+        limit: None,
+    }
+}
+
+fn decode(status: u16, body: &str) -> outpost::Result<PullResponse> {
+    http::decode(http::PULL, status, body.as_bytes())
+}
+
+const ERROR_BODY: &str = r#"{"error":{"code":"UNKNOWN_TABLE","message":"no table \"nope\""}}"#;
+
+#[test]
+fn a_request_is_a_json_post_to_the_endpoint_under_the_database_url() {
+    let database = http::database_url("http://127.0.0.1:8787/", "app");
+    assert_eq!(database, "http://127.0.0.1:8787/v1/db/app");
+
+    let request = HttpRequest::json(&database, http::PULL, None, &pull_request()).unwrap();
+    assert_eq!(HttpRequest::METHOD, "POST");
+    assert_eq!(request.url, "http://127.0.0.1:8787/v1/db/app/pull");
+    assert_eq!(
+        request.headers,
+        [("content-type", "application/json".to_owned())]
+    );
+    let sent: PullRequest = serde_json::from_slice(&request.body).unwrap();
+    assert_eq!(sent, pull_request());
+}
+
+#[test]
+fn a_token_travels_as_a_bearer_authorization() {
+    let request = HttpRequest::new(
+        "http://h/v1/db/app/",
+        http::PUSH,
+        Some("t0k"),
+        b"{}".to_vec(),
+    );
+    assert_eq!(request.url, "http://h/v1/db/app/push");
+    assert!(request
+        .headers
+        .contains(&("authorization", "Bearer t0k".to_owned())));
+    assert_eq!(request.body, b"{}");
+}
+
+#[test]
+fn a_2xx_answer_is_parsed() {
+    let answer = decode(200, r#"{"changes":[],"cursor":9,"more":false}"#).unwrap();
+    assert_eq!(answer.cursor, 9);
+    assert!(!answer.more);
+    assert!(decode(204, r#"{"changes":[],"cursor":9,"more":false}"#).is_ok());
+}
+
+#[test]
+fn a_2xx_answer_that_is_not_the_expected_json_is_a_protocol_error() {
+    for body in ["", "<html>ok</html>", r#"{"cursor":"nine"}"#, ERROR_BODY] {
+        let err = decode(200, body).unwrap_err();
+        assert!(matches!(err, Error::Protocol(_)), "{body:?} gave {err:?}");
+        assert_eq!(err.code(), "PROTOCOL_ERROR");
+    }
+}
+
+#[test]
+fn an_error_body_is_the_primarys_refusal_with_its_status_and_code() {
+    for status in [400, 401, 403, 404, 413, 500, 503] {
+        let err = decode(status, ERROR_BODY).unwrap_err();
+        assert_eq!(
+            err,
+            Error::Primary {
+                status,
+                code: "UNKNOWN_TABLE".into(),
+                message: "no table \"nope\"".into()
+            }
+        );
+        assert_eq!(err.code(), "UNKNOWN_TABLE");
+    }
+}
+
+#[test]
+fn a_5xx_without_an_error_body_is_offline() {
+    // What a proxy or load balancer says when the primary is down or restarting.
+    for (status, body) in [
+        (500, ""),
+        (502, "<html><body>502 Bad Gateway</body></html>"),
+        (503, "Service Unavailable"),
+        (504, r#"{"message":"upstream timed out"}"#),
+    ] {
+        let err = decode(status, body).unwrap_err();
+        assert!(
+            matches!(err, Error::Offline(_)),
+            "{status} {body:?} gave {err:?}"
+        );
+        assert_eq!(err.code(), "OFFLINE");
+    }
+}
+
+#[test]
+fn any_other_status_without_an_error_body_is_a_protocol_error() {
+    for (status, body) in [(400, ""), (404, "Not Found"), (302, ""), (418, "{}")] {
+        let err = decode(status, body).unwrap_err();
+        assert!(
+            matches!(err, Error::Protocol(_)),
+            "{status} {body:?} gave {err:?}"
+        );
+        assert_eq!(err.code(), "PROTOCOL_ERROR");
+    }
+}
+
+#[test]
+fn a_protocol_error_quotes_the_start_of_the_body() {
+    let page = format!("<html>{}</html>", "x".repeat(1000));
+    let Error::Protocol(message) = decode(404, &page).unwrap_err() else {
+        panic!()
+    };
+    assert!(
+        message.contains("404") && message.contains("<html>xxx"),
+        "{message}"
+    );
+    assert!(message.len() < 400, "{message}");
+}
