@@ -4,6 +4,7 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use outpost::codes;
 use outpost::protocol::{ErrorBody, ErrorDetail};
 
 use crate::store::StoreError;
@@ -25,19 +26,19 @@ impl ApiError {
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
-        ApiError::new(StatusCode::BAD_REQUEST, "BAD_REQUEST", message)
+        ApiError::new(StatusCode::BAD_REQUEST, codes::BAD_REQUEST, message)
     }
 
     pub fn bad_name(name: &str) -> Self {
         ApiError::new(
             StatusCode::BAD_REQUEST,
-            "BAD_NAME",
+            codes::BAD_NAME,
             format!("{name:?} is not a valid table or column name"),
         )
     }
 
     pub fn unauthorized(message: impl Into<String>) -> Self {
-        ApiError::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", message)
+        ApiError::new(StatusCode::UNAUTHORIZED, codes::UNAUTHORIZED, message)
     }
 }
 
@@ -46,15 +47,15 @@ impl From<StoreError> for ApiError {
         let message = err.to_string();
         match err {
             StoreError::UnknownTable(_) => {
-                ApiError::new(StatusCode::BAD_REQUEST, "UNKNOWN_TABLE", message)
+                ApiError::new(StatusCode::BAD_REQUEST, codes::UNKNOWN_TABLE, message)
             }
-            StoreError::ReadOnly => ApiError::new(StatusCode::BAD_REQUEST, "READ_ONLY", message),
+            StoreError::ReadOnly => ApiError::new(StatusCode::BAD_REQUEST, codes::READ_ONLY, message),
             StoreError::BadQuery { code, .. } => {
                 ApiError::new(StatusCode::BAD_REQUEST, &code, message)
             }
             StoreError::Internal(_) => {
                 tracing::error!("store failure: {message}");
-                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", message)
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, codes::INTERNAL, message)
             }
         }
     }

@@ -9,6 +9,7 @@ use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::http::{Method, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use outpost::codes;
 use outpost::protocol::{PullRequest, PullResponse, PushRequest, PushResponse, MAX_PULL_WAIT_MS};
 use outpost::Value;
 use serde::Deserialize;
@@ -42,7 +43,7 @@ pub fn router<S: Store>(app: Arc<App<S>>) -> Router {
     let api = match &app.static_dir {
         Some(dir) => api.fallback_service(ServeDir::new(dir)),
         None => api.fallback(|| async {
-            ApiError::new(StatusCode::NOT_FOUND, "NOT_FOUND", "no such endpoint")
+            ApiError::new(StatusCode::NOT_FOUND, codes::NOT_FOUND, "no such endpoint")
         }),
     };
     api.layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

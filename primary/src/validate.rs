@@ -2,6 +2,7 @@
 //! whole with a 4xx before any store sees it, so bad input never changes state.
 
 use axum::http::StatusCode;
+use outpost::codes;
 use outpost::protocol::{is_valid_name, PullRequest, PushRequest, MAX_PUSH_MUTATIONS};
 
 use crate::error::ApiError;
@@ -13,7 +14,7 @@ pub fn check_push(request: &PushRequest) -> Result<(), ApiError> {
     if request.mutations.len() > MAX_PUSH_MUTATIONS {
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "BATCH_TOO_LARGE",
+            codes::BATCH_TOO_LARGE,
             format!(
                 "{} mutations in one push; the most is {MAX_PUSH_MUTATIONS}",
                 request.mutations.len()

@@ -9,6 +9,7 @@ use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use axum::http::StatusCode;
+use outpost::codes;
 use outpost::protocol::{is_valid_database_name, PROTOCOL_VERSION};
 use serde::de::DeserializeOwned;
 
@@ -29,7 +30,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Wire<T> {
                 if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
                     ApiError::new(
                         StatusCode::PAYLOAD_TOO_LARGE,
-                        "BATCH_TOO_LARGE",
+                        codes::BATCH_TOO_LARGE,
                         format!("the body is over {} bytes", crate::MAX_BODY_BYTES),
                     )
                 } else {
@@ -44,7 +45,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Wire<T> {
             Some(Some(v)) => {
                 return Err(ApiError::new(
                     StatusCode::BAD_REQUEST,
-                    "UNSUPPORTED_VERSION",
+                    codes::UNSUPPORTED_VERSION,
                     format!(
                     "protocol version {v} is not supported; this primary speaks {PROTOCOL_VERSION}"
                 ),
@@ -75,7 +76,7 @@ impl<S: Send + Sync> FromRequestParts<Arc<App<S>>> for DatabaseAccess {
         if !is_valid_database_name(&name) {
             return Err(ApiError::new(
                 StatusCode::BAD_REQUEST,
-                "BAD_DATABASE_NAME",
+                codes::BAD_DATABASE_NAME,
                 format!("{name:?} is not a database name: 1-64 of a-z, 0-9, - and _"),
             ));
         }
@@ -94,7 +95,7 @@ impl<S: Send + Sync> FromRequestParts<Arc<App<S>>> for DatabaseAccess {
             if claims.db != name {
                 return Err(ApiError::new(
                     StatusCode::FORBIDDEN,
-                    "FORBIDDEN",
+                    codes::FORBIDDEN,
                     format!("this token opens database {:?}, not {name:?}", claims.db),
                 ));
             }
@@ -103,7 +104,7 @@ impl<S: Send + Sync> FromRequestParts<Arc<App<S>>> for DatabaseAccess {
             if !allowed.contains(&name) {
                 return Err(ApiError::new(
                     StatusCode::NOT_FOUND,
-                    "UNKNOWN_DATABASE",
+                    codes::UNKNOWN_DATABASE,
                     format!("database {name:?} is not served here"),
                 ));
             }
