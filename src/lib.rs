@@ -6,6 +6,7 @@
 //! - [`sync`]: the outbox triggers, and the sans-IO sync engine that turns the outbox into push
 //!   requests and pull answers into local changes. It speaks to the network through [`sync::Transport`].
 //! - [`protocol`]: the JSON types exchanged with the primary (`docs/PROTOCOL.md`).
+//! - [`sql`]: the text of the row statements sync runs, shared with the primary's dialects.
 //! - [`value`], [`error`]: values and the one error type, with stable codes.
 //! - [`codes`]: the registry of every error code a user can meet, and SQLite's code names.
 //! - `wasm` (wasm32 only): the JS-facing `Database` class, `fetch`, OPFS. Nothing else depends on it.
@@ -14,6 +15,7 @@ pub mod codes;
 pub mod db;
 pub mod error;
 pub mod protocol;
+pub mod sql;
 pub mod sync;
 pub mod value;
 

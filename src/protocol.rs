@@ -163,7 +163,4 @@ pub fn is_valid_database_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
 }
 
-/// Quote an identifier for SQL. Callers have checked it with [`is_valid_name`] or against the schema.
-pub fn quote_ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
+pub use crate::sql::quote_ident;

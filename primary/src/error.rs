@@ -49,11 +49,13 @@ impl From<StoreError> for ApiError {
             StoreError::UnknownTable(_) => {
                 ApiError::new(StatusCode::BAD_REQUEST, codes::UNKNOWN_TABLE, message)
             }
-            StoreError::ReadOnly => ApiError::new(StatusCode::BAD_REQUEST, codes::READ_ONLY, message),
+            StoreError::ReadOnly => {
+                ApiError::new(StatusCode::BAD_REQUEST, codes::READ_ONLY, message)
+            }
             StoreError::BadQuery { code, .. } => {
                 ApiError::new(StatusCode::BAD_REQUEST, &code, message)
             }
-            StoreError::Internal(_) => {
+            StoreError::Internal(_) | StoreError::Setup(_) => {
                 tracing::error!("store failure: {message}");
                 ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, codes::INTERNAL, message)
             }

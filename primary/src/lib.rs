@@ -92,8 +92,8 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    let store =
-        SqliteStore::new(&config.data_dir, config.schema_sql.clone()).map_err(ServeError::Setup)?;
+    let store = SqliteStore::new(&config.data_dir, config.schema_sql.clone())
+        .map_err(|e| ServeError::Setup(e.to_string()))?;
     serve(listener, store, config, shutdown).await
 }
 

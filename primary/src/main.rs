@@ -130,7 +130,7 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         }
     } else {
         // Refuse a bad schema before listening, so nothing half-starts.
-        SqliteStore::new(&args.data, schema_sql.clone())?;
+        SqliteStore::new(&args.data, schema_sql.clone()).map_err(|e| e.to_string())?;
     }
     // `/query` could read other databases' schemas in Postgres: only where no token guards them.
     let allow_queries = args.no_auth;
@@ -147,7 +147,8 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         let postgres = match &args.store {
             Some(url) => Some(
                 PostgresStore::connect(url, config.schema_sql.clone())
-                    .await?
+                    .await
+                    .map_err(|e| e.to_string())?
                     .allow_queries(allow_queries),
             ),
             None => None,

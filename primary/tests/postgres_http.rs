@@ -319,7 +319,7 @@ fn the_type_mapping_round_trips_every_accepted_type() {
 fn a_schema_outpost_cannot_carry_is_refused_at_start() {
     let store = fresh_database();
     for (schema, named) in [
-        ("CREATE TABLE ok(id bigint PRIMARY KEY); CREATE TABLE events(at text, what text);", "events has no PRIMARY KEY"),
+        ("CREATE TABLE ok(id bigint PRIMARY KEY); CREATE TABLE events(at text, what text);", "events has no declared PRIMARY KEY"),
         ("CREATE TABLE prices(id bigint PRIMARY KEY, amount real);", "amount is real"),
         ("CREATE TABLE prices(id bigint PRIMARY KEY, amount numeric(10,2));", "amount is numeric(10,2)"),
         ("CREATE TABLE codes(id bigint PRIMARY KEY, code char(3));", "code is character(3)"),

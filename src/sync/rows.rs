@@ -5,21 +5,12 @@
 use rusqlite::{params_from_iter, Connection};
 
 use super::capture::SyncedTable;
-use crate::protocol::{quote_ident, Op};
+use crate::protocol::Op;
+use crate::sql::{self, quote_ident, Placeholders::Question};
 use crate::value::Row;
 use crate::{Error, Result, Value};
 
 impl SyncedTable {
-    fn key_predicate(&self, first_param: usize) -> String {
-        let terms: Vec<String> = self
-            .key
-            .iter()
-            .enumerate()
-            .map(|(i, c)| format!("{} = ?{}", quote_ident(c), first_param + i))
-            .collect();
-        terms.join(" AND ")
-    }
-
     fn check_key(&self, key: &[Value]) -> Result<()> {
         if key.len() == self.key.len() {
             Ok(())
@@ -67,17 +58,8 @@ impl SyncedTable {
         if changes.is_empty() {
             return Ok(());
         }
-        let sets: Vec<String> = changes
-            .iter()
-            .enumerate()
-            .map(|(i, (c, _))| format!("{} = ?{}", quote_ident(c), i + 1))
-            .collect();
-        let sql = format!(
-            "UPDATE {} SET {} WHERE {}",
-            quote_ident(&self.name),
-            sets.join(", "),
-            self.key_predicate(changes.len() + 1)
-        );
+        let names: Vec<&str> = changes.iter().map(|(c, _)| c.as_str()).collect();
+        let sql = sql::update(&quote_ident(&self.name), &self.key, &names, Question);
         let values = changes.iter().map(|(_, v)| *v).chain(key.iter());
         conn.prepare_cached(&sql)?
             .execute(params_from_iter(values))?;
@@ -86,11 +68,7 @@ impl SyncedTable {
 
     pub(crate) fn delete(&self, conn: &Connection, key: &[Value]) -> Result<()> {
         self.check_key(key)?;
-        let sql = format!(
-            "DELETE FROM {} WHERE {}",
-            quote_ident(&self.name),
-            self.key_predicate(1)
-        );
+        let sql = sql::delete(&quote_ident(&self.name), &self.key, Question);
         conn.prepare_cached(&sql)?.execute(params_from_iter(key))?;
         Ok(())
     }
@@ -124,26 +102,8 @@ impl SyncedTable {
     }
 }
 
-/// `INSERT ... ON CONFLICT (key) DO UPDATE` over `columns`, key columns first, bound as ?1, ?2, ...
-/// The names must be checked against the schema: they are quoted, not validated.
+/// `INSERT ... ON CONFLICT (key) DO UPDATE` of `columns` into the SQLite table `table`, key
+/// columns first, bound as ?1, ?2, ...
 pub fn upsert_sql(table: &str, key: &[String], columns: &[&str]) -> String {
-    let quoted: Vec<String> = columns.iter().map(|c| quote_ident(c)).collect();
-    let placeholders: Vec<String> = (1..=columns.len()).map(|i| format!("?{i}")).collect();
-    let updates: Vec<String> = quoted[key.len()..]
-        .iter()
-        .map(|c| format!("{c} = excluded.{c}"))
-        .collect();
-    let conflict = if updates.is_empty() {
-        "DO NOTHING".to_string()
-    } else {
-        format!("DO UPDATE SET {}", updates.join(", "))
-    };
-    let key_cols: Vec<String> = key.iter().map(|c| quote_ident(c)).collect();
-    format!(
-        "INSERT INTO {} ({}) VALUES ({}) ON CONFLICT ({}) {conflict}",
-        quote_ident(table),
-        quoted.join(", "),
-        placeholders.join(", "),
-        key_cols.join(", "),
-    )
+    sql::upsert(&quote_ident(table), key, columns, Question)
 }

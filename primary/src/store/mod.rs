@@ -1,12 +1,17 @@
 //! Where the authoritative data lives. The HTTP layer speaks only to the [`Store`] trait, so a
 //! Postgres-backed store can replace the embedded SQLite one without touching it. Requests reach a
 //! store already checked for shape (version, names, batch size, seq order) by `crate::validate`.
+//!
+//! The push and pull algorithms are written once (`push.rs`, `pull.rs`) over the statements a
+//! dialect provides (`dialect.rs`); `sqlite/` and `postgres/` each hold a dialect and the store
+//! that opens its connections, transactions and locks.
 
+mod dialect;
 mod postgres;
 mod pull;
 mod push;
-mod schema;
 mod sqlite;
+mod table;
 
 use std::fmt;
 use std::future::Future;
@@ -17,7 +22,6 @@ use serde::Serialize;
 use tokio::sync::watch;
 
 pub use postgres::PostgresStore;
-pub use schema::Schema;
 pub use sqlite::SqliteStore;
 
 /// The authoritative copy of every database, addressed by database name.
@@ -72,6 +76,9 @@ pub enum StoreError {
     BadQuery { code: String, message: String },
     /// The store itself failed (I/O, corruption, a bug); the client may retry.
     Internal(String),
+    /// The store cannot serve at all: a schema Outpost cannot sync, an unreachable database
+    /// server, a data directory that cannot be made. Raised at start-up.
+    Setup(String),
 }
 
 impl fmt::Display for StoreError {
@@ -80,7 +87,7 @@ impl fmt::Display for StoreError {
             StoreError::UnknownTable(t) => write!(f, "table {t} is not synced by this database"),
             StoreError::ReadOnly => write!(f, "only read-only statements may be queried"),
             StoreError::BadQuery { message, .. } => write!(f, "{message}"),
-            StoreError::Internal(m) => write!(f, "{m}"),
+            StoreError::Internal(m) | StoreError::Setup(m) => write!(f, "{m}"),
         }
     }
 }

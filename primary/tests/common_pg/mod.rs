@@ -194,7 +194,7 @@ impl PgPrimary {
             runtime.block_on(async move {
                 let store = match PostgresStore::connect(&store_url, schema_sql).await {
                     Ok(store) => store.allow_queries(allow_queries),
-                    Err(why) => return bound.send(Err(why)).unwrap(),
+                    Err(why) => return bound.send(Err(why.to_string())).unwrap(),
                 };
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
                 bound.send(Ok(listener.local_addr().unwrap())).unwrap();

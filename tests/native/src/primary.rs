@@ -136,7 +136,7 @@ impl TestPrimary {
                     Some(url) => {
                         match PostgresStore::connect(&url, config.schema_sql.clone()).await {
                             Ok(store) => Some(store.allow_queries(allow_queries)),
-                            Err(why) => return bound.send(Err(why)).unwrap(),
+                            Err(why) => return bound.send(Err(why.to_string())).unwrap(),
                         }
                     }
                 };

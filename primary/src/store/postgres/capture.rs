@@ -6,9 +6,9 @@
 //! commit in increasing order and a cursor can never pass a version that commits later. Pushes
 //! take the lock before anything else; the triggers take it for writes made by other software.
 
-use outpost::protocol::quote_ident;
+use outpost::sql::{quote_ident, quote_literal};
 
-use super::schema::{object_name, quote_literal, PgTable, LOCK_CLASS};
+use super::schema::{object_name, PgTable, LOCK_CLASS};
 
 /// The LISTEN/NOTIFY channel; the payload is the database name.
 pub const CHANNEL: &str = "outpost_changes";

@@ -3,9 +3,8 @@
 //! their costs are written down in docs/POSTGRES.md; the visibility-order rule is in `capture`.
 
 mod capture;
+mod dialect;
 mod listen;
-mod pull;
-mod push;
 mod refusals;
 mod schema;
 mod values;
@@ -20,9 +19,10 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::NoTls;
+use tokio_postgres::{IsolationLevel, NoTls};
 
-use super::{QueryAnswer, Store, StoreError};
+use super::{pull, push, QueryAnswer, Store, StoreError};
+use dialect::Postgres;
 use listen::Signals;
 use schema::Tables;
 use values::{query_column_kind, read_value, QueryParam};
@@ -58,7 +58,7 @@ impl Drop for Inner {
 }
 
 /// One database name: its Postgres schema and synced tables.
-pub(crate) struct Database {
+struct Database {
     schema: String,
     tables: Tables,
 }
@@ -67,11 +67,12 @@ impl PostgresStore {
     /// Connect to `url` (`postgres://user@host:port/dbname`, no TLS) and check `schema_sql` with a
     /// dry run that is rolled back, so a schema Outpost cannot carry stops the server before it
     /// listens. Must run inside a tokio runtime: it starts the LISTEN task.
-    pub async fn connect(url: &str, schema_sql: impl Into<String>) -> Result<Self, String> {
+    pub async fn connect(url: &str, schema_sql: impl Into<String>) -> Result<Self, StoreError> {
         let schema_sql = schema_sql.into();
+        let setup = StoreError::Setup;
         let config: tokio_postgres::Config = url
             .parse()
-            .map_err(|e| format!("--store {url}: not a PostgreSQL URL: {e}"))?;
+            .map_err(|e| setup(format!("--store {url}: not a PostgreSQL URL: {e}")))?;
         let manager = Manager::from_config(
             config,
             NoTls,
@@ -82,14 +83,14 @@ impl PostgresStore {
         let pool = Pool::builder(manager)
             .max_size(POOL_SIZE)
             .build()
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| setup(e.to_string()))?;
         let mut client = pool
             .get()
             .await
-            .map_err(|e| format!("cannot connect to PostgreSQL at {url}: {e}"))?;
-        let tx = client.transaction().await.map_err(|e| e.to_string())?;
+            .map_err(|e| setup(format!("cannot connect to PostgreSQL at {url}: {e}")))?;
+        let tx = client.transaction().await?;
         schema::prepare(&tx, "_probe", PROBE_SCHEMA, &schema_sql).await?;
-        tx.rollback().await.map_err(|e| e.to_string())?;
+        tx.rollback().await?;
         let signals = Signals::default();
         let listener = tokio::spawn(listen::listen_forever(url.to_owned(), signals.clone()));
         let inner = Inner {
@@ -151,16 +152,37 @@ impl PostgresStore {
 }
 
 impl Store for PostgresStore {
+    /// READ COMMITTED, holding the database's advisory lock from the first statement, so
+    /// versions are assigned and committed in cursor order (see `capture`).
     async fn push(&self, db: &str, request: PushRequest) -> Result<PushResponse, StoreError> {
         let database = self.database(db).await?;
         let mut client = self.client().await?;
-        push::apply(&mut client, &database, &request).await
+        let tx = client.transaction().await?;
+        let schema = quote_ident(&database.schema);
+        tx.execute(&format!("SELECT {schema}._outpost_lock()"), &[])
+            .await?;
+        let mut dialect = Postgres { tx: &tx, schema };
+        let answer = push::apply(&mut dialect, &database.tables, &request).await?;
+        tx.commit().await?;
+        Ok(answer)
     }
 
+    /// One REPEATABLE READ snapshot: versions become visible in increasing order, so every
+    /// version at or below the snapshot's newest is in it.
     async fn pull(&self, db: &str, request: PullRequest) -> Result<PullResponse, StoreError> {
         let database = self.database(db).await?;
         let mut client = self.client().await?;
-        pull::read_changes(&mut client, &database, &request).await
+        let tx = client
+            .build_transaction()
+            .isolation_level(IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .await?;
+        let schema = quote_ident(&database.schema);
+        let mut dialect = Postgres { tx: &tx, schema };
+        let answer = pull::read_changes(&mut dialect, &database.tables, &request).await?;
+        tx.commit().await?;
+        Ok(answer)
     }
 
     async fn query(

@@ -1,13 +1,10 @@
 //! Which Postgres errors refuse one mutation (the statement's own fault) and which fail the
 //! whole push (the store's), and the SQLite codes a refusal carries so apps handle both stores alike.
 
+use outpost::codes;
 use tokio_postgres::error::SqlState;
 
-/// Why one mutation was refused: stored, then returned on this push and on any retry of it.
-pub struct Refusal {
-    pub code: &'static str,
-    pub reason: String,
-}
+use crate::store::dialect::Refusal;
 
 /// The statement's own fault (a constraint, a value out of range, a trigger's RAISE): refuse the
 /// mutation, with the SQLite code a replica would have got, so apps handle both stores alike.
@@ -22,10 +19,7 @@ pub fn refusal(err: &tokio_postgres::Error, table: &str) -> Option<Refusal> {
                 "NOT NULL constraint failed: {table}.{column} ({})",
                 db.message()
             );
-            return Some(Refusal {
-                code: "SQLITE_CONSTRAINT_NOTNULL",
-                reason,
-            });
+            return Some(Refusal::new(codes::SQLITE_CONSTRAINT_NOTNULL, reason));
         }
         _ if *state == SqlState::UNIQUE_VIOLATION => match db.constraint() {
             Some(name) if name.ends_with("_pkey") => "SQLITE_CONSTRAINT_PRIMARYKEY",
@@ -39,5 +33,5 @@ pub fn refusal(err: &tokio_postgres::Error, table: &str) -> Option<Refusal> {
         _ => return None,
     };
     let reason = format!("{} (SQLSTATE {})", db.message(), state.code());
-    Some(Refusal { code, reason })
+    Some(Refusal::new(code, reason))
 }

@@ -4,11 +4,14 @@
 
 use std::collections::BTreeMap;
 
-use outpost::protocol::{is_reserved_name, is_valid_name, quote_ident};
+use outpost::protocol::is_reserved_name;
+use outpost::sql::quote_ident;
 use tokio_postgres::Transaction;
 
 use super::capture;
 use super::values::ColumnKind;
+use crate::store::table::{self, CatalogColumn};
+use crate::store::StoreError;
 
 /// The first half of every advisory lock Outpost takes ("outp"), so its locks never collide
 /// with an application's single-key ones.
@@ -20,63 +23,8 @@ const PREFIX: &str = "outpost_";
 /// Postgres silently truncates longer identifiers, which could merge two databases.
 const MAX_IDENTIFIER: usize = 63;
 
-/// The synced tables of one database, by name.
-#[derive(Clone, Debug, Default)]
-pub struct Tables(BTreeMap<String, PgTable>);
-
-#[derive(Clone, Debug)]
-pub struct PgTable {
-    pub name: String,
-    pub columns: Vec<PgColumn>,
-    /// Indices into `columns`, in primary-key order.
-    pub key: Vec<usize>,
-}
-
-#[derive(Clone, Debug)]
-pub struct PgColumn {
-    pub name: String,
-    pub kind: ColumnKind,
-}
-
-impl Tables {
-    pub fn get(&self, name: &str) -> Option<&PgTable> {
-        self.0.get(name)
-    }
-}
-
-impl PgTable {
-    pub fn column(&self, name: &str) -> Option<&PgColumn> {
-        self.columns.iter().find(|c| c.name == name)
-    }
-
-    pub fn key_columns(&self) -> impl Iterator<Item = &PgColumn> {
-        self.key.iter().map(|&i| &self.columns[i])
-    }
-
-    pub fn is_key_column(&self, name: &str) -> bool {
-        self.key_columns().any(|c| c.name == name)
-    }
-
-    /// `"a" = $1 AND "b" = $2`, numbering parameters from `first`.
-    pub fn key_predicate(&self, first: usize) -> String {
-        let terms: Vec<String> = self
-            .key_columns()
-            .enumerate()
-            .map(|(i, c)| format!("{} = ${}", quote_ident(&c.name), first + i))
-            .collect();
-        terms.join(" AND ")
-    }
-
-    /// Every column, quoted and prefixed with `alias.`, in declaration order.
-    pub fn column_list(&self, alias: &str) -> String {
-        let quoted: Vec<String> = self
-            .columns
-            .iter()
-            .map(|c| format!("{alias}.{}", quote_ident(&c.name)))
-            .collect();
-        quoted.join(", ")
-    }
-}
+pub type Tables = table::Tables<ColumnKind>;
+pub type PgTable = table::Table<ColumnKind>;
 
 /// The Postgres schema of database `name`: `outpost_{name}`, or for names too long for an
 /// identifier, a prefix of the name and a hash of all of it (`~` never occurs in a database name,
@@ -103,10 +51,6 @@ fn fnv1a(text: &str) -> u64 {
     })
 }
 
-pub fn quote_literal(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
-}
-
 /// Make the schema of `database` ready to serve, in the transaction `tx` (the caller commits, or
 /// rolls back for a dry run): create it and apply `schema_sql` with `search_path` set to it if it
 /// has no tables yet, add the bookkeeping tables and triggers, and check every synced table.
@@ -115,8 +59,8 @@ pub async fn prepare(
     database: &str,
     schema: &str,
     schema_sql: &str,
-) -> Result<Tables, String> {
-    let sql_error = |e: tokio_postgres::Error| describe_error(&e);
+) -> Result<Tables, StoreError> {
+    let sql_error = |e: tokio_postgres::Error| StoreError::Setup(describe_error(&e));
     // Two primaries opening a new database at once: the second waits, then finds it made.
     tx.execute(
         "SELECT pg_advisory_xact_lock($1, hashtext($2))",
@@ -143,16 +87,11 @@ pub async fn prepare(
             .map_err(sql_error)?;
         tx.batch_execute(schema_sql)
             .await
-            .map_err(|e| format!("the schema failed: {}", describe_error(&e)))?;
+            .map_err(|e| StoreError::Setup(format!("the schema failed: {}", describe_error(&e))))?;
     }
     let tables = introspect(tx, schema).await?;
     let capture_sql = std::iter::once(capture::bookkeeping_sql(schema, database))
-        .chain(
-            tables
-                .0
-                .values()
-                .map(|t| capture::table_triggers(schema, t)),
-        )
+        .chain(tables.iter().map(|t| capture::table_triggers(schema, t)))
         .collect::<String>();
     let capture_hash = format!("{:016x}", fnv1a(&capture_sql));
     let meta: Option<(String, String)> = match tx
@@ -175,9 +114,9 @@ pub async fn prepare(
         false => None,
     };
     if let Some((owner, _)) = meta.as_ref().filter(|(owner, _)| owner != database) {
-        return Err(format!(
+        return Err(StoreError::Setup(format!(
             "Postgres schema {schema} belongs to database {owner:?}, not {database:?}"
-        ));
+        )));
     }
     // Replacing triggers takes locks that conflict with writes; once they are current (the
     // usual restart), no DDL runs at all. Otherwise wait for the database's writers first, in
@@ -203,8 +142,10 @@ pub async fn prepare(
     Ok(tables)
 }
 
-/// Read the synced tables of `schema` from the catalog and refuse any the protocol cannot carry.
-async fn introspect(tx: &Transaction<'_>, schema: &str) -> Result<Tables, String> {
+/// Read the synced tables of `schema` from the catalog and refuse any column type the protocol
+/// cannot carry; the rules for names and keys are `Tables::add`'s.
+async fn introspect(tx: &Transaction<'_>, schema: &str) -> Result<Tables, StoreError> {
+    let setup = StoreError::Setup;
     let rows = tx
         .query(
             "SELECT c.relname::text, a.attname::text, t.typname::text, \
@@ -221,68 +162,42 @@ async fn introspect(tx: &Transaction<'_>, schema: &str) -> Result<Tables, String
             &[&schema],
         )
         .await
-        .map_err(|e| describe_error(&e))?;
-    let mut tables: BTreeMap<String, (PgTable, Vec<(i64, usize)>)> = BTreeMap::new();
+        .map_err(|e| setup(describe_error(&e)))?;
+    let mut catalog: BTreeMap<String, Vec<CatalogColumn<ColumnKind>>> = BTreeMap::new();
     for row in rows {
         let (table, column): (String, String) = (row.get(0), row.get(1));
         let (type_name, declared, generated): (String, String, bool) =
             (row.get(2), row.get(3), row.get(4));
-        let key_position: i64 = row.get(5);
         if is_reserved_name(&table) {
             continue;
         }
-        if !is_valid_name(&table) || !is_valid_name(&column) {
-            return Err(format!(
-                "table {table:?} (column {column:?}) cannot be synced: names must be letters, \
-                 digits and _ (not starting with a digit)"
-            ));
-        }
         let kind = ColumnKind::from_type_name(&type_name).ok_or_else(|| {
-            format!(
+            setup(format!(
                 "table {table}: column {column} is {declared}, which Outpost cannot carry \
                  faithfully; use bigint, integer, smallint, double precision, text, varchar, \
                  bytea or boolean (see docs/POSTGRES.md){}",
                 type_hint(&type_name)
-            )
+            ))
         })?;
         if generated {
-            return Err(format!(
+            return Err(setup(format!(
                 "table {table}: column {column} is generated; replicas write every column, \
                  so synced tables cannot have generated columns"
-            ));
+            )));
         }
-        let (entry, key) = tables.entry(table.clone()).or_insert_with(|| {
-            let empty = PgTable {
-                name: table.clone(),
-                columns: Vec::new(),
-                key: Vec::new(),
-            };
-            (empty, Vec::new())
+        catalog.entry(table).or_default().push(CatalogColumn {
+            name: column,
+            kind,
+            declared,
+            key_position: row.get(5),
+            key_capable: kind.can_be_key(),
         });
-        if key_position > 0 {
-            if !kind.can_be_key() {
-                return Err(format!(
-                    "table {table}: primary-key column {column} is {declared}; synced keys \
-                     must be integer or text columns"
-                ));
-            }
-            key.push((key_position, entry.columns.len()));
-        }
-        entry.columns.push(PgColumn { name: column, kind });
     }
-    let mut checked = Tables::default();
-    for (name, (mut table, mut key)) in tables {
-        if key.is_empty() {
-            return Err(format!(
-                "table {name} has no PRIMARY KEY; every synced table needs one (integer or \
-                 text columns), since rows are identified by it on every replica"
-            ));
-        }
-        key.sort();
-        table.key = key.into_iter().map(|(_, i)| i).collect();
-        checked.0.insert(name, table);
+    let mut tables = Tables::default();
+    for (name, columns) in catalog {
+        tables.add(&name, columns)?;
     }
-    Ok(checked)
+    Ok(tables)
 }
 
 fn type_hint(type_name: &str) -> &'static str {

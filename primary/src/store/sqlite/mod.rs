@@ -1,6 +1,10 @@
 //! The embedded default store: one SQLite file per database, `{data_dir}/{name}.sqlite3`, created
 //! from the schema on first use. Each database keeps one writer and one read-only connection open
-//! (WAL mode, so pulls and queries never wait for a push); blocking work runs in `spawn_blocking`.
+//! (WAL mode, so pulls and queries never wait for a push); blocking work runs in `spawn_blocking`,
+//! where the push and pull algorithms run over the SQLite dialect (`dialect.rs`).
+
+mod dialect;
+mod schema;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -9,11 +13,13 @@ use std::time::Duration;
 
 use outpost::protocol::{PullRequest, PullResponse, PushRequest, PushResponse};
 use outpost::Value;
-use rusqlite::{params_from_iter, Connection, OpenFlags};
+use rusqlite::{params_from_iter, Connection, OpenFlags, TransactionBehavior};
 use tokio::sync::watch;
 
-use super::schema::{self, Schema};
+use super::dialect::run_ready;
 use super::{pull, push, QueryAnswer, Store, StoreError};
+use dialect::Sqlite;
+use schema::Schema;
 
 /// Cheap to clone: clones share the open databases.
 #[derive(Clone)]
@@ -41,13 +47,17 @@ impl SqliteStore {
     pub fn new(
         data_dir: impl Into<PathBuf>,
         schema_sql: impl Into<String>,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, StoreError> {
         let schema_sql = schema_sql.into();
-        let mut probe = Connection::open_in_memory().map_err(|e| e.to_string())?;
+        let mut probe = Connection::open_in_memory()?;
         schema::prepare(&mut probe, &schema_sql)?;
         let data_dir = data_dir.into();
-        std::fs::create_dir_all(&data_dir)
-            .map_err(|e| format!("cannot create data directory {}: {e}", data_dir.display()))?;
+        std::fs::create_dir_all(&data_dir).map_err(|e| {
+            StoreError::Setup(format!(
+                "cannot create data directory {}: {e}",
+                data_dir.display()
+            ))
+        })?;
         let inner = Inner {
             data_dir,
             schema_sql,
@@ -88,7 +98,7 @@ impl Inner {
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         reader.busy_timeout(Duration::from_secs(5))?;
-        let version = push::current_version(&writer)?;
+        let version = dialect::current_version(&writer)?;
         let db = Arc::new(Database {
             writer: Mutex::new(writer),
             reader: Mutex::new(reader),
@@ -107,7 +117,10 @@ impl Store for SqliteStore {
             let database = database.clone();
             blocking(move || {
                 let mut conn = lock(&database.writer);
-                Ok(push::apply(&mut conn, &database.schema, &request)?)
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let answer = run_ready(push::apply(&mut Sqlite(&tx), &database.schema, &request))?;
+                tx.commit()?;
+                Ok(answer)
             })
             .await?
         };
@@ -123,7 +136,12 @@ impl Store for SqliteStore {
         let database = self.database(db).await?;
         blocking(move || {
             let mut conn = lock(&database.reader);
-            pull::read_changes(&mut conn, &database.schema, &request)
+            let tx = conn.transaction()?;
+            run_ready(pull::read_changes(
+                &mut Sqlite(&tx),
+                &database.schema,
+                &request,
+            ))
         })
         .await
     }

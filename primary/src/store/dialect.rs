@@ -1,0 +1,148 @@
+//! What the push and pull algorithms (`push.rs`, `pull.rs`, written once) need from a database
+//! engine: a handful of statements inside a transaction the store has opened. Each dialect
+//! (`sqlite/`, `postgres/`) implements these over its own connection; locking, isolation and
+//! the commit are the store's, so the algorithms never see them.
+//!
+//! The methods are async so that Postgres can await its round trips; the SQLite dialect answers
+//! at once, and its store drives the algorithm with [`run_ready`] on a blocking thread.
+
+use std::future::Future;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+
+use outpost::protocol::Mutation;
+use outpost::{Row, Value};
+
+use super::table::Table;
+use super::StoreError;
+
+/// Why one mutation was refused: stored, then returned on this push and on any retry of it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Refusal {
+    pub code: String,
+    pub reason: String,
+}
+
+impl Refusal {
+    pub fn new(code: &str, reason: impl Into<String>) -> Self {
+        Refusal {
+            code: code.to_owned(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// One entry of the change log: the row of `table` with this key changed at `version`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ChangeEntry {
+    pub table: String,
+    pub key: Vec<Value>,
+    pub version: i64,
+}
+
+impl ChangeEntry {
+    /// An entry as the change log stores it: the key is a JSON array text (the capture
+    /// triggers write it with `json_array` / `jsonb_build_array`).
+    pub fn from_log(table: String, key_json: &str, version: i64) -> Result<Self, StoreError> {
+        let key = serde_json::from_str(key_json).map_err(|e| {
+            StoreError::Internal(format!("bad key {key_json} in _outpost_changes: {e}"))
+        })?;
+        Ok(ChangeEntry {
+            table,
+            key,
+            version,
+        })
+    }
+}
+
+/// A write transaction on one database, holding its write lock, as a push runs in it.
+#[allow(async_fn_in_trait)] // the futures' Send-ness follows the implementing type
+pub trait WriteTx {
+    /// How this dialect stores a column.
+    type Kind;
+
+    /// The highest `seq` of `client` applied so far (0 for a new client).
+    async fn acked_through(&mut self, client: &str) -> Result<i64, StoreError>;
+
+    /// Raise `client`'s `acked_through` to `seq` (never lower it).
+    async fn set_acked_through(&mut self, client: &str, seq: i64) -> Result<(), StoreError>;
+
+    /// Record a new version for the row of `table` with `key`, as the capture triggers would.
+    async fn touch(&mut self, table: &Table<Self::Kind>, key: &[Value]) -> Result<(), StoreError>;
+
+    /// Apply one mutation whose shape was checked against `table`, alone: `Ok(Some(_))` when the
+    /// statement's own fault refused it (a constraint, a value that does not fit) and nothing of
+    /// it remains; `Err` when the store itself failed, which aborts the whole push.
+    async fn apply(
+        &mut self,
+        table: &Table<Self::Kind>,
+        mutation: &Mutation,
+    ) -> Result<Option<Refusal>, StoreError>;
+
+    async fn store_refusal(
+        &mut self,
+        client: &str,
+        seq: i64,
+        refusal: &Refusal,
+    ) -> Result<(), StoreError>;
+
+    /// Forget the refusals of `client` below `seq`: the client no longer asks about them.
+    async fn forget_refusals_before(&mut self, client: &str, seq: i64) -> Result<(), StoreError>;
+
+    /// The stored refusals of `client` with `first <= seq <= last`, in `seq` order.
+    async fn refusals_between(
+        &mut self,
+        client: &str,
+        first: i64,
+        last: i64,
+    ) -> Result<Vec<(i64, Refusal)>, StoreError>;
+
+    /// The row of `table` with `key` as it is now, every column included.
+    async fn read_row(
+        &mut self,
+        table: &Table<Self::Kind>,
+        key: &[Value],
+    ) -> Result<Option<Row>, StoreError>;
+
+    /// The newest version in the change log (0 when empty).
+    async fn current_version(&mut self) -> Result<i64, StoreError>;
+}
+
+/// A read transaction on one snapshot of one database, as a pull runs in it.
+#[allow(async_fn_in_trait)]
+pub trait ReadTx {
+    type Kind;
+
+    /// Up to `limit` change-log entries of `tables` with `version > cursor`, in version order.
+    async fn changes_after(
+        &mut self,
+        cursor: i64,
+        tables: &[&str],
+        limit: usize,
+    ) -> Result<Vec<ChangeEntry>, StoreError>;
+
+    /// The current row (None for a tombstone) of each entry, all of `table`, in the same order.
+    /// The entries are every change of `table` in `(after, upto]`, so a dialect may read them by
+    /// that range in one statement.
+    async fn changed_rows(
+        &mut self,
+        table: &Table<Self::Kind>,
+        entries: &[&ChangeEntry],
+        after: i64,
+        upto: i64,
+    ) -> Result<Vec<Option<Row>>, StoreError>;
+
+    async fn current_version(&mut self) -> Result<i64, StoreError>;
+}
+
+/// Drive a future that never waits (the SQLite dialect's) to its end on this thread.
+pub fn run_ready<F: Future>(future: F) -> F::Output {
+    let mut future = pin!(future);
+    match future
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()))
+    {
+        Poll::Ready(output) => output,
+        Poll::Pending => unreachable!("a synchronous dialect's statement waited"),
+    }
+}
