@@ -108,7 +108,7 @@ export interface RejectedMutation {
   key: SqlValue[];
   /** The columns the write set (insert: all; update: the changed ones; delete: none). */
   columns: Row;
-  /** Why: `UNKNOWN_TABLE`, `UNKNOWN_COLUMN`, `BAD_KEY`, `NOT_PERMITTED`, or a SQLite constraint code such as `SQLITE_CONSTRAINT_NOTNULL`. */
+  /** Why: `UNKNOWN_TABLE`, `UNKNOWN_COLUMN`, `BAD_KEY`, or a SQLite constraint code such as `SQLITE_CONSTRAINT_NOTNULL`. */
   code: string;
   /** The reason, for people. */
   reason: string;
@@ -219,8 +219,10 @@ export interface WatchOptions {
 /**
  * Stable error codes. SQLite errors use SQLite's extended code names
  * (`SQLITE_CONSTRAINT_UNIQUE`, `SQLITE_CONSTRAINT_PRIMARYKEY`, `SQLITE_ERROR`, ...).
+ * The primary's codes reach the app unchanged; docs/PROTOCOL.md says when it sends each.
  */
 export type OutpostErrorCode =
+  // Raised on the device, by the database or this package.
   | "BAD_OPTIONS"
   | "BAD_PARAMS"
   | "DATABASE_CLOSED"
@@ -231,10 +233,26 @@ export type OutpostErrorCode =
   | "MIGRATION_FAILED"
   | "MIGRATION_CHANGED"
   | "SYNC_NOT_CONFIGURED"
+  | "SYNC_FAILED"
   | "OFFLINE"
   | "PROTOCOL_ERROR"
-  | "UNAUTHORIZED"
   | "WORKER_FAILED"
+  // Sent by the primary.
+  | "BAD_REQUEST"
+  | "UNSUPPORTED_VERSION"
+  | "BAD_NAME"
+  | "BAD_DATABASE_NAME"
+  | "UNKNOWN_TABLE"
+  | "UNKNOWN_COLUMN"
+  | "BAD_KEY"
+  | "READ_ONLY"
+  | "QUERY_DISABLED"
+  | "UNAUTHORIZED"
+  | "FORBIDDEN"
+  | "UNKNOWN_DATABASE"
+  | "NOT_FOUND"
+  | "BATCH_TOO_LARGE"
+  | "INTERNAL"
   | `SQLITE_${string}`
   | (string & {});
 

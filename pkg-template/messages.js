@@ -23,6 +23,6 @@ export function errorFromWire(wire) {
 /** A sync status whose `lastError` is plain data, so it survives postMessage. */
 export function statusToWire(status) {
   if (!status || !(status.lastError instanceof Error)) return status;
-  const { code = "ERROR", message } = status.lastError;
+  const { code = "SYNC_FAILED", message } = status.lastError;
   return { ...status, lastError: { code, message } };
 }

@@ -73,8 +73,8 @@ pub struct PushResponse {
 #[serde(rename_all = "camelCase")]
 pub struct Rejection {
     pub seq: i64,
-    /// `UNKNOWN_TABLE`, `UNKNOWN_COLUMN`, `BAD_KEY`, `NOT_PERMITTED`, or SQLite's extended
-    /// constraint code such as `SQLITE_CONSTRAINT_NOTNULL`.
+    /// `UNKNOWN_TABLE`, `UNKNOWN_COLUMN`, `BAD_KEY`, or SQLite's extended constraint code such as
+    /// `SQLITE_CONSTRAINT_NOTNULL`.
     pub code: String,
     pub reason: String,
     /// The primary's current state of the row (None if it has no such row), so the replica can
@@ -127,8 +127,7 @@ pub struct ErrorBody {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ErrorDetail {
-    /// Stable: `BAD_REQUEST`, `UNSUPPORTED_VERSION`, `BAD_NAME`, `BAD_DATABASE_NAME`, `UNAUTHORIZED`,
-    /// `FORBIDDEN`, `UNKNOWN_DATABASE`, `BATCH_TOO_LARGE`, `INTERNAL`.
+    /// Stable: one of the primary's codes in [`crate::codes::ALL`], or a SQLite code name.
     pub code: String,
     pub message: String,
 }
