@@ -9,8 +9,18 @@ import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
 import { parse as parseToml } from "smol-toml";
 
-const WASM_BINDGEN_VERSION = "0.2.130"; // must equal the `wasm-bindgen = "=…"` pin in Cargo.toml
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+// The wasm-bindgen CLI must be the crate's exact version; Cargo.toml's pin is the one place it is written.
+const WASM_BINDGEN_VERSION = (() => {
+  const manifest = parseToml(readFileSync(join(root, "Cargo.toml"), "utf8"));
+  const pin = manifest.target?.['cfg(target_arch = "wasm32")']?.dependencies?.["wasm-bindgen"];
+  const version = /^=(\d+\.\d+\.\d+)$/.exec(typeof pin === "string" ? pin : pin?.version ?? "")?.[1];
+  if (!version) {
+    console.error(`Cargo.toml must pin wasm-bindgen exactly ("=X.Y.Z") for wasm32; found ${JSON.stringify(pin)}`);
+    process.exit(1);
+  }
+  return version;
+})();
 const dev = process.argv.includes("--dev");
 
 const config = parseToml(readFileSync(join(root, "wasm-pack.toml"), "utf8"));

@@ -4,7 +4,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-WASM_BINDGEN_VERSION=0.2.130   # equal to the `wasm-bindgen = "=…"` pin in Cargo.toml
+# The wasm-bindgen CLI must match the crate exactly; Cargo.toml's `wasm-bindgen = "=X.Y.Z"` pin is
+# the one place that version is written.
+WASM_BINDGEN_VERSION=$(grep -oP '^wasm-bindgen = "=\K[0-9]+\.[0-9]+\.[0-9]+(?=")' Cargo.toml) || {
+  echo 'setup: Cargo.toml has no exact pin wasm-bindgen = "=X.Y.Z"' >&2
+  exit 1
+}
 export DEBIAN_FRONTEND=noninteractive
 # wrangler/miniflare write their config under XDG_CONFIG_HOME: keep it inside the project.
 export XDG_CONFIG_HOME="$PWD/.config"
