@@ -20,7 +20,7 @@ use tower_http::services::ServeDir;
 use crate::error::ApiError;
 use crate::store::{QueryAnswer, Store};
 use crate::validate::{check_pull, check_push};
-use crate::wire::{DatabaseAccess, Wire};
+use crate::extract::{DatabaseAccess, ProtocolBody};
 use crate::{App, MAX_BODY_BYTES};
 
 /// How often a waiting pull looks again even without a signal: writes made on the database file
@@ -54,7 +54,7 @@ pub fn router<S: Store>(app: Arc<App<S>>) -> Router {
 async fn push<S: Store>(
     State(app): State<Arc<App<S>>>,
     DatabaseAccess(db): DatabaseAccess,
-    Wire(request): Wire<PushRequest>,
+    ProtocolBody(request): ProtocolBody<PushRequest>,
 ) -> Result<Json<PushResponse>, ApiError> {
     check_push(&request)?;
     Ok(Json(app.store.push(&db, request).await?))
@@ -63,7 +63,7 @@ async fn push<S: Store>(
 async fn pull<S: Store>(
     State(app): State<Arc<App<S>>>,
     DatabaseAccess(db): DatabaseAccess,
-    Wire(request): Wire<PullRequest>,
+    ProtocolBody(request): ProtocolBody<PullRequest>,
 ) -> Result<Json<PullResponse>, ApiError> {
     check_pull(&request)?;
     let wait = Duration::from_millis(request.wait_ms.min(MAX_PULL_WAIT_MS));
@@ -95,7 +95,7 @@ async fn pull<S: Store>(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct QueryRequest {
-    #[allow(dead_code)] // checked by `Wire` before parsing
+    #[allow(dead_code)] // checked by `ProtocolBody` before parsing
     v: u32,
     sql: String,
     #[serde(default)]
@@ -105,7 +105,7 @@ struct QueryRequest {
 async fn query<S: Store>(
     State(app): State<Arc<App<S>>>,
     DatabaseAccess(db): DatabaseAccess,
-    Wire(request): Wire<QueryRequest>,
+    ProtocolBody(request): ProtocolBody<QueryRequest>,
 ) -> Result<Json<QueryAnswer>, ApiError> {
     Ok(Json(
         app.store.query(&db, request.sql, request.params).await?,

@@ -4,7 +4,7 @@
 //! # Layout
 //!
 //! - [`http`]: routes, handlers and the long poll, generic over a [`store::Store`].
-//! - `wire`: body parsing and access checks (token, database name, allow-list) as extractors.
+//! - `extract`: body parsing and access checks (token, database name, allow-list) as extractors.
 //! - `validate`: request checks that need no schema; [`error`]: the `ErrorBody` answers.
 //! - [`store`]: the `Store` trait, the embedded SQLite store with its capture triggers, and the
 //!   PostgreSQL store for many stateless instances on one database (docs/POSTGRES.md).
@@ -16,8 +16,8 @@ pub mod error;
 pub mod http;
 pub mod store;
 pub mod token;
+mod extract;
 mod validate;
-mod wire;
 
 use std::fmt;
 use std::future::Future;

@@ -18,9 +18,9 @@ use crate::token::verify_token;
 use crate::{App, Auth};
 
 /// A JSON body of the current protocol version, parsed into `T`.
-pub struct Wire<T>(pub T);
+pub struct ProtocolBody<T>(pub T);
 
-impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Wire<T> {
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ProtocolBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
@@ -58,7 +58,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Wire<T> {
             }
         }
         serde_json::from_value(body)
-            .map(Wire)
+            .map(ProtocolBody)
             .map_err(|e| ApiError::bad_request(format!("malformed request: {e}")))
     }
 }
