@@ -330,3 +330,188 @@ fn a_rejected_mutation_moves_aside_and_its_row_returns_to_the_primary_state() {
     );
     assert_eq!(db.pending_count().unwrap(), 0);
 }
+
+#[test]
+fn pending_writes_lists_the_outbox_oldest_first_until_it_is_acknowledged() {
+    let db = synced_db();
+    run(&db, "INSERT INTO todos (id, title) VALUES ('a', 'x')");
+    run(&db, "UPDATE todos SET done = 1 WHERE id = 'a'");
+    run(&db, "DELETE FROM todos WHERE id = 'a'");
+    run(&db, "INSERT INTO notes VALUES ('not synced')");
+
+    let all = db.pending_writes(100).unwrap();
+    assert_eq!(all.count, 3);
+    let listed: Vec<(Op, Vec<Value>, Row)> = all
+        .writes
+        .iter()
+        .map(|w| (w.op, w.key.clone(), w.columns.clone()))
+        .collect();
+    assert_eq!(
+        listed,
+        vec![
+            (
+                Op::Insert,
+                vec![text("a")],
+                row(&[
+                    ("id", text("a")),
+                    ("title", text("x")),
+                    ("done", Value::Integer(0))
+                ])
+            ),
+            (
+                Op::Update,
+                vec![text("a")],
+                row(&[("done", Value::Integer(1))])
+            ),
+            (Op::Delete, vec![text("a")], Row::new()),
+        ]
+    );
+    assert!(all.writes.iter().all(|w| w.table == "todos"));
+    assert_eq!(
+        all.writes,
+        db.push_request(100).unwrap().unwrap().mutations,
+        "listed exactly as they will be pushed"
+    );
+
+    let first = db.pending_writes(1).unwrap();
+    assert_eq!(first.count, 3, "the count is of all of them");
+    assert_eq!(first.writes, all.writes[..1]);
+    assert!(db.pending_writes(0).unwrap().writes.is_empty());
+
+    // Acknowledged entries stay in the outbox until a pull reaches them, but are no longer pending.
+    let push = db.push_request(100).unwrap().unwrap();
+    let acked_through = push.mutations[1].seq;
+    db.apply_push_response(
+        &push,
+        &PushResponse {
+            acked_through,
+            version: 4,
+            rejected: vec![],
+        },
+    )
+    .unwrap();
+    let left = db.pending_writes(100).unwrap();
+    assert_eq!(left.count, 1);
+    assert_eq!(left.writes, all.writes[2..]);
+}
+
+#[test]
+fn rejected_writes_keep_their_content_until_discarded() {
+    let db = synced_db();
+    run(&db, "INSERT INTO todos (id, title) VALUES ('a', 'x')");
+    run(&db, "INSERT INTO todos (id, title) VALUES ('b', 'y')");
+    run(&db, "INSERT INTO todos (id, title) VALUES ('c', 'z')");
+    let push = db.push_request(100).unwrap().unwrap();
+    let seqs: Vec<i64> = push.mutations.iter().map(|m| m.seq).collect();
+    let refuse = |seq: i64, code: &str| Rejection {
+        seq,
+        code: code.into(),
+        reason: format!("{code} on {seq}"),
+        row: None,
+    };
+    let before = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    db.apply_push_response(
+        &push,
+        &PushResponse {
+            acked_through: seqs[2],
+            version: 3,
+            rejected: vec![
+                refuse(seqs[0], "SQLITE_CONSTRAINT_CHECK"),
+                refuse(seqs[2], "UNKNOWN_COLUMN"),
+            ],
+        },
+    )
+    .unwrap();
+
+    let rejected = db.rejected_writes(100).unwrap();
+    assert_eq!(rejected.count, 2);
+    let listed: Vec<(i64, &str, Op, Vec<Value>, &str)> = rejected
+        .writes
+        .iter()
+        .map(|w| {
+            let m = &w.mutation;
+            (
+                m.seq,
+                m.table.as_str(),
+                m.op,
+                m.key.clone(),
+                m.code.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        listed,
+        vec![
+            (
+                seqs[2],
+                "todos",
+                Op::Insert,
+                vec![text("c")],
+                "UNKNOWN_COLUMN"
+            ),
+            (
+                seqs[0],
+                "todos",
+                Op::Insert,
+                vec![text("a")],
+                "SQLITE_CONSTRAINT_CHECK"
+            ),
+        ],
+        "newest first"
+    );
+    let newest = &rejected.writes[0];
+    assert_eq!(
+        newest.mutation.reason,
+        format!("UNKNOWN_COLUMN on {}", seqs[2])
+    );
+    assert_eq!(
+        newest.mutation.columns,
+        row(&[
+            ("id", text("c")),
+            ("title", text("z")),
+            ("done", Value::Integer(0))
+        ]),
+        "the refused content is still readable"
+    );
+    assert!(newest.rejected_at_ms >= before * 1000 && newest.rejected_at_ms % 1000 == 0);
+    assert!(newest.rejected_at_ms <= (before + 60) * 1000);
+    assert_eq!(db.rejected_writes(1).unwrap().writes, rejected.writes[..1]);
+    assert_eq!(db.pending_writes(100).unwrap().count, 0);
+
+    assert_eq!(db.discard_rejected(Some(seqs[2])).unwrap(), 1);
+    assert_eq!(
+        db.discard_rejected(Some(seqs[2])).unwrap(),
+        0,
+        "already gone"
+    );
+    assert_eq!(
+        db.discard_rejected(Some(seqs[1])).unwrap(),
+        0,
+        "never rejected"
+    );
+    let left = db.rejected_writes(100).unwrap();
+    assert_eq!(left.count, 1);
+    assert_eq!(left.writes, rejected.writes[1..]);
+    assert_eq!(db.discard_rejected(None).unwrap(), 1);
+    assert_eq!(db.rejected_writes(100).unwrap().count, 0);
+}
+
+#[test]
+fn a_database_without_synced_tables_has_no_pending_or_rejected_writes() {
+    let db = Database::open(
+        &Storage::Memory,
+        &OpenOptions {
+            migrations: vec![TODOS.into()],
+            ..OpenOptions::default()
+        },
+    )
+    .unwrap();
+    run(&db, "INSERT INTO todos (id, title) VALUES ('a', 'x')");
+    assert_eq!(db.pending_writes(10).unwrap().count, 0);
+    assert!(db.pending_writes(10).unwrap().writes.is_empty());
+    assert_eq!(db.rejected_writes(10).unwrap().count, 0);
+    assert_eq!(db.discard_rejected(None).unwrap(), 0);
+}

@@ -4,11 +4,13 @@
 
 pub(crate) mod capture;
 pub mod http;
+mod local_writes;
 mod outbox;
 mod pull;
 mod rows;
 
 pub use capture::SyncedTable;
+pub use local_writes::{RejectedWrite, WriteList};
 pub use outbox::{PushOutcome, RejectedMutation};
 pub use pull::PullOutcome;
 pub use rows::upsert_sql;

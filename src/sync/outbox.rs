@@ -17,7 +17,20 @@ pub(crate) struct Entry {
     pub columns: Row,
 }
 
-/// A mutation the primary refused, as the app sees it (`rejected` event, `_outpost_rejected`).
+impl From<Entry> for Mutation {
+    fn from(e: Entry) -> Self {
+        Mutation {
+            seq: e.seq,
+            table: e.table,
+            op: e.op,
+            key: e.key,
+            columns: e.columns,
+        }
+    }
+}
+
+/// A mutation the primary refused, as the app sees it (the `rejected` event, and
+/// `rejected_writes` until the app discards it).
 #[derive(Clone, Debug, PartialEq)]
 pub struct RejectedMutation {
     pub seq: i64,
@@ -37,7 +50,7 @@ pub struct PushOutcome {
     pub rejected: Vec<RejectedMutation>,
 }
 
-fn parse_op(op: &str) -> rusqlite::Result<Op> {
+pub(super) fn parse_op(op: &str) -> rusqlite::Result<Op> {
     match op {
         "insert" => Ok(Op::Insert),
         "update" => Ok(Op::Update),
@@ -50,7 +63,10 @@ fn parse_op(op: &str) -> rusqlite::Result<Op> {
     }
 }
 
-fn json_column<T: serde::de::DeserializeOwned>(idx: usize, text: String) -> rusqlite::Result<T> {
+pub(super) fn json_column<T: serde::de::DeserializeOwned>(
+    idx: usize,
+    text: String,
+) -> rusqlite::Result<T> {
     serde_json::from_str(&text).map_err(|e| {
         rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Text, Box::new(e))
     })
@@ -127,16 +143,7 @@ impl Database {
         if entries.is_empty() {
             return Ok(None);
         }
-        let mutations = entries
-            .into_iter()
-            .map(|e| Mutation {
-                seq: e.seq,
-                table: e.table,
-                op: e.op,
-                key: e.key,
-                columns: e.columns,
-            })
-            .collect();
+        let mutations = entries.into_iter().map(Mutation::from).collect();
         Ok(Some(PushRequest {
             v: PROTOCOL_VERSION,
             client_id: self.client_id()?,

@@ -12,10 +12,13 @@ use web_sys::AbortController;
 
 use super::convert::{owned_value_to_js, params_from_js, set, statements_from_js, value_to_js};
 use super::error::JsResult;
+use super::local_writes::{
+    discarded_seq, list_limit, pending_writes_to_js, rejected_to_js, rejected_writes_to_js,
+};
 use super::opfs::OpfsPool;
 use super::transport::FetchTransport;
 use crate::db::OpenOptions;
-use crate::protocol::{Op, MAX_PUSH_MUTATIONS};
+use crate::protocol::MAX_PUSH_MUTATIONS;
 use crate::sync::{RejectedMutation, Transport};
 use crate::{Database, Error, ExecResult, Result, Storage};
 
@@ -223,6 +226,43 @@ impl JsDatabase {
         Ok(self.inner.with_db(|db| db.pending_count())? as f64)
     }
 
+    /// The local writes the primary has not acknowledged yet, oldest first (the order they are
+    /// pushed in): `{ count, writes }`, `count` being all of them and `writes` at most `limit` (100).
+    #[wasm_bindgen(js_name = pendingWrites, unchecked_return_type = "WriteList<PendingWrite>")]
+    pub fn pending_writes(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "WriteListOptions | undefined")] options: JsValue,
+    ) -> JsResult<JsValue> {
+        let limit = list_limit("pendingWrites", &options)?;
+        let list = self.inner.with_db(|db| db.pending_writes(limit))?;
+        Ok(pending_writes_to_js(&list))
+    }
+
+    /// The writes the primary refused and the app has not discarded, newest first, with their
+    /// code, reason and content: `{ count, writes }`, as `pendingWrites`.
+    #[wasm_bindgen(js_name = rejectedWrites, unchecked_return_type = "WriteList<RejectedWrite>")]
+    pub fn rejected_writes(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "WriteListOptions | undefined")] options: JsValue,
+    ) -> JsResult<JsValue> {
+        let limit = list_limit("rejectedWrites", &options)?;
+        let list = self.inner.with_db(|db| db.rejected_writes(limit))?;
+        Ok(rejected_writes_to_js(&list))
+    }
+
+    /// Forget the rejected write numbered `seq`, or every one without it: `{ discarded }`.
+    #[wasm_bindgen(js_name = discardRejected, unchecked_return_type = "{ discarded: number }")]
+    pub fn discard_rejected(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "number | undefined")] seq: JsValue,
+    ) -> JsResult<JsValue> {
+        let seq = discarded_seq(&seq)?;
+        let discarded = self.inner.with_db(|db| db.discard_rejected(seq))?;
+        let result = Object::new();
+        set(&result, "discarded", &JsValue::from_f64(discarded as f64));
+        Ok(result.into())
+    }
+
     /// Abort every push and pull in flight; later ones proceed normally.
     #[wasm_bindgen(js_name = abortSync)]
     pub fn abort_sync(&self) {
@@ -300,26 +340,4 @@ fn push_result_to_js(pushed: usize, rejected: &[RejectedMutation]) -> JsValue {
     let list: Array = rejected.iter().map(rejected_to_js).collect();
     set(&result, "rejected", &list);
     result.into()
-}
-
-fn rejected_to_js(r: &RejectedMutation) -> JsValue {
-    let object = Object::new();
-    set(&object, "seq", &JsValue::from_f64(r.seq as f64));
-    set(&object, "table", &JsValue::from_str(&r.table));
-    let op = match r.op {
-        Op::Insert => "insert",
-        Op::Update => "update",
-        Op::Delete => "delete",
-    };
-    set(&object, "op", &JsValue::from_str(op));
-    let key: Array = r.key.iter().map(owned_value_to_js).collect();
-    set(&object, "key", &key);
-    let columns = Object::new();
-    for (name, value) in &r.columns {
-        set(&columns, name, &owned_value_to_js(value));
-    }
-    set(&object, "columns", &columns);
-    set(&object, "code", &JsValue::from_str(&r.code));
-    set(&object, "reason", &JsValue::from_str(&r.reason));
-    object.into()
 }

@@ -4,6 +4,7 @@
 mod convert;
 mod database;
 mod error;
+mod local_writes;
 mod opfs;
 mod transport;
 
