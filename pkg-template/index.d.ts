@@ -114,6 +114,38 @@ export interface RejectedMutation {
   reason: string;
 }
 
+/** A local write the primary has not acknowledged yet, as {@link Database.pendingWrites} lists it. */
+export interface PendingWrite {
+  /** The write's sequence number in the outbox: writes are pushed in this order. */
+  seq: number;
+  table: string;
+  op: "insert" | "update" | "delete";
+  /** The row's primary-key values, in the order of the key's columns. */
+  key: SqlValue[];
+  /** The columns the write set (insert: all; update: the changed ones; delete: none). */
+  columns: Row;
+}
+
+/** A write the primary refused, kept with its content until {@link Database.discardRejected}. */
+export interface RejectedWrite extends RejectedMutation {
+  /** When the refusal reached this database (milliseconds since the epoch, to the second). */
+  rejectedAt: number;
+}
+
+/** Some writes, and how many there are in all. */
+export interface WriteList<W> {
+  /** All of them, however many are listed. */
+  count: number;
+  /** At most `limit` of them. */
+  writes: W[];
+}
+
+/** The options of {@link Database.pendingWrites} and {@link Database.rejectedWrites}. */
+export interface WriteListOptions {
+  /** The most writes to list, 0 or more. Default 100. */
+  limit?: number;
+}
+
 /** What one {@link Database.sync} round did. */
 export interface SyncResult {
   /** Local writes the primary accepted. */
@@ -190,6 +222,18 @@ export interface Database {
    * that fresh. Rejects like {@link Database.sync} when the pull fails.
    */
   ensureFresh(options?: { maxStalenessMs?: number }): Promise<FreshResult>;
+  /**
+   * The local writes the primary has not acknowledged yet (those in the outbox), oldest first, the
+   * order they are pushed in; `count` is all of them. Empty without `sync` options.
+   */
+  pendingWrites(options?: WriteListOptions): Promise<WriteList<PendingWrite>>;
+  /**
+   * The writes the primary refused (each was reported once by the `rejected` event), newest first,
+   * with their code, reason and content; `count` is all of them. They stay until discarded.
+   */
+  rejectedWrites(options?: WriteListOptions): Promise<WriteList<RejectedWrite>>;
+  /** Forgets the rejected write numbered `seq`, or every rejected write without it. */
+  discardRejected(seq?: number): Promise<{ discarded: number }>;
   /** The last known sync status (synchronous). */
   syncStatus(): SyncStatus;
   /** Calls `listener` on each `event`; returns a function that stops it. */

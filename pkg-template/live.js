@@ -3,6 +3,7 @@
 // its watches and its table listeners (the tab serving other tabs forwards them). Pulls report
 // their tables through the "change" event.
 import { OutpostError } from "./error.js";
+import { defineMethods, PASSED_ON } from "./methods.js";
 import { ALL_TABLES, TableTracker, Watches, watchArguments } from "./watch.js";
 
 export class LiveDatabase {
@@ -23,33 +24,12 @@ export class LiveDatabase {
     local.on("change", ({ tables }) => this.#changed(tables));
   }
 
-  execute(sql, params) {
-    return this.#write([sql], () => this.#local.execute(sql, params));
-  }
-
-  query(sql, params) {
-    return this.#local.query(sql, params);
-  }
-
-  executeMany(sql, paramLists) {
-    return this.#write([sql], () => this.#local.executeMany(sql, paramLists));
-  }
-
-  batch(statements) {
-    const sqls = Array.isArray(statements) ? statements.map((s) => s?.sql).filter((sql) => typeof sql === "string") : [];
-    return this.#write(sqls, () => this.#local.batch(statements));
-  }
-
-  sync() {
-    return this.#local.sync();
-  }
-
-  push() {
-    return this.#local.push();
-  }
-
-  ensureFresh(options) {
-    return this.#local.ensureFresh(options);
+  static {
+    // Calls that write tell the watches which tables they changed (methods.js: writes).
+    defineMethods(this, PASSED_ON, function (method, args) {
+      const run = () => this.#local[method.name](...args);
+      return method.writes ? this.#write(method.writes(...args), run) : run();
+    });
   }
 
   syncStatus() {

@@ -4,6 +4,7 @@
 import { Database as WasmDatabase } from "./outpost.js";
 import { OutpostError } from "./error.js";
 import { Listeners } from "./events.js";
+import { defineMethods, METHODS } from "./methods.js";
 import { packParamLists } from "./packed.js";
 import { SyncLoop } from "./sync.js";
 
@@ -71,16 +72,18 @@ export class LocalDatabase {
     }
   }
 
-  async execute(sql, params) {
-    this.#checkOpen();
-    const result = this.#db.execute(sql, params);
-    this.#loop?.onLocalWrite?.();
-    return result;
-  }
-
-  async query(sql, params) {
-    this.#checkOpen();
-    return this.#db.query(sql, params);
+  static {
+    // The calls the wasm Database answers as they are (methods.js: engine); a write wakes the sync loop.
+    defineMethods(
+      this,
+      METHODS.filter((m) => m.engine),
+      async function (method, args) {
+        this.#checkOpen();
+        const result = this.#db[method.name](...args);
+        if (method.writes) this.#loop?.onLocalWrite?.();
+        return result;
+      },
+    );
   }
 
   // --- hook for watch() (live.js): synchronous, compiles `sql` without running it ---
@@ -97,13 +100,6 @@ export class LocalDatabase {
     const result = packed ? this.#db.executeManyPacked(sql, packed) : this.#db.executeMany(sql, paramLists);
     this.#loop?.onLocalWrite?.();
     return result;
-  }
-
-  async batch(statements) {
-    this.#checkOpen();
-    const results = this.#db.batch(statements);
-    this.#loop?.onLocalWrite?.();
-    return results;
   }
 
   async sync() {

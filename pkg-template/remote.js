@@ -1,11 +1,12 @@
-// The main-thread side of a browser database: a proxy whose methods post a message to the
-// database's own Worker (worker.js) and resolve with its answer. Errors come back as {code, message}
-// and are rethrown as OutpostError here; the sync token function is called here, on request.
-// Watches run in the worker; their rows arrive here as "rows" messages.
+// The main-thread side of a browser database: a proxy whose methods (methods.js) post a call to
+// the database's own Worker (worker.js) and resolve with its reply. Errors come back as plain data
+// and are rethrown as OutpostError here (messages.js); the sync token function is called here, when
+// the worker asks for a token. Watches run in the worker; their rows arrive here as "rows" messages.
 import { OutpostError } from "./error.js";
 import { Listeners } from "./events.js";
+import { defineMethods, PASSED_ON } from "./methods.js";
 import { watchArguments } from "./watch.js";
-import { errorFromWire, errorToWire } from "./wire.js";
+import { errorFromMessage, postReply, replyTo, settle } from "./messages.js";
 
 export async function openRemote(options) {
   if (options === null || typeof options !== "object" || Array.isArray(options)) {
@@ -67,7 +68,7 @@ class RemoteDatabase {
     return new Promise((resolve, reject) => {
       this.#opening = { resolve, reject };
       try {
-        this.#worker.postMessage({ type: "open", options });
+        this.#worker.postMessage({ kind: "open", options });
       } catch (err) {
         this.#opening = null;
         reject(new OutpostError("BAD_OPTIONS", `the options cannot be sent to the database worker: ${err?.message ?? err}`));
@@ -75,32 +76,10 @@ class RemoteDatabase {
     });
   }
 
-  execute(sql, params) {
-    return this.#call("execute", [sql, params]);
-  }
-
-  query(sql, params) {
-    return this.#call("query", [sql, params]);
-  }
-
-  executeMany(sql, paramLists) {
-    return this.#call("executeMany", [sql, paramLists]);
-  }
-
-  batch(statements) {
-    return this.#call("batch", [statements]);
-  }
-
-  sync() {
-    return this.#call("sync", []);
-  }
-
-  push() {
-    return this.#call("push", []);
-  }
-
-  ensureFresh(options) {
-    return this.#call("ensureFresh", options === undefined ? [] : [options]);
+  static {
+    defineMethods(this, PASSED_ON, function (method, args) {
+      return this.#call(method.name, args);
+    });
   }
 
   watch(sql, params, onRows, options) {
@@ -109,13 +88,13 @@ class RemoteDatabase {
     if (this.#closing) throw new OutpostError("DATABASE_CLOSED", "the database is closed");
     const id = this.#nextId++;
     try {
-      this.#worker.postMessage({ type: "watch", id, sql: args.sql, params: args.params });
+      this.#worker.postMessage({ kind: "watch", id, sql: args.sql, params: args.params });
     } catch (err) {
       throw new OutpostError("BAD_PARAMS", `the parameters cannot be sent to the database worker: ${err?.message ?? err}`);
     }
     this.#watches.set(id, args);
     return () => {
-      if (this.#watches.delete(id) && !this.#failure) this.#worker.postMessage({ type: "unwatch", id });
+      if (this.#watches.delete(id) && !this.#failure) this.#worker.postMessage({ kind: "unwatch", id });
     };
   }
 
@@ -148,7 +127,7 @@ class RemoteDatabase {
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
       try {
-        this.#worker.postMessage({ type: "call", id, method, args });
+        this.#worker.postMessage({ kind: "call", id, method, args });
       } catch (err) {
         // DataCloneError: a function, a class instance with private state, etc. among the params
         reject(new OutpostError("BAD_PARAMS", `the parameters cannot be sent to the database worker: ${err?.message ?? err}`));
@@ -159,24 +138,21 @@ class RemoteDatabase {
   }
 
   #receive(message) {
-    switch (message.type) {
+    switch (message.kind) {
       case "opened":
         this.#status = message.status;
         this.#opening?.resolve();
         this.#opening = null;
         break;
       case "open-failed":
-        this.#opening?.reject(errorFromWire(message.error));
+        this.#opening?.reject(errorFromMessage(message.error));
         this.#opening = null;
         break;
-      case "result":
-      case "error": {
+      case "reply": {
         const call = this.#pending.get(message.id);
         this.#pending.delete(message.id);
         if (message.status) this.#status = message.status;
-        if (!call) break;
-        if (message.type === "result") call.resolve(message.value);
-        else call.reject(errorFromWire(message.error));
+        if (call) settle(call, message);
         break;
       }
       case "rows":
@@ -184,9 +160,9 @@ class RemoteDatabase {
         const watch = this.#watches.get(message.id);
         if (!watch) break;
         try {
-          if (message.type === "rows") watch.onRows(message.rows);
-          else if (watch.onError) watch.onError(errorFromWire(message.error));
-          else throw errorFromWire(message.error);
+          if (message.kind === "rows") watch.onRows(message.rows);
+          else if (watch.onError) watch.onError(errorFromMessage(message.error));
+          else throw errorFromMessage(message.error);
         } catch (err) {
           reportLater(err);
         }
@@ -196,22 +172,23 @@ class RemoteDatabase {
         if (message.event === "status") this.#status = message.payload;
         this.#listeners.emit(message.event, message.payload);
         break;
-      case "token":
-        this.#answerToken(message.id);
+      case "call":
+        this.#answer(message);
         break;
     }
   }
 
-  async #answerToken(id) {
-    try {
+  /** The worker's calls to the page: only "token", for the sync token function that stays here. */
+  async #answer({ id, method }) {
+    const reply = await replyTo(id, async () => {
+      if (method !== "token" || !this.#tokenSource) throw new TypeError(`unknown method ${method}`);
       const token = await this.#tokenSource();
       if (typeof token !== "string") {
         throw new OutpostError("BAD_OPTIONS", "options.sync.token() must return a string (or a Promise of one)");
       }
-      this.#worker.postMessage({ type: "token-reply", id, token });
-    } catch (err) {
-      this.#worker.postMessage({ type: "token-reply", id, error: errorToWire(err) });
-    }
+      return token;
+    });
+    postReply((message) => this.#worker.postMessage(message), reply);
   }
 
   /** Ends every waiting call with `error`; later calls fail with it too. */

@@ -7,19 +7,15 @@
 // have been applied); reads are simply sent again. A holder that closes cleanly says so first, and
 // calls it did not answer are re-sent without an error. Sync and its events run in the holder only.
 //
-// Channel messages: hello {from}; holder {id, ready, since, status}; resign {id}; call {from, to, id,
-// method, args}; reply {to, id, ok, value | error, status}; event {event, payload}; tables {tables}.
+// Which calls travel, and which are re-sent to a new holder: methods.js. The channel's messages:
+// messages.js.
 import { OutpostError } from "./error.js";
 import { Listeners } from "./events.js";
 import { LiveDatabase } from "./live.js";
 import { checkOptions, openLocal } from "./local.js";
+import { defineMethods, methodNamed, PASSED_ON } from "./methods.js";
 import { ALL_TABLES, Watches, watchArguments } from "./watch.js";
-import { errorFromWire, errorToWire, statusToWire } from "./wire.js";
-
-/** Methods a tab may ask the holder to run. */
-const FORWARDED = new Set(["execute", "executeMany", "query", "batch", "sync", "push", "ensureFresh", "readTables"]);
-/** Calls that change nothing, so they can be sent again to a new holder. */
-const REPEATABLE = new Set(["query", "readTables"]);
+import { errorToMessage, postReply, replyTo, settle, statusToMessage } from "./messages.js";
 /** In a set of changed tables: any table may have changed. */
 const EVERY = Symbol("every table");
 const IDLE_STATUS = { state: "idle", pending: 0, lastSyncedAt: null, lastError: null };
@@ -102,32 +98,10 @@ export class SharedDatabase {
     this.#post({ kind: "hello", from: this.#id });
   }
 
-  execute(sql, params) {
-    return this.#call("execute", [sql, params]);
-  }
-
-  query(sql, params) {
-    return this.#call("query", [sql, params]);
-  }
-
-  executeMany(sql, paramLists) {
-    return this.#call("executeMany", [sql, paramLists]);
-  }
-
-  batch(statements) {
-    return this.#call("batch", [statements]);
-  }
-
-  sync() {
-    return this.#call("sync", []);
-  }
-
-  push() {
-    return this.#call("push", []);
-  }
-
-  ensureFresh(options) {
-    return this.#call("ensureFresh", options === undefined ? [] : [options]);
+  static {
+    defineMethods(this, PASSED_ON, function (method, args) {
+      return this.#call(method.name, args);
+    });
   }
 
   syncStatus() {
@@ -209,7 +183,7 @@ export class SharedDatabase {
     for (const event of ["status", "rejected", "change"]) {
       local.on(event, (payload) => {
         this.#listeners.emit(event, payload);
-        this.#post({ kind: "event", event, payload: event === "status" ? statusToWire(payload) : payload });
+        this.#post({ kind: "event", event, payload: event === "status" ? statusToMessage(payload) : payload });
       });
     }
     local.onTablesChanged((tables) => {
@@ -232,7 +206,7 @@ export class SharedDatabase {
     if (old === undefined || old === holder.id) return;
     for (const [id, call] of this.#pending) {
       if (call.sentTo === null || call.sentTo === holder.id) continue;
-      if (REPEATABLE.has(call.method)) {
+      if (methodNamed(call.method).resend) {
         call.sentTo = null;
       } else {
         this.#pending.delete(id);
@@ -286,7 +260,7 @@ export class SharedDatabase {
   }
 
   async #runLocal(method, args) {
-    if (!FORWARDED.has(method)) throw new TypeError(`unknown method ${method}`);
+    if (!methodNamed(method)?.tabs) throw new TypeError(`unknown method ${method}`);
     return this.#local[method](...args);
   }
 
@@ -326,8 +300,7 @@ export class SharedDatabase {
         if (!call) break;
         this.#pending.delete(message.id);
         if (message.status) this.#status = message.status;
-        if (message.ok) call.resolve(message.value);
-        else call.reject(errorFromWire(message.error));
+        settle(call, message);
         break;
       }
       case "event":
@@ -342,13 +315,9 @@ export class SharedDatabase {
   }
 
   #serve({ from, id, method, args }) {
-    const served = this.#runLocal(method, args).then(
-      (value) => ({ kind: "reply", to: from, id, ok: true, value }),
-      (err) => ({ kind: "reply", to: from, id, ok: false, error: errorToWire(err) }),
-    );
-    const answered = served.then((reply) => {
+    const answered = replyTo(id, () => this.#runLocal(method, args)).then((reply) => {
       this.#serving.delete(answered);
-      this.#post({ ...reply, status: this.#local ? statusToWire(this.#local.syncStatus()) : undefined });
+      this.#post({ ...reply, to: from, status: this.#local ? statusToMessage(this.#local.syncStatus()) : undefined });
     });
     this.#serving.add(answered);
   }
@@ -376,18 +345,20 @@ export class SharedDatabase {
 
   #announce() {
     const { since } = this.#holder;
-    this.#post({ kind: "holder", id: this.#id, ready: true, since, status: statusToWire(this.#local.syncStatus()) });
+    this.#post({ kind: "holder", id: this.#id, ready: true, since, status: statusToMessage(this.#local.syncStatus()) });
   }
 
   #post(message) {
     if (this.#channelClosed) return;
+    const post = (data) => this.#channel.postMessage(data);
+    if (message.kind === "reply") {
+      postReply(post, message);
+      return;
+    }
     try {
-      this.#channel.postMessage(message);
-    } catch (err) {
-      if (message.kind === "reply") {
-        // A result the structured clone cannot carry: answer with an error instead.
-        this.#channel.postMessage({ kind: "reply", to: message.to, id: message.id, ok: false, error: errorToWire(err) });
-      }
+      post(message);
+    } catch {
+      // the channel's own messages are plain data, and none of them is answered: nothing to tell
     }
   }
 

@@ -1,25 +1,25 @@
 // The dedicated Worker behind a main-thread database (see remote.js for the other end). It opens the
 // database through shared.js, so it either holds the OPFS file for every tab or forwards to the tab
-// that does. Messages in: open, call, watch, unwatch, token-reply. Messages out: opened,
-// open-failed, result, error, event, rows, watch-error, token.
-// The sync token function stays on the page; the worker asks for a token each time it needs one.
+// that does. It runs the page's calls of the public API (methods.js) and its watches; the messages
+// are described in messages.js. The sync token function stays on the page: the worker calls the
+// page for a token each time it needs one.
 import init from "./outpost.js";
+import { methodNamed } from "./methods.js";
 import { openShared } from "./shared.js";
-import { errorToWire, errorFromWire, statusToWire } from "./wire.js";
-
-const METHODS = new Set(["execute", "executeMany", "query", "batch", "sync", "push", "ensureFresh", "close"]);
+import { errorToMessage, postReply, replyTo, settle, statusToMessage } from "./messages.js";
 
 let db = null;
 let wasmReady = null;
 const watches = new Map();
-const tokenRequests = new Map();
-let nextTokenRequest = 1;
+/** This worker's calls to the page (for tokens) not yet answered: id -> { resolve, reject }. */
+const pageCalls = new Map();
+let nextPageCall = 1;
 
 function requestToken() {
-  const id = nextTokenRequest++;
+  const id = nextPageCall++;
   return new Promise((resolve, reject) => {
-    tokenRequests.set(id, { resolve, reject });
-    self.postMessage({ type: "token", id });
+    pageCalls.set(id, { resolve, reject });
+    self.postMessage({ kind: "call", id, method: "token", args: [] });
   });
 }
 
@@ -33,43 +33,41 @@ async function handleOpen(options) {
     db = await openShared(options, () => (wasmReady ??= init()));
     for (const event of ["status", "rejected", "change"]) {
       db.on(event, (payload) => {
-        self.postMessage({ type: "event", event, payload: event === "status" ? statusToWire(payload) : payload });
+        self.postMessage({ kind: "event", event, payload: event === "status" ? statusToMessage(payload) : payload });
       });
     }
-    self.postMessage({ type: "opened", status: statusToWire(db.syncStatus()) });
+    self.postMessage({ kind: "opened", status: statusToMessage(db.syncStatus()) });
   } catch (err) {
-    self.postMessage({ type: "open-failed", error: errorToWire(err) });
+    self.postMessage({ kind: "open-failed", error: errorToMessage(err) });
   }
 }
 
 async function handleCall({ id, method, args }) {
-  try {
-    if (!METHODS.has(method)) throw new TypeError(`unknown method ${method}`);
+  const reply = await replyTo(id, () => {
+    if (!methodNamed(method)?.api) throw new TypeError(`unknown method ${method}`);
     if (method === "close") {
       for (const stop of watches.values()) stop();
       watches.clear();
     }
-    const value = await db[method](...args);
-    self.postMessage({ type: "result", id, value, status: statusToWire(db.syncStatus()) });
-  } catch (err) {
-    self.postMessage({ type: "error", id, error: errorToWire(err) });
-  }
+    return db[method](...args);
+  });
+  postReply((message) => self.postMessage(message), { ...reply, status: statusToMessage(db?.syncStatus()) });
 }
 
 function handleWatch({ id, sql, params }) {
   try {
-    const stop = db.watch(sql, params, (rows) => self.postMessage({ type: "rows", id, rows }), {
-      onError: (err) => self.postMessage({ type: "watch-error", id, error: errorToWire(err) }),
+    const stop = db.watch(sql, params, (rows) => self.postMessage({ kind: "rows", id, rows }), {
+      onError: (err) => self.postMessage({ kind: "watch-error", id, error: errorToMessage(err) }),
     });
     watches.set(id, stop);
   } catch (err) {
-    self.postMessage({ type: "watch-error", id, error: errorToWire(err) });
+    self.postMessage({ kind: "watch-error", id, error: errorToMessage(err) });
   }
 }
 
 self.addEventListener("message", (event) => {
   const message = event.data;
-  switch (message.type) {
+  switch (message.kind) {
     case "open":
       handleOpen(message.options);
       break;
@@ -83,12 +81,10 @@ self.addEventListener("message", (event) => {
       watches.get(message.id)?.();
       watches.delete(message.id);
       break;
-    case "token-reply": {
-      const request = tokenRequests.get(message.id);
-      tokenRequests.delete(message.id);
-      if (!request) break;
-      if (message.error) request.reject(errorFromWire(message.error));
-      else request.resolve(message.token);
+    case "reply": {
+      const call = pageCalls.get(message.id);
+      pageCalls.delete(message.id);
+      if (call) settle(call, message);
       break;
     }
   }

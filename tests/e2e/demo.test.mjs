@@ -309,6 +309,11 @@ describe("the demo page", { timeout: 240_000 }, () => {
     });
     await converged("the devices to agree after the rejection");
     assert.equal(await B.page.locator(".task-title", { hasText: "deliberately longer" }).count(), 0);
+    // The refused content is still shown, until cleared.
+    assert.match(await rejection.locator(".entry-columns").textContent(), /title="This title is deliberately/);
+    await A.page.click("#clear-rejected");
+    await until(async () => (await A.page.locator("#rejected-count").textContent()) === "0", { message: "the rejection to be cleared" });
+    assert.equal(await A.page.locator(".rejection").count(), 0);
   });
 
   it("keeps everything across a reload, even offline (OPFS)", async () => {

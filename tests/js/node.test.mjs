@@ -1,7 +1,10 @@
 // The built package in Node, imported by its package name (through the "node" export condition):
-// memory storage, migrations, execute/query/batch, values, and errors with stable codes.
+// memory storage, migrations, execute/query/batch, values, errors with stable codes, and the
+// pending and rejected writes against the real outpost-primary.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { rmSync } from "node:fs";
+import { startPrimary } from "../support/primary.mjs";
 import { importPackage } from "./helpers/package.mjs";
 
 const { open, OutpostError } = await importPackage();
@@ -188,5 +191,83 @@ describe("outpost-sqlite in Node", () => {
     assert.equal(db.syncStatus().pending >= 0, true);
     await rejectsWith(db.sync(), "OFFLINE");
     await db.close();
+  });
+
+  it("lists pending writes until a sync drains them, and rejected writes until they are discarded", async () => {
+    // The primary refuses long notes; the replica's schema does not.
+    const primary = await startPrimary({
+      schemaSql: "CREATE TABLE notes (id TEXT PRIMARY KEY, body TEXT NOT NULL CHECK (length(body) <= 10));\n",
+      args: ["--no-auth"],
+    });
+    try {
+      const db = await open({
+        name: "node-writes",
+        migrations: ["CREATE TABLE notes (id TEXT PRIMARY KEY, body TEXT NOT NULL)"],
+        sync: { url: `${primary.origin}/v1/db/node-writes`, tables: ["notes"], live: false, intervalMs: 0 },
+      });
+      await db.execute("INSERT INTO notes (id, body) VALUES ('short', 'fits')");
+      await db.execute("INSERT INTO notes (id, body) VALUES ('long', 'far too long to fit')");
+      await db.execute("UPDATE notes SET body = 'fits too' WHERE id = 'short'");
+      await db.execute("INSERT INTO notes (id, body) VALUES ('longer', 'longer still, refused too')");
+
+      const pending = await db.pendingWrites();
+      assert.equal(pending.count, 4);
+      assert.deepEqual(
+        pending.writes.map(({ table, op, key, columns }) => ({ table, op, key, columns })),
+        [
+          { table: "notes", op: "insert", key: ["short"], columns: { id: "short", body: "fits" } },
+          { table: "notes", op: "insert", key: ["long"], columns: { id: "long", body: "far too long to fit" } },
+          { table: "notes", op: "update", key: ["short"], columns: { body: "fits too" } },
+          { table: "notes", op: "insert", key: ["longer"], columns: { id: "longer", body: "longer still, refused too" } },
+        ],
+      );
+      assert.ok(pending.writes.every((w, i) => i === 0 || w.seq > pending.writes[i - 1].seq), "oldest first");
+      assert.equal(db.syncStatus().pending, 4, "the status counts the same writes");
+      const first = await db.pendingWrites({ limit: 1 });
+      assert.deepEqual(first, { count: 4, writes: pending.writes.slice(0, 1) });
+      assert.deepEqual(await db.rejectedWrites(), { count: 0, writes: [] });
+
+      const round = await db.sync();
+      assert.equal(round.pushed, 2);
+      assert.deepEqual(await db.pendingWrites(), { count: 0, writes: [] }, "the sync drained the outbox");
+
+      const rejected = await db.rejectedWrites();
+      assert.equal(rejected.count, 2);
+      assert.deepEqual(
+        rejected.writes.map(({ key, code }) => ({ key, code })),
+        [
+          { key: ["longer"], code: "SQLITE_CONSTRAINT_CHECK" },
+          { key: ["long"], code: "SQLITE_CONSTRAINT_CHECK" },
+        ],
+        "newest first, with the primary's code",
+      );
+      const [newest, oldest] = rejected.writes;
+      assert.equal(oldest.seq, pending.writes[1].seq);
+      assert.deepEqual(oldest.columns, { id: "long", body: "far too long to fit" }, "the refused content is still readable");
+      assert.equal(oldest.op, "insert");
+      assert.equal(typeof oldest.reason, "string");
+      assert.ok(Math.abs(oldest.rejectedAt - Date.now()) < 60_000, `rejectedAt ${oldest.rejectedAt} is a time in ms`);
+      assert.deepEqual(
+        round.rejected.map((r) => r.seq),
+        [oldest.seq, newest.seq],
+        "the same writes the sync reported",
+      );
+
+      assert.deepEqual(await db.discardRejected(oldest.seq), { discarded: 1 });
+      assert.deepEqual(await db.discardRejected(oldest.seq), { discarded: 0 }, "already discarded");
+      assert.deepEqual(await db.rejectedWrites(), { count: 1, writes: [newest] });
+      assert.deepEqual(await db.discardRejected(), { discarded: 1 });
+      assert.deepEqual(await db.rejectedWrites(), { count: 0, writes: [] });
+
+      await rejectsWith(db.pendingWrites({ limit: -1 }), "BAD_OPTIONS");
+      await rejectsWith(db.rejectedWrites({ limt: 5 }), "BAD_OPTIONS");
+      await rejectsWith(db.discardRejected("all"), "BAD_OPTIONS");
+      await db.close();
+      await rejectsWith(db.pendingWrites(), "DATABASE_CLOSED");
+    } finally {
+      await primary.stop();
+      rmSync(primary.dataDir, { recursive: true, force: true });
+      rmSync(primary.schemaFile, { force: true });
+    }
   });
 });

@@ -1,7 +1,8 @@
 // Many tabs, one OPFS database, and live queries, in headless Chromium: pages of one origin share a
 // database (one holds it, the others forward), a page that holds it can close mid-stream without
 // losing an acknowledged write, and db.watch() re-runs a query after writes in any tab and after
-// pulls from the real outpost-primary, once per burst, and never for unrelated tables.
+// pulls from the real outpost-primary, once per burst, and never for unrelated tables; the pending
+// and rejected writes read the same from every page.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { rmSync } from "node:fs";
@@ -285,6 +286,81 @@ describe("many tabs share one database; watch() re-runs live queries", { timeout
       assert.deepEqual(onPrimary, [{ body: "hello" }]);
       assert.ok((await a.evaluate(() => window.tokenCalls)) > 0, "the holder page's token function was called");
       assert.equal(await b.evaluate(() => window.tokenCalls), 0, "the forwarding page never synced itself");
+
+      for (const page of [a, b]) await page.evaluate(() => window.db.close());
+      assert.deepEqual([a, b].flatMap((p) => p.errors), []);
+      for (const page of [a, b]) await page.close();
+    } finally {
+      await primary.stop();
+      rmSync(primary.dataDir, { recursive: true, force: true });
+      rmSync(primary.schemaFile, { force: true });
+    }
+  });
+
+  it("every page lists the pending writes until a sync drains them, and the rejected ones until one discards them", async () => {
+    // The primary refuses long notes; the pages' schema does not.
+    const primary = await startPrimary({
+      schemaSql: "CREATE TABLE notes (id TEXT PRIMARY KEY, body TEXT NOT NULL CHECK (length(body) <= 10));\n",
+      args: ["--no-auth"],
+    });
+    try {
+      const [a, b] = [await appPage(), await appPage()];
+      const options = {
+        name: "outbox-views",
+        migrations: ["CREATE TABLE notes (id TEXT PRIMARY KEY, body TEXT NOT NULL)"],
+        // Nothing syncs by itself: the test says when.
+        sync: { url: `${primary.origin}/v1/db/outbox-views`, tables: ["notes"], live: false, intervalMs: 0 },
+      };
+      await openIn(a, options); // a holds it
+      await openIn(b, options); // b forwards to a
+      const pending = (page) => page.evaluate(() => window.db.pendingWrites());
+      const rejected = (page) => page.evaluate(() => window.db.rejectedWrites());
+
+      await b.evaluate(async () => {
+        await window.db.execute("INSERT INTO notes (id, body) VALUES ('ok', 'fits')");
+        await window.db.execute("INSERT INTO notes (id, body) VALUES ('long', 'far too long to fit')");
+      });
+      const queued = await pending(b);
+      assert.equal(queued.count, 2);
+      assert.deepEqual(
+        queued.writes.map(({ op, key, columns }) => ({ op, key, columns })),
+        [
+          { op: "insert", key: ["ok"], columns: { id: "ok", body: "fits" } },
+          { op: "insert", key: ["long"], columns: { id: "long", body: "far too long to fit" } },
+        ],
+      );
+      assert.deepEqual(await pending(a), queued, "the holder page lists the same writes");
+      assert.deepEqual(await b.evaluate(() => window.db.pendingWrites({ limit: 1 })), { count: 2, writes: queued.writes.slice(0, 1) });
+
+      const round = await b.evaluate(() => window.db.sync());
+      assert.equal(round.pushed, 1);
+      assert.deepEqual(await pending(b), { count: 0, writes: [] }, "the sync drained the outbox");
+      assert.deepEqual(await pending(a), { count: 0, writes: [] });
+
+      const refused = await rejected(b);
+      assert.equal(refused.count, 1);
+      const [write] = refused.writes;
+      assert.equal(write.seq, queued.writes[1].seq);
+      assert.equal(write.code, "SQLITE_CONSTRAINT_CHECK");
+      assert.deepEqual(write.columns, { id: "long", body: "far too long to fit" });
+      assert.equal(typeof write.rejectedAt, "number");
+      assert.deepEqual(await rejected(a), refused);
+
+      // Discarded from the page that forwards, gone for both.
+      assert.deepEqual(await b.evaluate((seq) => window.db.discardRejected(seq), write.seq), { discarded: 1 });
+      assert.deepEqual(await rejected(a), { count: 0, writes: [] });
+      assert.deepEqual(await rejected(b), { count: 0, writes: [] });
+
+      // Arguments are checked where the database is, and the error comes back with its code.
+      const bad = await b.evaluate(async () => {
+        try {
+          await window.db.pendingWrites({ limit: "all" });
+          return "resolved";
+        } catch (err) {
+          return { instance: err instanceof window.outpost.OutpostError, code: err.code };
+        }
+      });
+      assert.deepEqual(bad, { instance: true, code: "BAD_OPTIONS" });
 
       for (const page of [a, b]) await page.evaluate(() => window.db.close());
       assert.deepEqual([a, b].flatMap((p) => p.errors), []);

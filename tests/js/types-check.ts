@@ -9,7 +9,9 @@ import type {
   OpenOptions,
   OutpostErrorCode,
   Params,
+  PendingWrite,
   RejectedMutation,
+  RejectedWrite,
   Row,
   SqlValue,
   Statement,
@@ -17,6 +19,8 @@ import type {
   SyncResult,
   SyncStatus,
   WatchOptions,
+  WriteList,
+  WriteListOptions,
 } from "outpost-sqlite";
 
 interface Todo extends Row {
@@ -64,6 +68,22 @@ async function everything(): Promise<void> {
   const counts: [number, number] = [round.pushed, round.pulled];
   const refused: RejectedMutation[] = round.rejected;
   const reason: string | undefined = refused[0]?.reason;
+
+  const listOptions: WriteListOptions = { limit: 10 };
+  const queued: WriteList<PendingWrite> = await db.pendingWrites(listOptions);
+  const queuedCount: number = queued.count;
+  const next: PendingWrite | undefined = queued.writes[0];
+  const nextOp: "insert" | "update" | "delete" | undefined = next?.op;
+  const nextKey: SqlValue[] | undefined = next?.key;
+  await db.pendingWrites();
+  const refusedKept: WriteList<RejectedWrite> = await db.rejectedWrites({});
+  const kept: RejectedWrite | undefined = refusedKept.writes[0];
+  const keptAt: number | undefined = kept?.rejectedAt;
+  const keptCode: string | undefined = kept?.code;
+  const asMutation: RejectedMutation | undefined = kept;
+  const discardedOne: { discarded: number } = await db.discardRejected(kept?.seq);
+  const discardedAll: number = (await db.discardRejected()).discarded;
+  void [queuedCount, nextOp, nextKey, keptAt, keptCode, asMutation, discardedOne, discardedAll];
 
   const status: SyncStatus = db.syncStatus();
   const state: "idle" | "syncing" | "offline" | "error" = status.state;
@@ -121,6 +141,10 @@ async function everything(): Promise<void> {
   db.on("nonsense", () => {});
   // @ts-expect-error the status listener receives a SyncStatus
   db.on("status", (s: string) => void s);
+  // @ts-expect-error a limit is a number
+  await db.pendingWrites({ limit: "10" });
+  // @ts-expect-error a rejected write is named by its seq, a number
+  await db.discardRejected("1");
   // @ts-expect-error syncStatus() is synchronous
   await db.syncStatus().then(() => {});
 }

@@ -1,5 +1,6 @@
 // The package's TypeScript types: types-check.ts (every public API, strict) compiles against the
-// built pkg/index.d.ts, and index.d.ts never falls back to `any`.
+// built pkg/index.d.ts, index.d.ts never falls back to `any`, and its Database declares exactly the
+// public calls of the package's method table (methods.js), besides the synchronous ones.
 import { it } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
@@ -27,4 +28,15 @@ it("index.d.ts has no `any`", () => {
     .replace(/\/\*[\s\S]*?\*\//g, "")
     .replace(/\/\/.*$/gm, "");
   assert.doesNotMatch(source, /\bany\b/);
+});
+
+it("index.d.ts's Database declares the method table's public calls", async () => {
+  const { METHODS } = await import(`${pkgDir}/methods.js`);
+  const source = readFileSync(`${pkgDir}/index.d.ts`, "utf8").replace(/\/\*[\s\S]*?\*\//g, "");
+  const body = /export interface Database \{([\s\S]*?)\n\}/.exec(source)[1];
+  const declared = new Set([...body.matchAll(/^ {2}(\w+)[<(]/gm)].map((m) => m[1]));
+  // The synchronous calls are each proxy's own, not passed on.
+  const synchronous = ["syncStatus", "on", "watch"];
+  const passedOn = METHODS.filter((m) => m.api).map((m) => m.name);
+  assert.deepEqual([...declared].sort(), [...passedOn, ...synchronous].sort());
 });

@@ -1,6 +1,6 @@
 // The panels beside the board: the same reads timed locally and against the primary, the outbox,
-// the sync state, and the writes the primary rejected. All of it is read from the local database
-// (including Outpost's own tables, `_outpost_outbox` and `_outpost_rejected`) or from sync events.
+// the sync state, and the writes the primary rejected. All of it comes from the package: the local
+// database, its pending and rejected writes (db.pendingWrites(), db.rejectedWrites()) and sync events.
 import { ago, formatMicros, formatTime, h } from "./dom.js";
 import { TASKS_SQL } from "./board.js";
 
@@ -14,6 +14,9 @@ const READS = [
   },
   { label: "One task by id", sql: "SELECT * FROM tasks WHERE id = ?", params: (state) => [state.someTaskId ?? ""] },
 ];
+/** How many outbox entries and rejections the panels list; their counts cover all of them. */
+const OUTBOX_SHOWN = 30;
+const REJECTIONS_SHOWN = 20;
 /** Local reads are repeated and averaged: without cross-origin isolation the browser's clock has 100 µs steps. */
 const LOCAL_REPEATS = 10;
 const REMOTE_REPEATS = 3;
@@ -125,10 +128,7 @@ export class Outbox {
 
   async refresh() {
     const db = await this.#replica.db();
-    const [{ n }] = await db.query("SELECT count(*) AS n FROM _outpost_outbox WHERE acked_version IS NULL");
-    const entries = await db.query(
-      "SELECT seq, tbl, op, key, columns FROM _outpost_outbox WHERE acked_version IS NULL ORDER BY seq LIMIT 30",
-    );
+    const { count: n, writes: entries } = await db.pendingWrites({ limit: OUTBOX_SHOWN });
     this.#count.textContent = String(n);
     this.#count.dataset.count = String(n);
     this.#list.replaceChildren(
@@ -138,7 +138,7 @@ export class Outbox {
               "li",
               { class: "entry" },
               h("span", { class: `op op-${e.op}` }, e.op),
-              h("span", { class: "entry-table" }, e.tbl),
+              h("span", { class: "entry-table" }, e.table),
               h("code", { class: "entry-columns" }, describeColumns(e)),
               h("span", { class: "entry-seq" }, `#${e.seq}`),
             ),
@@ -149,18 +149,13 @@ export class Outbox {
   }
 }
 
-function describeColumns(entry) {
-  let columns = {};
-  try {
-    columns = JSON.parse(entry.columns);
-  } catch {
-    // shown raw below
-  }
-  const shown = Object.entries(columns)
-    .filter(([name]) => !["id", "created_at", "list_id"].includes(name))
-    .map(([name, value]) => `${name}=${typeof value === "string" ? JSON.stringify(truncate(value, 28)) : value}`);
-  if (entry.op === "delete") return `key ${truncate(entry.key, 16)}`;
-  return shown.join(" ") || entry.columns;
+/** A write's changed columns (ids and bookkeeping left out), or a delete's key, in one short line. */
+function describeColumns(write) {
+  if (write.op === "delete") return `key ${truncate(write.key.join(", "), 16)}`;
+  const entries = Object.entries(write.columns);
+  const telling = entries.filter(([name]) => !["id", "created_at", "list_id"].includes(name));
+  const describe = ([name, value]) => `${name}=${typeof value === "string" ? JSON.stringify(truncate(value, 28)) : value}`;
+  return (telling.length ? telling : entries).map(describe).join(" ");
 }
 
 function truncate(text, max) {
@@ -225,10 +220,7 @@ export class Rejections {
 
   async refresh() {
     const db = await this.#replica.db();
-    const rows = await db.query(
-      "SELECT seq, tbl, op, columns, code, reason, rejected_at FROM _outpost_rejected ORDER BY seq DESC LIMIT 20",
-    );
-    const [{ n }] = await db.query("SELECT count(*) AS n FROM _outpost_rejected");
+    const { count: n, writes: rows } = await db.rejectedWrites({ limit: REJECTIONS_SHOWN });
     this.#count.textContent = String(n);
     this.#list.replaceChildren(
       ...(rows.length
@@ -240,11 +232,11 @@ export class Rejections {
                 "div",
                 { class: "rejection-head" },
                 h("span", { class: `op op-${r.op}` }, r.op),
-                h("span", { class: "entry-table" }, r.tbl),
+                h("span", { class: "entry-table" }, r.table),
                 h("code", { class: "rejection-code" }, r.code),
               ),
               h("p", { class: "rejection-reason" }, r.reason),
-              h("code", { class: "entry-columns" }, describeColumns({ op: r.op, columns: r.columns, key: "" })),
+              h("code", { class: "entry-columns" }, describeColumns(r)),
             ),
           )
         : [h("li", { class: "empty" }, "None: the primary accepted every write.")]),
@@ -253,7 +245,7 @@ export class Rejections {
 
   async clear() {
     const db = await this.#replica.db();
-    await db.execute("DELETE FROM _outpost_rejected");
+    await db.discardRejected();
     await this.refresh();
   }
 }

@@ -1,0 +1,73 @@
+// The Database's asynchronous calls, written once. Every layer that passes calls on takes its
+// methods, its allow-list and its rules from this table: the page's proxy and its Worker
+// (remote.js, worker.js), a tab and the tab holding the database (shared.js), the live-query layer
+// (live.js) and the wasm wrapper (local.js). A call added here works from a page, from every tab,
+// in a Worker, in Node and in Workers alike.
+//
+// For each call:
+// - params: its parameters. A proxy passes on exactly these (extra arguments are not sent).
+// - writes(...args): the SQL it runs that may change the app's tables. The live layer works out
+//   which tables before it runs (a DROP cannot be compiled after) and tells the watches after it;
+//   the sync loop pushes soon after.
+// - resend: it changes nothing, so when the tab holding the database goes away before answering
+//   it, it is simply sent to the next holder. Every other call then rejects with HOLDER_CHANGED:
+//   it may or may not have been applied.
+// - tabs: a tab that does not hold the database sends it to the tab that does.
+// - api: a method of the public Database; a page's Worker runs it for the page.
+// - own: every layer implements it itself instead of passing it on (close releases that layer's
+//   own Worker, loop or handles).
+// - engine: local.js answers it with the wasm Database's method of the same name.
+
+export const METHODS = Object.freeze(
+  [
+    method("execute", ["sql", "params"], { writes: (sql) => [sql], engine: true }),
+    method("executeMany", ["sql", "paramLists"], { writes: (sql) => [sql] }),
+    method("batch", ["statements"], { writes: statementSqls, engine: true }),
+    method("query", ["sql", "params"], { resend: true, engine: true }),
+    method("pendingWrites", ["options"], { resend: true, engine: true }),
+    method("rejectedWrites", ["options"], { resend: true, engine: true }),
+    method("discardRejected", ["seq"], { engine: true }),
+    method("sync", []),
+    method("push", []),
+    method("ensureFresh", ["options"]),
+    // The tables a query reads, for a watch in a tab that does not hold the database.
+    method("readTables", ["sql"], { resend: true, api: false }),
+    method("close", [], { tabs: false, own: true }),
+  ].map(Object.freeze),
+);
+
+const BY_NAME = new Map(METHODS.map((m) => [m.name, m]));
+
+/** The method called `name`, or undefined: message data is not trusted to name a real one. */
+export function methodNamed(name) {
+  return typeof name === "string" ? BY_NAME.get(name) : undefined;
+}
+
+/** The public methods a proxy defines by passing them on. */
+export const PASSED_ON = METHODS.filter((m) => m.api && !m.own);
+
+/**
+ * Defines `methods` on `target`'s prototype. Each calls `forward(method, args)` with `this` the
+ * instance and `args` cut to the method's params, and returns what it returns. Call it from the
+ * class's static block, so `forward` can reach the class's private members.
+ */
+export function defineMethods(target, methods, forward) {
+  for (const method of methods) {
+    const arity = method.params.length;
+    const { [method.name]: passOn } = {
+      [method.name](...args) {
+        return forward.call(this, method, args.slice(0, arity));
+      },
+    };
+    Object.defineProperty(passOn, "length", { value: arity });
+    Object.defineProperty(target.prototype, method.name, { value: passOn, writable: true, configurable: true });
+  }
+}
+
+function method(name, params, { writes = null, resend = false, tabs = true, api = true, own = false, engine = false } = {}) {
+  return { name, params, writes, resend, tabs, api, own, engine };
+}
+
+function statementSqls(statements) {
+  return Array.isArray(statements) ? statements.map((s) => s?.sql).filter((sql) => typeof sql === "string") : [];
+}
