@@ -18,9 +18,9 @@ use tower_http::cors::{Any, CorsLayer};
 use tower_http::services::ServeDir;
 
 use crate::error::ApiError;
+use crate::extract::{DatabaseAccess, ProtocolBody};
 use crate::store::{QueryAnswer, Store};
 use crate::validate::{check_pull, check_push};
-use crate::extract::{DatabaseAccess, ProtocolBody};
 use crate::{App, MAX_BODY_BYTES};
 
 /// How often a waiting pull looks again even without a signal: writes made on the database file

@@ -13,10 +13,10 @@
 //! Tests start the real server with [`run`] on `127.0.0.1:0`, as `main` does.
 
 pub mod error;
+mod extract;
 pub mod http;
 pub mod store;
 pub mod token;
-mod extract;
 mod validate;
 
 use std::fmt;

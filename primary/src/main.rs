@@ -1,14 +1,16 @@
 //! The `outpost-primary` command: `serve` runs the primary, `token` mints a bearer token.
 //! `serve` prints `listening on http://ADDR` once bound; tests and the demo parse that line.
 
+use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use outpost_primary::store::StoreError;
 use outpost_primary::{
-    mint_token, run, serve as serve_with, Auth, Config, PostgresStore, SqliteStore,
+    mint_token, run, serve as serve_with, Auth, Config, PostgresStore, ServeError, SqliteStore,
 };
 
 #[derive(Parser)]
@@ -85,34 +87,101 @@ fn main() -> ExitCode {
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("outpost-primary: {message}");
+        Err(err) => {
+            eprintln!("outpost-primary: {err}");
             ExitCode::FAILURE
         }
     }
 }
 
-fn secret(variable: &str) -> Result<Vec<u8>, String> {
-    match std::env::var(variable) {
-        Ok(value) if value.len() >= 16 => Ok(value.into_bytes()),
-        Ok(_) => Err(format!(
-            "the secret in ${variable} must be at least 16 bytes"
-        )),
-        Err(_) => Err(format!("${variable} is not set")),
+/// Why a command could not start or stopped; printed as one line before exiting with failure.
+#[derive(Debug)]
+enum CliError {
+    /// The environment variable meant to hold the token secret is not set.
+    SecretUnset { variable: String },
+    /// The secret is too short to sign tokens safely.
+    SecretTooShort { variable: String },
+    /// Neither or both of `--secret-env` and `--no-auth`: the choice must be explicit.
+    AuthChoice,
+    /// A name given to `--databases` could never be served.
+    BadDatabaseName(String),
+    /// `--store` is not a Postgres URL.
+    NotPostgres(String),
+    /// A file or socket the command needs; `what` says which.
+    Io {
+        what: String,
+        source: std::io::Error,
+    },
+    /// The store cannot serve the schema, or its database cannot be reached.
+    Store(StoreError),
+    /// The server stopped with an error.
+    Serve(ServeError),
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CliError::SecretUnset { variable } => write!(f, "${variable} is not set"),
+            CliError::SecretTooShort { variable } => {
+                write!(
+                    f,
+                    "the secret in ${variable} must be at least {MIN_SECRET_BYTES} bytes"
+                )
+            }
+            CliError::AuthChoice => write!(
+                f,
+                "give exactly one of --secret-env VAR (tokens required) or --no-auth \
+                 (anyone may read and write every database)"
+            ),
+            CliError::BadDatabaseName(name) => {
+                write!(f, "--databases: {name:?} is not a valid database name")
+            }
+            CliError::NotPostgres(url) => write!(f, "--store {url}: expected a postgres:// URL"),
+            CliError::Io { what, source } => write!(f, "{what}: {source}"),
+            CliError::Store(err) => write!(f, "{err}"),
+            CliError::Serve(err) => write!(f, "{err}"),
+        }
     }
 }
 
-fn serve(args: ServeArgs) -> Result<(), String> {
+impl std::error::Error for CliError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            CliError::Io { source, .. } => Some(source),
+            CliError::Store(err) => Some(err),
+            CliError::Serve(err) => Some(err),
+            _ => None,
+        }
+    }
+}
+
+impl CliError {
+    fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> CliError {
+        let what = what.into();
+        move |source| CliError::Io { what, source }
+    }
+}
+
+/// HS256 with a shorter key is guessable offline from any token it signed.
+const MIN_SECRET_BYTES: usize = 16;
+
+fn secret(variable: &str) -> Result<Vec<u8>, CliError> {
+    match std::env::var(variable) {
+        Ok(value) if value.len() >= MIN_SECRET_BYTES => Ok(value.into_bytes()),
+        Ok(_) => Err(CliError::SecretTooShort {
+            variable: variable.to_owned(),
+        }),
+        Err(_) => Err(CliError::SecretUnset {
+            variable: variable.to_owned(),
+        }),
+    }
+}
+
+fn serve(args: ServeArgs) -> Result<(), CliError> {
     let auth = match (&args.secret_env, args.no_auth) {
         (Some(variable), false) => Auth::Secret(secret(variable)?),
         (None, true) => Auth::None,
-        _ => {
-            return Err(
-                "give exactly one of --secret-env VAR (tokens required) or --no-auth \
-                        (anyone may read and write every database)"
-                    .into(),
-            )
-        }
+        _ => return Err(CliError::AuthChoice),
     };
     if let Some(bad) = args
         .databases
@@ -120,17 +189,19 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         .flatten()
         .find(|d| !outpost::protocol::is_valid_database_name(d))
     {
-        return Err(format!("--databases: {bad:?} is not a valid database name"));
+        return Err(CliError::BadDatabaseName(bad.clone()));
     }
-    let schema_sql = std::fs::read_to_string(&args.schema)
-        .map_err(|e| format!("cannot read schema {}: {e}", args.schema.display()))?;
+    let schema_sql = std::fs::read_to_string(&args.schema).map_err(CliError::io(format!(
+        "cannot read schema {}",
+        args.schema.display()
+    )))?;
     if let Some(url) = &args.store {
         if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-            return Err(format!("--store {url}: expected a postgres:// URL"));
+            return Err(CliError::NotPostgres(url.clone()));
         }
     } else {
         // Refuse a bad schema before listening, so nothing half-starts.
-        SqliteStore::new(&args.data, schema_sql.clone()).map_err(|e| e.to_string())?;
+        SqliteStore::new(&args.data, schema_sql.clone()).map_err(CliError::Store)?;
     }
     // `/query` could read other databases' schemas in Postgres: only where no token guards them.
     let allow_queries = args.no_auth;
@@ -141,29 +212,32 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         auth,
         databases: args.databases,
     };
-    let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+    let runtime =
+        tokio::runtime::Runtime::new().map_err(CliError::io("cannot start the runtime"))?;
     runtime.block_on(async move {
         // Connecting checks the schema against Postgres before we listen.
         let postgres = match &args.store {
             Some(url) => Some(
                 PostgresStore::connect(url, config.schema_sql.clone())
                     .await
-                    .map_err(|e| e.to_string())?
+                    .map_err(CliError::Store)?
                     .allow_queries(allow_queries),
             ),
             None => None,
         };
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
-            .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
-        let address = listener.local_addr().map_err(|e| e.to_string())?;
+            .map_err(CliError::io(format!("cannot listen on {}", args.listen)))?;
+        let address = listener
+            .local_addr()
+            .map_err(CliError::io("cannot read the bound address"))?;
         println!("listening on http://{address}");
         tracing::info!(%address, "serving");
         let served = match postgres {
             Some(store) => serve_with(listener, store, config, stop_signal()).await,
             None => run(listener, config, stop_signal()).await,
         };
-        served.map_err(|e| e.to_string())
+        served.map_err(CliError::Serve)
     })
 }
 

@@ -1,6 +1,7 @@
 //! Bearer tokens: HS256 JWTs whose `db` claim names the one database they open. Minted by the
 //! `token` command (or the app's backend with the same secret), checked on every data request.
 
+use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -35,12 +36,29 @@ pub fn mint_token(secret: &[u8], sub: &str, db: &str, ttl: Duration) -> String {
 }
 
 /// The claims of a valid, unexpired token signed with `secret`.
-pub fn verify_token(secret: &[u8], token: &str) -> Result<Claims, String> {
+pub fn verify_token(secret: &[u8], token: &str) -> Result<Claims, InvalidToken> {
     let mut validation = Validation::new(Algorithm::HS256);
     // Expiry is exact: a token minted with a short TTL for a test or a demo must really expire.
     validation.leeway = 0;
     validation.set_required_spec_claims(&["exp"]);
     decode::<Claims>(token, &DecodingKey::from_secret(secret), &validation)
         .map(|data| data.claims)
-        .map_err(|e| e.to_string())
+        .map_err(InvalidToken)
+}
+
+/// Why a token was refused: malformed, wrongly signed, expired, or missing a claim. Its message
+/// goes back to the caller with `UNAUTHORIZED`; the JWT library stays out of the public API.
+#[derive(Debug)]
+pub struct InvalidToken(jsonwebtoken::errors::Error);
+
+impl fmt::Display for InvalidToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for InvalidToken {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
 }
