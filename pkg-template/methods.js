@@ -1,8 +1,8 @@
 // The Database's asynchronous calls, written once. Every layer that passes calls on takes its
 // methods, its allow-list and its rules from this table: the page's proxy and its Worker
 // (remote.js, worker.js), a tab and the tab holding the database (shared.js), the live-query layer
-// (live.js) and the wasm wrapper (local.js). A call added here works from a page, from every tab,
-// in a Worker, in Node and in Workers alike.
+// (live.js) and the wasm wrapper (local.js). A call added here, and answered in local.js, works
+// from a page, from every tab, in a Worker, in Node and in Workers alike.
 //
 // For each call:
 // - params: its parameters. A proxy passes on exactly these (extra arguments are not sent).
