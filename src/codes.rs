@@ -54,6 +54,10 @@ codes! {
     MIGRATION_CHANGED [Replica] "an already-applied migration was edited or removed";
     OFFLINE [Replica] "the primary could not be reached, or a proxy answered for it; writes wait in the outbox";
     PROTOCOL_ERROR [Replica] "the primary answered something this version does not understand";
+    TRANSACTION_OPEN [Replica] "sync waits: the app's own transaction is open on this database";
+    TRANSACTION_STATEMENT [Replica] "BEGIN, COMMIT, ROLLBACK, SAVEPOINT or RELEASE sent as a statement; use transaction()";
+    MUTATION_TOO_LARGE [Replica] "one write is larger than a push may carry; it was set aside, and its row put back";
+    REPLICA_RESTORED [Replica] "this replica's file was restored from an older copy or is open on two devices; the write may or may not have reached the primary";
     HOLDER_CHANGED [Package] "the tab holding the database went away before answering; the call may or may not have been applied";
     WORKER_FAILED [Package] "the database's Worker could not start or crashed";
     SYNC_NOT_CONFIGURED [Package] "sync() on a database opened without sync options";
@@ -65,6 +69,7 @@ codes! {
     UNKNOWN_TABLE [Primary] "the table is not a synced table of this database";
     UNKNOWN_COLUMN [Primary] "a mutation names a column the table does not have";
     BAD_KEY [Primary] "a mutation's key has the wrong length or a value that is not INTEGER or TEXT";
+    KEY_EXISTS [Primary] "an insert names a key the table already has: another replica made that row";
     READ_ONLY [Primary] "a query would write";
     QUERY_DISABLED [Primary] "queries are off for this store, since one could read another database";
     UNAUTHORIZED [Primary] "the token is missing, malformed, wrongly signed or expired";
@@ -88,6 +93,7 @@ pub const SQLITE_CONSTRAINT_CHECK: &str = "SQLITE_CONSTRAINT_CHECK";
 pub const SQLITE_CONSTRAINT_FOREIGNKEY: &str = "SQLITE_CONSTRAINT_FOREIGNKEY";
 pub const SQLITE_CONSTRAINT_NOTNULL: &str = "SQLITE_CONSTRAINT_NOTNULL";
 pub const SQLITE_CONSTRAINT_PRIMARYKEY: &str = "SQLITE_CONSTRAINT_PRIMARYKEY";
+pub const SQLITE_CONSTRAINT_ROWID: &str = "SQLITE_CONSTRAINT_ROWID";
 pub const SQLITE_CONSTRAINT_TRIGGER: &str = "SQLITE_CONSTRAINT_TRIGGER";
 pub const SQLITE_CONSTRAINT_UNIQUE: &str = "SQLITE_CONSTRAINT_UNIQUE";
 

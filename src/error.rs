@@ -41,7 +41,20 @@ pub enum Error {
     },
     /// The primary's answer could not be understood.
     Protocol(String),
+    /// Sync waits: the app's own transaction is open on this connection, and sync reads only
+    /// committed writes. Retry once it has ended.
+    TransactionOpen,
+    /// A transaction statement (BEGIN, COMMIT, …) was sent through `execute`; use the
+    /// transaction API, which keeps other callers out and sync away from uncommitted writes.
+    TransactionStatement(String),
+    /// One write is larger than a push may carry, so it could never reach the primary; it was
+    /// refused when made and changed nothing.
+    MutationTooLarge(String),
 }
+
+/// What a capture trigger's SQL function says when a row is too large to push; the statement
+/// fails with it, and [`Error::from`] turns it into [`Error::MutationTooLarge`].
+pub(crate) const TOO_LARGE_MARKER: &str = "outpost: mutation too large: ";
 
 impl Error {
     /// The stable code for this error, as seen by JS in `OutpostError.code`.
@@ -59,6 +72,9 @@ impl Error {
             Error::Offline(_) => codes::OFFLINE,
             Error::Primary { code, .. } => code,
             Error::Protocol(_) => codes::PROTOCOL_ERROR,
+            Error::TransactionOpen => codes::TRANSACTION_OPEN,
+            Error::TransactionStatement(_) => codes::TRANSACTION_STATEMENT,
+            Error::MutationTooLarge(_) => codes::MUTATION_TOO_LARGE,
         }
     }
 
@@ -98,6 +114,12 @@ impl fmt::Display for Error {
                 write!(f, "the primary refused the request ({status} {code}): {message}")
             }
             Error::Protocol(m) => write!(f, "unexpected answer from the primary: {m}"),
+            Error::TransactionOpen => write!(
+                f,
+                "sync waits for the open transaction to end: it reads only committed writes"
+            ),
+            Error::TransactionStatement(m) => write!(f, "{m}"),
+            Error::MutationTooLarge(m) => write!(f, "{m}"),
         }
     }
 }
@@ -113,6 +135,9 @@ impl From<rusqlite::Error> for Error {
                 let message = message.clone().unwrap_or_else(|| ffi_err.to_string());
                 if ffi_err.code == rusqlite::ErrorCode::DiskFull {
                     return Error::StorageFull(message);
+                }
+                if let Some(at) = message.find(TOO_LARGE_MARKER) {
+                    return Error::MutationTooLarge(message[at + TOO_LARGE_MARKER.len()..].into());
                 }
                 Error::Sqlite { code, message }
             }

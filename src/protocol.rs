@@ -11,11 +11,20 @@ use serde::{Deserialize, Serialize};
 use crate::value::{Row, Value};
 
 /// The protocol version this crate speaks.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
+/// The oldest version a primary still answers. A version-1 replica sends none of the fields
+/// marked "v2" and reads none of the v2 answer fields (it ignores fields it does not know).
+pub const MIN_PROTOCOL_VERSION: u32 = 1;
 /// The most mutations one push may carry; larger batches are refused with `BATCH_TOO_LARGE`.
 pub const MAX_PUSH_MUTATIONS: usize = 1000;
 /// The most changes one pull answer carries; `more` tells the client to ask again.
 pub const MAX_PULL_CHANGES: u32 = 5000;
+/// A pull answer stops adding rows once their JSON passes this many bytes (it always carries
+/// at least one change), so a page of large rows stays far below any body limit.
+pub const MAX_PULL_BYTES: usize = 4 * 1024 * 1024;
+/// A replica sends pushes of at most this many bytes of mutations, well below the primary's
+/// body limit; a single mutation larger than this can never be sent and is refused locally.
+pub const MAX_PUSH_BYTES: usize = 4 * 1024 * 1024;
 /// The longest a pull may wait for a change before answering empty.
 pub const MAX_PULL_WAIT_MS: u64 = 30_000;
 
@@ -46,7 +55,22 @@ pub struct Mutation {
     pub columns: Row,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+impl Mutation {
+    /// A short fingerprint of the mutation's content (table, op, key, columns), the same on the
+    /// replica and the primary: FNV-1a 64 over its JSON, as 16 hex digits.
+    pub fn digest(&self) -> String {
+        let content = serde_json::to_vec(&(&self.table, self.op, &self.key, &self.columns))
+            .expect("a mutation always serializes");
+        let hash = content
+            .iter()
+            .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+                (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3)
+            });
+        format!("{hash:016x}")
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PushRequest {
     pub v: u32,
@@ -54,9 +78,17 @@ pub struct PushRequest {
     pub client_id: String,
     /// In increasing `seq` order.
     pub mutations: Vec<Mutation>,
+    /// v2: the highest `seq` this replica has ever assigned. A primary that acknowledged more
+    /// for this client knows the replica is not the one it talked to (a restored or copied file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_seq: Option<i64>,
+    /// v2: the highest `acked_through` this replica was ever told. A primary that now has less
+    /// for this client lost mutations it acknowledged (restored from a backup, or replaced).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acked_seen: Option<i64>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PushResponse {
     /// Every mutation of this client with `seq <= acked_through` has been applied, dropped or
@@ -66,6 +98,16 @@ pub struct PushResponse {
     pub version: i64,
     /// The mutations of this request the primary refused (also on a retry of an applied batch).
     pub rejected: Vec<Rejection>,
+    /// v2: this client's history on the primary is not the replica's (its file was restored
+    /// from a copy, or is open on two devices): nothing was applied. The replica sets aside its
+    /// entries up to `acked_through` as rejected (`REPLICA_RESTORED`) and goes on as a new client.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub diverged: bool,
+    /// v2: the primary has less for this client than it once acknowledged, so it lost mutations
+    /// (restored from a backup, or replaced): nothing was applied.
+    /// The replica pushes its acknowledged entries again and pulls again from cursor 0.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reset: bool,
 }
 
 /// A mutation the primary refused. It does not block the mutations behind it.
@@ -82,7 +124,7 @@ pub struct Rejection {
     pub row: Option<Row>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PullRequest {
     pub v: u32,
@@ -96,9 +138,18 @@ pub struct PullRequest {
     /// At most this many changes (capped by [`MAX_PULL_CHANGES`]).
     #[serde(default)]
     pub limit: Option<u32>,
+    /// v2: the replica's id, so the answer says which of its mutations the pulled state holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// v2: the primary's history marker the replica got with `cursor` (see [`PullResponse::epoch`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epoch: Option<String>,
+    /// v2: the replica's oldest outbox seq; refusals from it on are listed in the answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_from: Option<i64>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PullResponse {
     /// The latest state of each row changed after the request's cursor, in version order.
@@ -107,6 +158,27 @@ pub struct PullResponse {
     pub cursor: i64,
     /// More changes are waiting; ask again at once.
     pub more: bool,
+    /// v2 (with `clientId`): the highest seq of this client applied (or rejected) in the state
+    /// this answer was read from. Entries up to it are part of that state: the replica must not
+    /// replay them over it, and drops them; later entries it replays on top.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acked_through: Option<i64>,
+    /// v2: [`Mutation::digest`] of the mutation at `acked_through`, so the replica can tell its
+    /// own history from another copy's with the same client id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acked_digest: Option<String>,
+    /// v2: the refusals among this client's mutations up to `acked_through`, from `seq` on, as
+    /// the push answer would have listed them: a pull that settles an entry also reports it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rejected: Vec<Rejection>,
+    /// v2: a marker of the primary's history at `cursor`; sent back with the cursor next time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epoch: Option<String>,
+    /// v2: the request's cursor is not in this primary's history (it was restored from a backup
+    /// or replaced): nothing else is in the answer; pull again from cursor 0 and push again
+    /// what was acknowledged.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reset: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

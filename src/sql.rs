@@ -69,6 +69,16 @@ pub fn upsert<S: AsRef<str>>(table: &str, key: &[S], columns: &[&str], p: Placeh
     )
 }
 
+/// A plain `INSERT` of `columns`, bound in that order from 1: it fails on a key already taken.
+pub fn insert(table: &str, columns: &[&str], p: Placeholders) -> String {
+    let quoted: Vec<String> = columns.iter().map(|c| quote_ident(c)).collect();
+    format!(
+        "INSERT INTO {table} ({}) VALUES ({})",
+        quoted.join(", "),
+        p.list(1, columns.len())
+    )
+}
+
 /// `UPDATE … SET` of `columns` bound from 1, then the key bound after them.
 pub fn update<S: AsRef<str>>(table: &str, key: &[S], columns: &[&str], p: Placeholders) -> String {
     let sets: Vec<String> = columns

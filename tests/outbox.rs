@@ -195,6 +195,7 @@ fn pulled_rows_do_not_enter_the_outbox_and_pending_edits_stay_on_top() {
         ],
         cursor: 3,
         more: false,
+        ..PullResponse::default()
     };
     let outcome = db.apply_pull_response(&request, &response).unwrap();
     assert_eq!(outcome.pulled, 3);
@@ -232,6 +233,7 @@ fn acked_entries_stay_until_a_pull_reaches_their_version() {
                 acked_through: push.mutations[0].seq,
                 version: 7,
                 rejected: vec![],
+                ..PushResponse::default()
             },
         )
         .unwrap();
@@ -253,6 +255,7 @@ fn acked_entries_stay_until_a_pull_reaches_their_version() {
         }],
         cursor: 5,
         more: false,
+        ..PullResponse::default()
     };
     db.apply_pull_response(&pull, &before).unwrap();
     assert_eq!(
@@ -274,6 +277,7 @@ fn acked_entries_stay_until_a_pull_reaches_their_version() {
         }],
         cursor: 7,
         more: false,
+        ..PullResponse::default()
     };
     db.apply_pull_response(&pull, &after).unwrap();
     let left = db
@@ -303,6 +307,7 @@ fn a_rejected_mutation_moves_aside_and_its_row_returns_to_the_primary_state() {
             reason: "no".into(),
             row: None,
         }],
+        ..PushResponse::default()
     };
     let outcome = db.apply_push_response(&push, &response).unwrap();
     assert_eq!(
@@ -387,6 +392,7 @@ fn pending_writes_lists_the_outbox_oldest_first_until_it_is_acknowledged() {
             acked_through,
             version: 4,
             rejected: vec![],
+            ..PushResponse::default()
         },
     )
     .unwrap();
@@ -422,6 +428,7 @@ fn rejected_writes_keep_their_content_until_discarded() {
                 refuse(seqs[0], "SQLITE_CONSTRAINT_CHECK"),
                 refuse(seqs[2], "UNKNOWN_COLUMN"),
             ],
+            ..PushResponse::default()
         },
     )
     .unwrap();

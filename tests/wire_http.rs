@@ -13,6 +13,7 @@ fn pull_request() -> PullRequest {
         tables: vec!["todos".into()],
         wait_ms: 0,
         limit: None,
+        ..PullRequest::default()
     }
 }
 

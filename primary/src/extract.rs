@@ -10,14 +10,14 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use outpost::codes;
-use outpost::protocol::{is_valid_database_name, PROTOCOL_VERSION};
+use outpost::protocol::{is_valid_database_name, MIN_PROTOCOL_VERSION, PROTOCOL_VERSION};
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
 use crate::token::verify_token;
 use crate::{App, Auth};
 
-/// A JSON body of the current protocol version, parsed into `T`.
+/// A JSON body of a protocol version this primary speaks, parsed into `T`.
 pub struct ProtocolBody<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ProtocolBody<T> {
@@ -41,14 +41,17 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ProtocolBody<T> {
             .map_err(|e| ApiError::bad_request(format!("the body is not JSON: {e}")))?;
         // The version is checked before the shape: a newer client's body may not fit our types.
         match body.get("v").map(|v| v.as_u64()) {
-            Some(Some(v)) if v == u64::from(PROTOCOL_VERSION) => {}
+            Some(Some(v))
+                if (u64::from(MIN_PROTOCOL_VERSION)..=u64::from(PROTOCOL_VERSION)).contains(&v) => {
+            }
             Some(Some(v)) => {
                 return Err(ApiError::new(
                     StatusCode::BAD_REQUEST,
                     codes::UNSUPPORTED_VERSION,
                     format!(
-                    "protocol version {v} is not supported; this primary speaks {PROTOCOL_VERSION}"
-                ),
+                        "protocol version {v} is not supported; this primary speaks \
+                     {MIN_PROTOCOL_VERSION} to {PROTOCOL_VERSION}"
+                    ),
                 ))
             }
             _ => {

@@ -21,11 +21,7 @@ pub fn check_push(request: &PushRequest) -> Result<(), ApiError> {
             ),
         ));
     }
-    if request.client_id.is_empty() || request.client_id.len() > MAX_CLIENT_ID_LEN {
-        return Err(ApiError::bad_request(format!(
-            "clientId must be 1 to {MAX_CLIENT_ID_LEN} bytes"
-        )));
-    }
+    check_client_id(&request.client_id)?;
     let mut previous: Option<i64> = None;
     for mutation in &request.mutations {
         if !is_valid_name(&mutation.table) {
@@ -51,6 +47,18 @@ pub fn check_pull(request: &PullRequest) -> Result<(), ApiError> {
     }
     if request.cursor < 0 {
         return Err(ApiError::bad_request("cursor must not be negative"));
+    }
+    if let Some(client_id) = &request.client_id {
+        check_client_id(client_id)?;
+    }
+    Ok(())
+}
+
+fn check_client_id(client_id: &str) -> Result<(), ApiError> {
+    if client_id.is_empty() || client_id.len() > MAX_CLIENT_ID_LEN {
+        return Err(ApiError::bad_request(format!(
+            "clientId must be 1 to {MAX_CLIENT_ID_LEN} bytes"
+        )));
     }
     Ok(())
 }

@@ -70,6 +70,9 @@ pub struct Database {
     pub(crate) synced: Vec<SyncedTable>,
     /// The journal is a WAL (OPFS databases, which hold their lock): see [`BULK_LISTS`].
     wal: bool,
+    /// The first outbox seq this open can assign: entries from it on were written since the
+    /// file was opened, so after a restore or a copy of the file they are certainly new writes.
+    pub(crate) session_first_seq: i64,
 }
 
 /// Writes the header's user_version back unchanged: a write, so SQLite opens the WAL and holds it.
@@ -122,12 +125,17 @@ impl Database {
         if options.exclusive {
             start_wal(&tx)?;
         }
+        let session_first_seq = match synced.is_empty() {
+            true => 1,
+            false => crate::sync::last_assigned_seq(&tx)? + 1,
+        };
         tx.commit()?;
         Ok(Database {
             conn,
             capture,
             synced,
             wal: options.exclusive,
+            session_first_seq,
         })
     }
 

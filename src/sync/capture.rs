@@ -11,7 +11,7 @@ use rusqlite::types::ValueRef;
 use rusqlite::{Connection, Transaction};
 use serde::ser::{SerializeMap, Serializer as _};
 
-use crate::protocol::{is_valid_name, quote_ident};
+use crate::protocol::{is_valid_name, quote_ident, MAX_PUSH_BYTES};
 use crate::value::WireRef;
 use crate::{Error, Result};
 
@@ -54,7 +54,14 @@ CREATE TABLE IF NOT EXISTS _outpost_rejected (
     reason TEXT NOT NULL,
     rejected_at INTEGER NOT NULL
 );
-INSERT OR IGNORE INTO _outpost_meta (key, value) VALUES ('client_id', lower(hex(randomblob(16))));
+-- The pages of a pull before its last (stage.rs).
+CREATE TABLE IF NOT EXISTS _outpost_stage (
+    ord INTEGER PRIMARY KEY,
+    tbl TEXT NOT NULL,
+    key TEXT NOT NULL,
+    row TEXT
+);
+INSERT OR IGNORE INTO _outpost_meta (key, value) VALUES ('client_id', 'c' || lower(hex(randomblob(15))));
 INSERT OR IGNORE INTO _outpost_meta (key, value) VALUES ('cursor', 0);
 ";
 
@@ -111,6 +118,15 @@ fn json_object<'a>(
             .map_err(user_error)?;
     }
     map.end().map_err(user_error)?;
+    if out.len() > MAX_PUSH_BYTES {
+        let why = format!(
+            "{}this write's row is {} bytes of JSON, and a push carries at most {MAX_PUSH_BYTES}; \
+             it could never reach the primary, so it was not made",
+            crate::error::TOO_LARGE_MARKER,
+            out.len()
+        );
+        return Err(rusqlite::Error::UserFunctionError(why.into()));
+    }
     // serde_json writes only valid UTF-8.
     String::from_utf8(out).map_err(|e| rusqlite::Error::UserFunctionError(Box::new(e)))
 }

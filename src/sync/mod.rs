@@ -2,18 +2,22 @@
 //! from the database and applies answers to it; it never owns a socket. Whoever holds a
 //! [`Transport`] (fetch in the browser, an HTTP client in native tests) moves the bytes.
 
+mod app_triggers;
 pub(crate) mod capture;
 pub mod http;
 mod local_writes;
 mod outbox;
 mod pull;
 mod rows;
+mod settle;
+mod stage;
 
 pub use capture::SyncedTable;
 pub use local_writes::{RejectedWrite, WriteList};
 pub use outbox::{PushOutcome, RejectedMutation};
 pub use pull::PullOutcome;
 pub use rows::upsert_sql;
+pub(crate) use settle::last_seq as last_assigned_seq;
 
 use crate::protocol::{PullRequest, PullResponse, PushRequest, PushResponse, MAX_PUSH_MUTATIONS};
 use crate::{Database, Result};
@@ -35,22 +39,32 @@ pub struct SyncReport {
     pub tables: std::collections::BTreeSet<String>,
 }
 
-/// Push the whole outbox, then pull until the primary has nothing more.
+/// Push the whole outbox, then pull until the primary has nothing more. A pull that finds the
+/// replica's history and the primary's parted may put writes back in the outbox (`settle.rs`):
+/// they are pushed at once, and the pull goes on.
 pub async fn sync<T: Transport>(db: &Database, transport: &T) -> Result<SyncReport> {
     let mut report = SyncReport::default();
-    while let Some(request) = db.push_request(MAX_PUSH_MUTATIONS)? {
-        let response = transport.push(&request).await?;
-        let outcome = db.apply_push_response(&request, &response)?;
-        report.pushed += outcome.pushed;
-        report.rejected.extend(outcome.rejected);
-    }
     loop {
-        let request = db.pull_request(0)?;
-        let response = transport.pull(&request).await?;
-        let outcome = db.apply_pull_response(&request, &response)?;
-        report.pulled += outcome.pulled;
-        report.tables.extend(outcome.tables);
-        if !outcome.more && !outcome.stale {
+        while let Some(request) = db.push_request(MAX_PUSH_MUTATIONS)? {
+            let response = transport.push(&request).await?;
+            let outcome = db.apply_push_response(&request, &response)?;
+            report.pushed += outcome.pushed;
+            report.rejected.extend(outcome.rejected);
+        }
+        let mut reset = false;
+        loop {
+            let request = db.pull_request(0)?;
+            let response = transport.pull(&request).await?;
+            let outcome = db.apply_pull_response(&request, &response)?;
+            report.pulled += outcome.pulled;
+            report.tables.extend(outcome.tables);
+            report.rejected.extend(outcome.rejected);
+            reset |= outcome.reset;
+            if !outcome.more && !outcome.stale {
+                break;
+            }
+        }
+        if !reset || db.pending_count()? == 0 {
             return Ok(report);
         }
     }

@@ -1,9 +1,12 @@
 //! The push side: turning outbox entries into a [`PushRequest`], and settling them when the
-//! primary answers. An acknowledged entry stays until a pull reaches the version it landed at.
+//! primary answers. An acknowledged entry stays until a pulled state holds it (`settle.rs`).
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection};
 
-use crate::protocol::{Mutation, Op, PushRequest, PushResponse, Rejection, PROTOCOL_VERSION};
+use super::settle::{last_seq, meta_get, meta_set, set_aside, ACKED_SEEN};
+use crate::protocol::{
+    Mutation, Op, PushRequest, PushResponse, Rejection, MAX_PUSH_BYTES, PROTOCOL_VERSION,
+};
 use crate::value::Row;
 use crate::{Database, Error, Result, Value};
 
@@ -131,35 +134,68 @@ impl Database {
         Ok(count as u64)
     }
 
-    /// The next batch to push (oldest first, at most `max` mutations), or None if nothing is pending.
+    /// The next batch to push (oldest first, at most `max` mutations and about
+    /// [`MAX_PUSH_BYTES`] of them), or None if nothing is pending. A write is refused when it is
+    /// made if it could never fit (`MUTATION_TOO_LARGE`), so every entry fits in a batch.
     pub fn push_request(&self, max: usize) -> Result<Option<PushRequest>> {
         self.require_sync()?;
-        let entries = read_entries(
-            self.conn(),
+        self.require_autocommit()?;
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
             "SELECT seq, tbl, op, key, columns FROM _outpost_outbox
              WHERE acked_version IS NULL ORDER BY seq LIMIT ?1",
-            [max as i64],
         )?;
-        if entries.is_empty() {
+        let mut rows = stmt.query([max as i64])?;
+        let mut mutations = Vec::new();
+        let mut bytes = 0;
+        while let Some(r) = rows.next()? {
+            let (key, columns): (String, String) = (r.get(3)?, r.get(4)?);
+            bytes += key.len() + columns.len() + ENTRY_OVERHEAD;
+            if bytes > MAX_PUSH_BYTES && !mutations.is_empty() {
+                break;
+            }
+            mutations.push(Mutation {
+                seq: r.get(0)?,
+                table: r.get(1)?,
+                op: parse_op(&r.get::<_, String>(2)?)?,
+                key: json_column(3, key)?,
+                columns: json_column(4, columns)?,
+            });
+        }
+        if mutations.is_empty() {
             return Ok(None);
         }
-        let mutations = entries.into_iter().map(Mutation::from).collect();
         Ok(Some(PushRequest {
             v: PROTOCOL_VERSION,
             client_id: self.client_id()?,
             mutations,
+            last_seq: Some(last_seq(conn)?),
+            acked_seen: Some(meta_get(conn, ACKED_SEEN)?.unwrap_or(0)),
         }))
     }
 
-    /// Settle the entries of `request` by the primary's answer, in one transaction.
+    /// Settle the entries of `request` by the primary's answer, in one transaction. An entry
+    /// acknowledged stays until a pulled state holds it (`settle.rs`); an entry already gone was
+    /// settled by such a pull while this answer was on its way, and is left alone.
     pub fn apply_push_response(
         &self,
         request: &PushRequest,
         response: &PushResponse,
     ) -> Result<PushOutcome> {
         self.require_sync()?;
+        self.require_autocommit()?;
         let tx = self.conn().unchecked_transaction()?;
         let mut outcome = PushOutcome::default();
+        if response.diverged {
+            outcome.rejected = self.diverged(&tx, response.acked_through)?;
+            tx.commit()?;
+            return Ok(outcome);
+        }
+        if response.reset {
+            self.primary_lost_history(&tx)?;
+            tx.commit()?;
+            return Ok(outcome);
+        }
         // One compiled statement for the whole batch, not one compile per acknowledged entry.
         let mut ack = tx.prepare_cached(
             "UPDATE _outpost_outbox SET acked_version = ?2 WHERE seq = ?1 AND acked_version IS NULL",
@@ -172,65 +208,39 @@ impl Database {
             match response.rejected.iter().find(|r| r.seq == mutation.seq) {
                 Some(rejection) => outcome
                     .rejected
-                    .push(self.reject(&tx, mutation, rejection)?),
-                None => {
-                    ack.execute(params![mutation.seq, response.version])?;
-                    outcome.pushed += 1;
-                }
+                    .extend(self.reject(&tx, mutation, rejection)?),
+                None => outcome.pushed += ack.execute(params![mutation.seq, response.version])?,
             }
         }
         drop(ack);
-        // A pull may already have reached this version (it ran while the push was in flight).
-        tx.execute(
-            "DELETE FROM _outpost_outbox WHERE acked_version <= (SELECT value FROM _outpost_meta WHERE key = 'cursor')",
-            [],
-        )?;
+        let seen: i64 = meta_get(&tx, ACKED_SEEN)?.unwrap_or(0);
+        meta_set(&tx, ACKED_SEEN, seen.max(response.acked_through))?;
         tx.commit()?;
         Ok(outcome)
     }
 
-    /// Move a refused mutation to `_outpost_rejected` and put its row back to the primary's state,
-    /// with this replica's other pending changes to that row on top.
+    /// Move a refused mutation to `_outpost_rejected` and put its row back to the primary's state
+    /// sent with the refusal, with this replica's other pending changes to that row on top. No
+    /// pulled state holds the entry yet (it is still in the outbox), so that state is not older
+    /// than the replica's copy of the row.
     fn reject(
         &self,
         conn: &Connection,
         mutation: &Mutation,
         rejection: &Rejection,
-    ) -> Result<RejectedMutation> {
-        let moved = conn
-            .query_row(
-                "DELETE FROM _outpost_outbox WHERE seq = ?1 RETURNING tbl, op, key, columns",
-                [mutation.seq],
-                |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, String>(3)?,
-                    ))
-                },
-            )
-            .optional()?;
-        if let Some((tbl, op, key, columns)) = moved {
-            conn.execute(
-                "INSERT OR REPLACE INTO _outpost_rejected (seq, tbl, op, key, columns, code, reason, rejected_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, unixepoch())",
-                params![mutation.seq, tbl, op, key, columns, rejection.code, rejection.reason],
-            )?;
-            if let Some(table) = self.synced.iter().find(|t| t.name == mutation.table) {
-                let _capture_off = self.capture_off();
-                table.set_state(conn, &mutation.key, rejection.row.as_ref())?;
-                super::pull::replay_pending(conn, table, &mutation.key)?;
-            }
+    ) -> Result<Option<RejectedMutation>> {
+        let Some(rejected) = set_aside(conn, mutation.seq, &rejection.code, &rejection.reason)?
+        else {
+            return Ok(None);
+        };
+        if let Some(table) = self.synced.iter().find(|t| t.name == mutation.table) {
+            let _capture_off = self.capture_off();
+            table.set_state(conn, &mutation.key, rejection.row.as_ref())?;
+            super::pull::replay_pending(conn, table, &mutation.key)?;
         }
-        Ok(RejectedMutation {
-            seq: mutation.seq,
-            table: mutation.table.clone(),
-            op: mutation.op,
-            key: mutation.key.clone(),
-            columns: mutation.columns.clone(),
-            code: rejection.code.clone(),
-            reason: rejection.reason.clone(),
-        })
+        Ok(Some(rejected))
     }
 }
+
+/// Bytes of JSON a mutation adds to a push besides its key and columns (seq, table, op, names).
+const ENTRY_OVERHEAD: usize = 96;

@@ -7,9 +7,12 @@ use std::sync::atomic::Ordering;
 
 use rusqlite::Connection;
 
+use super::app_triggers;
 use super::capture::SyncedTable;
-use super::outbox::{meta_i64, read_entries, Entry};
-use crate::protocol::{PullRequest, PullResponse, PROTOCOL_VERSION};
+use super::outbox::{meta_i64, read_entries, Entry, RejectedMutation};
+use super::settle::{last_seq, meta_get, meta_set, set_aside, ACKED_SEEN, EPOCH, RESYNC};
+use super::stage::{self, staged_position};
+use crate::protocol::{PullRequest, PullResponse, Rejection, PROTOCOL_VERSION};
 use crate::{Database, Error, Result, Value};
 
 /// What one pull changed locally.
@@ -23,6 +26,12 @@ pub struct PullOutcome {
     pub more: bool,
     /// The answer was for an older cursor (another pull got there first) and was discarded.
     pub stale: bool,
+    /// This replica's writes that the pull found refused (their push answer had not come), or
+    /// set aside because this replica's history is not the primary's (`REPLICA_RESTORED`).
+    pub rejected: Vec<RejectedMutation>,
+    /// This replica's history and the primary's parted (see `settle.rs`): it pulls everything
+    /// again, keeping its pending writes.
+    pub reset: bool,
 }
 
 /// Turns capture back on when dropped, whatever path the caller leaves by.
@@ -46,33 +55,69 @@ impl Database {
     }
 
     /// The next pull to send. `wait_ms` > 0 asks the primary to hold the answer until a change.
+    /// While a pull's pages are being staged, it continues from the last staged page.
     pub fn pull_request(&self, wait_ms: u64) -> Result<PullRequest> {
         if self.synced.is_empty() {
             return Err(Error::bad_options(
                 "no synced tables were configured for this database",
             ));
         }
+        let conn = self.conn();
+        let (cursor, epoch) = self.pull_position(conn)?;
+        let pending_from: Option<i64> =
+            conn.query_row("SELECT min(seq) FROM _outpost_outbox", [], |r| r.get(0))?;
         Ok(PullRequest {
             v: PROTOCOL_VERSION,
-            cursor: self.cursor()?,
+            cursor,
             tables: self.synced.iter().map(|t| t.name.clone()).collect(),
             wait_ms,
             limit: None,
+            client_id: Some(self.client_id()?),
+            epoch,
+            pending_from: Some(pending_from.unwrap_or(last_seq(conn)? + 1)),
         })
     }
 
-    /// Apply the primary's answer to `request`, atomically with the cursor move.
+    /// Where the next pull starts: the last staged page, else 0 when pulling everything again,
+    /// else the cursor.
+    fn pull_position(&self, conn: &Connection) -> Result<(i64, Option<String>)> {
+        if let Some(staged) = staged_position(conn)? {
+            return Ok(staged);
+        }
+        if meta_get::<i64>(conn, RESYNC)? == Some(1) {
+            return Ok((0, None));
+        }
+        Ok((self.cursor()?, meta_get(conn, EPOCH)?))
+    }
+
+    /// Apply the primary's answer to `request`. A page that is not the last is staged; the last
+    /// applies every staged page and itself as a whole, atomically with the cursor move.
     pub fn apply_pull_response(
         &self,
         request: &PullRequest,
         response: &PullResponse,
     ) -> Result<PullOutcome> {
+        self.require_autocommit()?;
+        // The pulled state is the primary's, where foreign keys held, and a parent may come
+        // after its child. The switch works only outside a transaction, so it goes around it.
+        let _foreign_keys = ForeignKeysOff::new(self.conn())?;
         let tx = self.conn().unchecked_transaction()?;
-        if meta_i64(&tx, "cursor")? != request.cursor {
+        if self.pull_position(&tx)?.0 != request.cursor {
             return Ok(PullOutcome {
                 stale: true,
                 ..PullOutcome::default()
             });
+        }
+        let mut outcome = PullOutcome {
+            more: response.more,
+            ..PullOutcome::default()
+        };
+        if response.reset {
+            self.primary_lost_history(&tx)?;
+            tx.commit()?;
+            outcome.more = true;
+            outcome.reset = true;
+            return Ok(outcome);
         }
         if response.cursor < request.cursor {
             return Err(Error::Protocol(format!(
@@ -80,54 +125,200 @@ impl Database {
                 request.cursor, response.cursor
             )));
         }
-        // Entries the primary acknowledged at or below the new cursor are part of the state being
-        // pulled: replaying them would put this replica's old write over newer rows. They go first.
-        tx.execute(
-            "DELETE FROM _outpost_outbox WHERE acked_version <= ?1",
-            [response.cursor],
-        )?;
-        // Pulled rows arrive in version order, not in foreign-key order.
-        tx.execute_batch("PRAGMA defer_foreign_keys = ON")?;
-        let mut outcome = PullOutcome {
-            more: response.more,
-            ..PullOutcome::default()
-        };
-        // Most pulls find nothing pending: then nothing needs putting back on top, and the
-        // per-row outbox lookup (measured: over half of a native pull's apply) is skipped.
-        // This replica's changes the primary has not reflected yet, by row, read in one pass:
-        // most pulls find none, and a lookup per pulled row would need an index that every
-        // local write pays for.
-        let pending = pending_by_row(&tx)?;
-        {
-            let _capture_off = self.capture_off();
-            for change in &response.changes {
-                let Some(table) = self.synced.iter().find(|t| t.name == change.table) else {
-                    continue;
-                };
-                table.set_state(&tx, &change.key, change.row.as_ref())?;
-                outcome.pulled += 1;
-                outcome.tables.insert(table.name.clone());
-            }
-            if !pending.is_empty() {
-                for change in &response.changes {
-                    let Some(table) = self.synced.iter().find(|t| t.name == change.table) else {
-                        continue;
-                    };
-                    if let Some(entries) =
-                        pending.get(&(change.table.clone(), key_json(&change.key)?))
-                    {
-                        replay(&tx, table, entries)?;
-                    }
-                }
-            }
+        if response.more {
+            stage::keep_page(
+                &tx,
+                &response.changes,
+                response.cursor,
+                response.epoch.as_deref(),
+            )?;
+            tx.commit()?;
+            return Ok(outcome);
         }
+        let acked_through = response.acked_through.unwrap_or(0);
+        if self.is_diverged(&tx, response)? {
+            outcome.rejected = self.diverged(&tx, acked_through)?;
+            tx.commit()?;
+            outcome.more = true;
+            outcome.reset = true;
+            return Ok(outcome);
+        }
+        outcome.rejected = settle_covered(&tx, acked_through, &response.rejected)?;
+        let seen: i64 = meta_get(&tx, ACKED_SEEN)?.unwrap_or(0);
+        meta_set(&tx, ACKED_SEEN, seen.max(acked_through))?;
+        (outcome.pulled, outcome.tables) = self.apply_last_page(&tx, response)?;
+        tx.commit()?;
+        Ok(outcome)
+    }
+
+    /// Every staged page and this last one written as a whole, the pending entries put back on
+    /// top, the cursor moved, the stage cleared.
+    fn apply_last_page(
+        &self,
+        tx: &Connection,
+        response: &PullResponse,
+    ) -> Result<(usize, BTreeSet<String>)> {
+        let from_scratch = meta_get::<i64>(tx, RESYNC)? == Some(1);
+        // The entries left are not in the pulled state: they go back on top of the rows it
+        // touches (of every row, when every row is replaced). Read in one pass: most pulls find
+        // none, and a lookup per pulled row would need an index every write pays for.
+        let pending = pending_by_row(tx)?;
+        let mut replay_rows = BTreeSet::new();
+        let mut tables = BTreeSet::new();
+        let _capture_off = self.capture_off();
+        if from_scratch {
+            self.clear_synced(tx)?;
+            tables.extend(self.synced.iter().map(|t| t.name.clone()));
+        }
+        let app_triggers = app_triggers::any_on(tx, &self.synced)?;
+        if app_triggers {
+            app_triggers::start_noting(tx, &self.synced)?;
+        }
+        let pulled = self.write_pulled(tx, &response.changes, &mut |row| {
+            if !tables.contains(&row.table) {
+                tables.insert(row.table.clone());
+            }
+            let id = (row.table.clone(), row.key_json.clone());
+            if pending.contains_key(&id) {
+                replay_rows.insert(id);
+            }
+        })?;
+        self.replay_on(tx, &pending, |id| from_scratch || replay_rows.contains(id))?;
+        if app_triggers {
+            self.undo_app_trigger_writes(tx, response, &pending, &replay_rows, from_scratch)?;
+        }
+        stage::clear(tx)?;
+        meta_set(tx, RESYNC, 0)?;
+        meta_set(tx, EPOCH, response.epoch.as_deref())?;
         tx.execute(
             "UPDATE _outpost_meta SET value = ?1 WHERE key = 'cursor'",
             [response.cursor],
         )?;
-        tx.commit()?;
-        Ok(outcome)
+        Ok((pulled, tables))
     }
+
+    /// Put `pending` entries back on the rows `wanted` picks.
+    fn replay_on(
+        &self,
+        tx: &Connection,
+        pending: &PendingByRow,
+        wanted: impl Fn(&(String, String)) -> bool,
+    ) -> Result<()> {
+        for (id, entries) in pending {
+            if wanted(id) {
+                if let Some(table) = self.synced.iter().find(|t| t.name == id.0) {
+                    replay(tx, table, entries)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// See `app_triggers.rs`: with triggers off, rows the pull does not hold go back to their
+    /// state before the apply; rows it holds are written again, with pending entries on top.
+    fn undo_app_trigger_writes(
+        &self,
+        tx: &Connection,
+        response: &PullResponse,
+        pending: &PendingByRow,
+        replay_rows: &BTreeSet<(String, String)>,
+        from_scratch: bool,
+    ) -> Result<()> {
+        let noted = app_triggers::stop_noting(tx, &self.synced)?;
+        let _triggers_off = app_triggers::TriggersOff::new(tx)?;
+        let mut pulled_rows = std::collections::HashSet::new();
+        self.write_pulled(tx, &response.changes, &mut |row| {
+            pulled_rows.insert((row.table.clone(), row.key_json.clone()));
+        })?;
+        for (table_name, key_json, key, before) in noted {
+            if pulled_rows.contains(&(table_name.clone(), key_json)) {
+                continue;
+            }
+            if let Some(table) = self.synced.iter().find(|t| t.name == table_name) {
+                table.set_state(tx, &key, before.as_ref())?;
+            }
+        }
+        self.replay_on(tx, pending, |id| from_scratch || replay_rows.contains(id))
+    }
+
+    /// Whether the pulled state says the primary knows another history under this client id:
+    /// it acknowledged a seq this replica never assigned, or holds other content at it.
+    fn is_diverged(&self, conn: &Connection, response: &PullResponse) -> Result<bool> {
+        let Some(acked) = response.acked_through else {
+            return Ok(false);
+        };
+        if acked > last_seq(conn)? {
+            return Ok(true);
+        }
+        let (Some(digest), Some(entry)) = (&response.acked_digest, entry_at(conn, acked)?) else {
+            return Ok(false);
+        };
+        Ok(crate::protocol::Mutation::from(entry).digest() != *digest)
+    }
+
+    /// Sync reads only committed state, and applies only outside the app's own transaction.
+    pub(crate) fn require_autocommit(&self) -> Result<()> {
+        if self.conn().is_autocommit() {
+            Ok(())
+        } else {
+            Err(Error::TransactionOpen)
+        }
+    }
+}
+
+/// Turns foreign keys off for as long as it lives, and back on if they were on.
+struct ForeignKeysOff<'a>(&'a Connection, bool);
+
+impl<'a> ForeignKeysOff<'a> {
+    fn new(conn: &'a Connection) -> Result<Self> {
+        let on: bool = conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0))?;
+        if on {
+            conn.execute_batch("PRAGMA foreign_keys = OFF")?;
+        }
+        Ok(ForeignKeysOff(conn, on))
+    }
+}
+
+impl Drop for ForeignKeysOff<'_> {
+    fn drop(&mut self) {
+        if self.1 {
+            // Runs after the transaction has ended (dropped before this guard); a failure here
+            // leaves keys off, which the next apply's own guard would not undo, so say so.
+            if let Err(e) = self.0.execute_batch("PRAGMA foreign_keys = ON") {
+                debug_assert!(false, "foreign keys could not be turned back on: {e}");
+            }
+        }
+    }
+}
+
+/// Entries up to `acked_through` are in the pulled state: the refused ones are reported and kept
+/// readable, the rest dropped.
+fn settle_covered(
+    conn: &Connection,
+    acked_through: i64,
+    refused: &[Rejection],
+) -> Result<Vec<RejectedMutation>> {
+    let mut rejected = Vec::new();
+    for refusal in refused.iter().filter(|r| r.seq <= acked_through) {
+        rejected.extend(set_aside(
+            conn,
+            refusal.seq,
+            &refusal.code,
+            &refusal.reason,
+        )?);
+    }
+    conn.prepare_cached("DELETE FROM _outpost_outbox WHERE seq <= ?1")?
+        .execute([acked_through])?;
+    Ok(rejected)
+}
+
+fn entry_at(conn: &Connection, seq: i64) -> Result<Option<Entry>> {
+    let mut found = read_entries(
+        conn,
+        "SELECT seq, tbl, op, key, columns FROM _outpost_outbox WHERE seq = ?1",
+        [seq],
+    )?;
+    Ok(found.pop())
 }
 
 type PendingByRow = HashMap<(String, String), Vec<Entry>>;

@@ -73,6 +73,36 @@ impl SyncedTable {
         Ok(())
     }
 
+    /// Make the local row equal `state` by REPLACE: a row that collides with it on the key or a
+    /// UNIQUE column is removed first (see `stage.rs` for when that is right).
+    pub(crate) fn replace_state(
+        &self,
+        conn: &Connection,
+        key: &[Value],
+        state: Option<&Row>,
+    ) -> Result<()> {
+        let Some(row) = state else {
+            return self.delete(conn, key);
+        };
+        self.check_key(key)?;
+        let mut names: Vec<&str> = self.key.iter().map(String::as_str).collect();
+        let mut values: Vec<&Value> = key.iter().collect();
+        for column in self.columns.iter().filter(|c| !self.key.contains(c)) {
+            if let Some(value) = row.get(column) {
+                names.push(column);
+                values.push(value);
+            }
+        }
+        let sql = sql::insert(&quote_ident(&self.name), &names, Question).replacen(
+            "INSERT INTO",
+            "INSERT OR REPLACE INTO",
+            1,
+        );
+        conn.prepare_cached(&sql)?
+            .execute(params_from_iter(values))?;
+        Ok(())
+    }
+
     /// Make the local row equal `state` (None: no such row).
     pub(crate) fn set_state(
         &self,

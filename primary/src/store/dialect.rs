@@ -32,6 +32,14 @@ impl Refusal {
     }
 }
 
+/// Why an insert over an existing key is refused, the same from every dialect.
+pub fn key_exists_reason(table: &str) -> String {
+    format!(
+        "table {table} already has a row with this key, made elsewhere; an insert never \
+         overwrites another replica's row (use keys that cannot collide, e.g. random ones)"
+    )
+}
+
 /// One entry of the change log: the row of `table` with this key changed at `version`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ChangeEntry {
@@ -55,62 +63,19 @@ impl ChangeEntry {
     }
 }
 
-/// A write transaction on one database, holding its write lock, as a push runs in it.
-#[allow(async_fn_in_trait)] // the futures' Send-ness follows the implementing type
-pub trait WriteTx {
-    /// How this dialect stores a column.
-    type Kind;
-
-    /// The highest `seq` of `client` applied so far (0 for a new client).
-    async fn acked_through(&mut self, client: &str) -> Result<i64, StoreError>;
-
-    /// Raise `client`'s `acked_through` to `seq` (never lower it).
-    async fn set_acked_through(&mut self, client: &str, seq: i64) -> Result<(), StoreError>;
-
-    /// Record a new version for the row of `table` with `key`, as the capture triggers would.
-    async fn touch(&mut self, table: &Table<Self::Kind>, key: &[Value]) -> Result<(), StoreError>;
-
-    /// Apply one mutation whose shape was checked against `table`, alone: `Ok(Some(_))` when the
-    /// statement's own fault refused it (a constraint, a value that does not fit) and nothing of
-    /// it remains; `Err` when the store itself failed, which aborts the whole push.
-    async fn apply(
-        &mut self,
-        table: &Table<Self::Kind>,
-        mutation: &Mutation,
-    ) -> Result<Option<Refusal>, StoreError>;
-
-    async fn store_refusal(
-        &mut self,
-        client: &str,
-        seq: i64,
-        refusal: &Refusal,
-    ) -> Result<(), StoreError>;
-
-    /// Forget the refusals of `client` below `seq`: the client no longer asks about them.
-    async fn forget_refusals_before(&mut self, client: &str, seq: i64) -> Result<(), StoreError>;
-
-    /// The stored refusals of `client` with `first <= seq <= last`, in `seq` order.
-    async fn refusals_between(
-        &mut self,
-        client: &str,
-        first: i64,
-        last: i64,
-    ) -> Result<Vec<(i64, Refusal)>, StoreError>;
-
-    /// The row of `table` with `key` as it is now, every column included.
-    async fn read_row(
-        &mut self,
-        table: &Table<Self::Kind>,
-        key: &[Value],
-    ) -> Result<Option<Row>, StoreError>;
-
-    /// The newest version in the change log (0 when empty).
-    async fn current_version(&mut self) -> Result<i64, StoreError>;
+/// What the primary remembers of one client.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ClientState {
+    /// The highest `seq` of the client applied or refused so far (0 for a new client).
+    pub acked_through: i64,
+    /// [`outpost::protocol::Mutation::digest`] of the mutation at `acked_through`, when known.
+    pub acked_digest: Option<String>,
 }
 
-/// A read transaction on one snapshot of one database, as a pull runs in it.
-#[allow(async_fn_in_trait)]
+/// Reads inside one snapshot of one database: all a pull needs, and what a push reads.
+#[allow(async_fn_in_trait)] // the futures' Send-ness follows the implementing type
 pub trait ReadTx {
+    /// How this dialect stores a column.
     type Kind;
 
     /// Up to `limit` change-log entries of `tables` with `version > cursor`, in version order.
@@ -132,7 +97,63 @@ pub trait ReadTx {
         upto: i64,
     ) -> Result<Vec<Option<Row>>, StoreError>;
 
+    /// The row of `table` with `key` as it is now, every column included.
+    async fn read_row(
+        &mut self,
+        table: &Table<Self::Kind>,
+        key: &[Value],
+    ) -> Result<Option<Row>, StoreError>;
+
+    /// The newest version in the change log (0 when empty).
     async fn current_version(&mut self) -> Result<i64, StoreError>;
+
+    async fn client_state(&mut self, client: &str) -> Result<ClientState, StoreError>;
+
+    /// The stored refusals of `client` with `first <= seq <= last`, in `seq` order.
+    async fn refusals_between(
+        &mut self,
+        client: &str,
+        first: i64,
+        last: i64,
+    ) -> Result<Vec<(i64, Refusal)>, StoreError>;
+
+    /// The history marker of `version`: the id of the newest epoch (one starts each time the
+    /// store opens the database) whose first version is at or below it. None for version 0.
+    async fn epoch_of(&mut self, version: i64) -> Result<Option<String>, StoreError>;
+}
+
+/// A write transaction on one database, holding its write lock, as a push runs in it.
+#[allow(async_fn_in_trait)]
+pub trait WriteTx: ReadTx {
+    /// Raise the client's `acked_through` to `state.acked_through` with its digest (never lower it).
+    async fn set_client_state(
+        &mut self,
+        client: &str,
+        state: &ClientState,
+    ) -> Result<(), StoreError>;
+
+    /// Record a new version for the row of `table` with `key`, as the capture triggers would.
+    async fn touch(&mut self, table: &Table<Self::Kind>, key: &[Value]) -> Result<(), StoreError>;
+
+    /// Apply one mutation whose shape was checked against `table`, alone: `Ok(Some(_))` when the
+    /// statement's own fault refused it (a constraint, a value that does not fit, an insert of a
+    /// key the table already has) and nothing of it remains; `Err` when the store itself failed,
+    /// which aborts the whole push.
+    async fn apply(
+        &mut self,
+        table: &Table<Self::Kind>,
+        mutation: &Mutation,
+    ) -> Result<Option<Refusal>, StoreError>;
+
+    async fn store_refusal(
+        &mut self,
+        client: &str,
+        seq: i64,
+        refusal: &Refusal,
+    ) -> Result<(), StoreError>;
+
+    /// Forget the refusals of `client` below `seq`: the client no longer asks about them.
+    async fn forget_refusals_before(&mut self, client: &str, seq: i64) -> Result<(), StoreError>;
 }
 
 /// Drive a future that never waits (the SQLite dialect's) to its end on this thread.

@@ -2,7 +2,10 @@
 //! changed after the cursor, in version order, inside one read snapshot (opened by the store) so
 //! rows, versions and the new cursor agree.
 
-use outpost::protocol::{Change, PullRequest, PullResponse, MAX_PULL_CHANGES};
+use outpost::protocol::{
+    Change, PullRequest, PullResponse, Rejection, MAX_PULL_BYTES, MAX_PULL_CHANGES,
+};
+use outpost::Value;
 
 use super::dialect::ReadTx;
 use super::table::{Table, Tables};
@@ -14,6 +17,13 @@ pub async fn read_changes<T: ReadTx>(
     request: &PullRequest,
 ) -> Result<PullResponse, StoreError> {
     let wanted = wanted_tables(tables, request)?;
+    if !in_history(tx, request).await? {
+        return Ok(PullResponse {
+            cursor: request.cursor,
+            reset: true,
+            ..PullResponse::default()
+        });
+    }
     let limit = request
         .limit
         .unwrap_or(MAX_PULL_CHANGES)
@@ -23,7 +33,7 @@ pub async fn read_changes<T: ReadTx>(
         true => Vec::new(),
         false => tx.changes_after(request.cursor, &names, limit + 1).await?,
     };
-    let more = entries.len() > limit;
+    let mut more = entries.len() > limit;
     entries.truncate(limit);
 
     let mut rows = vec![None; entries.len()];
@@ -43,7 +53,7 @@ pub async fn read_changes<T: ReadTx>(
             }
         }
     }
-    let changes: Vec<Change> = entries
+    let mut changes: Vec<Change> = entries
         .into_iter()
         .zip(rows)
         .map(|(entry, row)| Change {
@@ -53,17 +63,104 @@ pub async fn read_changes<T: ReadTx>(
             row,
         })
         .collect();
+    if let Some(fits) = changes_within(&changes, MAX_PULL_BYTES) {
+        changes.truncate(fits);
+        more = true;
+    }
     // Without more to send, the cursor jumps to the newest version overall, so a replica that
     // syncs only some tables still moves past changes to the others.
     let cursor = match (more, changes.last()) {
         (true, Some(last)) => last.version,
         _ => tx.current_version().await?,
     };
-    Ok(PullResponse {
+    let mut answer = PullResponse {
         changes,
         cursor,
         more,
-    })
+        epoch: tx.epoch_of(cursor).await?,
+        ..PullResponse::default()
+    };
+    if let Some(client) = &request.client_id {
+        settle_for(tx, client, request.pending_from, &mut answer).await?;
+    }
+    Ok(answer)
+}
+
+/// Whether the request's cursor is in this primary's history: not past its newest version, and
+/// in the same epoch as when the replica got it. A v1 replica (no epoch) is trusted as before.
+async fn in_history<T: ReadTx>(tx: &mut T, request: &PullRequest) -> Result<bool, StoreError> {
+    let Some(epoch) = &request.epoch else {
+        return Ok(true);
+    };
+    if request.cursor == 0 {
+        return Ok(true);
+    }
+    if request.cursor > tx.current_version().await? {
+        return Ok(false);
+    }
+    Ok(tx.epoch_of(request.cursor).await?.as_ref() == Some(epoch))
+}
+
+/// What the pulled state holds of the client's own mutations, read in the same snapshot.
+async fn settle_for<T: ReadTx>(
+    tx: &mut T,
+    client: &str,
+    pending_from: Option<i64>,
+    answer: &mut PullResponse,
+) -> Result<(), StoreError> {
+    let state = tx.client_state(client).await?;
+    if let Some(first) = pending_from.filter(|first| *first <= state.acked_through) {
+        for (seq, refusal) in tx
+            .refusals_between(client, first, state.acked_through)
+            .await?
+        {
+            // No row: the pulled state is the primary's, and the replica puts the row back from it.
+            answer.rejected.push(Rejection {
+                seq,
+                code: refusal.code,
+                reason: refusal.reason,
+                row: None,
+            });
+        }
+    }
+    answer.acked_through = Some(state.acked_through);
+    answer.acked_digest = state.acked_digest;
+    Ok(())
+}
+
+/// How many of `changes` fit in `budget` bytes of JSON, at least one; None when all of them do.
+fn changes_within(changes: &[Change], budget: usize) -> Option<usize> {
+    let mut used = 0;
+    for (i, change) in changes.iter().enumerate() {
+        used += change_size(change);
+        if used > budget && i > 0 {
+            return Some(i);
+        }
+    }
+    None
+}
+
+/// About the bytes `change` takes in a JSON answer (names, values, punctuation).
+fn change_size(change: &Change) -> usize {
+    let values = change
+        .key
+        .iter()
+        .chain(change.row.iter().flat_map(|r| r.values()));
+    let names = change
+        .row
+        .iter()
+        .flat_map(|r| r.keys())
+        .map(|n| n.len() + 4);
+    64 + change.table.len() + names.sum::<usize>() + values.map(value_size).sum::<usize>()
+}
+
+fn value_size(value: &Value) -> usize {
+    match value {
+        Value::Null | Value::Integer(_) | Value::Real(_) => 24,
+        // Quotes around text (escapes add a little more); base64 adds a third to a blob.
+        Value::Text(t) => t.len() + 2,
+        Value::Blob(b) => b.len() * 4 / 3 + 12,
+    }
 }
 
 /// The tables the pull names, each synced by this database.

@@ -7,7 +7,7 @@ use outpost::codes;
 use outpost::protocol::{Mutation, PushRequest, PushResponse, Rejection};
 use outpost::Value;
 
-use super::dialect::{Refusal, WriteTx};
+use super::dialect::{ClientState, Refusal, WriteTx};
 use super::table::{Table, Tables};
 use super::StoreError;
 
@@ -17,7 +17,18 @@ pub async fn apply<T: WriteTx>(
     request: &PushRequest,
 ) -> Result<PushResponse, StoreError> {
     let client = request.client_id.as_str();
-    let acked = tx.acked_through(client).await?;
+    let known = tx.client_state(client).await?;
+    let acked = known.acked_through;
+    let verdict = history_check(&known, request);
+    if verdict != History::Same {
+        return Ok(PushResponse {
+            acked_through: acked,
+            version: tx.current_version().await?,
+            rejected: Vec::new(),
+            diverged: verdict == History::ReplicaDiverged,
+            reset: verdict == History::PrimaryLost,
+        });
+    }
 
     // A retry of mutations applied before: their answer was lost, so the client still holds them
     // as pending and may have replayed them over newer rows it pulled meanwhile. Mark those rows
@@ -29,7 +40,7 @@ pub async fn apply<T: WriteTx>(
         }
     }
 
-    let mut acked_through = acked;
+    let mut state = known;
     for mutation in request.mutations.iter().filter(|m| m.seq > acked) {
         let refusal = match check_shape(tables, mutation) {
             Err(refusal) => Some(refusal),
@@ -38,9 +49,17 @@ pub async fn apply<T: WriteTx>(
         if let Some(refusal) = refusal {
             tx.store_refusal(client, mutation.seq, &refusal).await?;
         }
-        acked_through = mutation.seq;
+        state.acked_through = mutation.seq;
+        state.acked_digest = None;
     }
-    tx.set_acked_through(client, acked_through).await?;
+    if state.acked_through > acked {
+        let last = request
+            .mutations
+            .last()
+            .expect("a mutation moved acked_through");
+        state.acked_digest = Some(last.digest());
+        tx.set_client_state(client, &state).await?;
+    }
 
     let mut rejected = Vec::new();
     if let (Some(first), Some(last)) = (request.mutations.first(), request.mutations.last()) {
@@ -63,10 +82,51 @@ pub async fn apply<T: WriteTx>(
     }
     let version = tx.current_version().await?;
     Ok(PushResponse {
-        acked_through,
+        acked_through: state.acked_through,
         version,
         rejected,
+        diverged: false,
+        reset: false,
     })
+}
+
+/// How the replica's account of this client's mutations compares with the primary's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum History {
+    Same,
+    /// The replica is not the one the primary talked to under this client id: it has never
+    /// assigned the seq the primary acknowledged last (a file restored from an older copy), or
+    /// holds that seq with other content (a copy of the file writing on a second device).
+    ReplicaDiverged,
+    /// The replica was told of more acknowledged mutations than the primary has now: the
+    /// primary was restored from a backup, or replaced.
+    PrimaryLost,
+}
+
+/// Only a v2 replica says its `last_seq`; a v1 replica is trusted as before. A replica sends
+/// from its oldest entry not yet acknowledged, and a retry carries at least what the lost
+/// attempt carried, so a request that starts at or below the acknowledged seq holds that seq.
+fn history_check(known: &ClientState, request: &PushRequest) -> History {
+    let (Some(last_seq), Some(first)) = (request.last_seq, request.mutations.first()) else {
+        return History::Same;
+    };
+    let acked = known.acked_through;
+    if acked > last_seq {
+        return History::ReplicaDiverged;
+    }
+    if request.acked_seen.is_some_and(|seen| seen > acked) {
+        return History::PrimaryLost;
+    }
+    if first.seq > acked {
+        return History::Same;
+    }
+    match request.mutations.iter().find(|m| m.seq == acked) {
+        None => History::ReplicaDiverged,
+        Some(mutation) => match &known.acked_digest {
+            Some(digest) if mutation.digest() != *digest => History::ReplicaDiverged,
+            _ => History::Same,
+        },
+    }
 }
 
 /// The mutation's table when the mutation fits it; a refusal saying why not otherwise.

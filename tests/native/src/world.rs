@@ -9,7 +9,8 @@ pub struct World {
     pub primary: TestPrimary,
     pub dir: tempfile::TempDir,
     pub transport: HttpTransport,
-    /// The table's CREATE statement: the primary's schema and every replica's one migration.
+    /// The table's CREATE statement: every replica's one migration (and the primary's schema,
+    /// unless the world was made with [`World::new_split`]).
     schema: &'static str,
     /// A query listing every row in a stable order, run on the primary and on replicas alike.
     all_rows: &'static str,
@@ -18,7 +19,16 @@ pub struct World {
 impl World {
     /// `schema` creates the synced table `todos`.
     pub fn new(schema: &'static str, all_rows: &'static str) -> World {
-        let primary = TestPrimary::start(schema);
+        World::new_split(schema, schema, all_rows)
+    }
+
+    /// A primary whose schema differs from the replicas' (e.g. a CHECK only the primary makes).
+    pub fn new_split(
+        primary_schema: &'static str,
+        schema: &'static str,
+        all_rows: &'static str,
+    ) -> World {
+        let primary = TestPrimary::start(primary_schema);
         let transport = HttpTransport::new(primary.endpoint(), "app");
         World {
             primary,

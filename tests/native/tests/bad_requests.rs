@@ -45,6 +45,7 @@ fn good_push(mutations: usize) -> Json {
         mutations: (1..=mutations as i64)
             .map(|seq| insert(seq, &format!("new{seq}")))
             .collect(),
+        ..PushRequest::default()
     };
     serde_json::to_value(request).unwrap()
 }
@@ -92,7 +93,7 @@ fn bad_requests_are_refused_with_a_stable_code_and_change_nothing() {
         (
             "unknown version",
             "push",
-            spoiled(&|b| b["v"] = json!(2)),
+            spoiled(&|b| b["v"] = json!(PROTOCOL_VERSION + 1)),
             400,
             "UNSUPPORTED_VERSION",
         ),

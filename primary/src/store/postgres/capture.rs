@@ -33,6 +33,13 @@ CREATE TABLE IF NOT EXISTS {s}._outpost_clients(
     client_id text PRIMARY KEY,
     acked_through bigint NOT NULL
 );
+ALTER TABLE {s}._outpost_clients ADD COLUMN IF NOT EXISTS acked_digest text;
+-- One epoch starts each time a primary opens the database (see the SQLite store's schema).
+CREATE TABLE IF NOT EXISTS {s}._outpost_epochs(
+    seq bigserial PRIMARY KEY,
+    id text NOT NULL UNIQUE,
+    first_version bigint NOT NULL
+);
 CREATE TABLE IF NOT EXISTS {s}._outpost_rejections(
     client_id text NOT NULL,
     seq bigint NOT NULL,

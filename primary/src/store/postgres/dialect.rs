@@ -13,7 +13,9 @@ use tokio_postgres::Transaction;
 use super::refusals::refusal;
 use super::schema::PgTable;
 use super::values::{read_value, to_param, ColumnKind, PgParam};
-use crate::store::dialect::{ChangeEntry, ReadTx, Refusal, WriteTx};
+use crate::store::dialect::{
+    key_exists_reason, ChangeEntry, ClientState, ReadTx, Refusal, WriteTx,
+};
 use crate::store::StoreError;
 
 /// Statements on one open transaction in the Postgres schema `schema` (already quoted).
@@ -34,158 +36,6 @@ fn typed(params: &[(PgParam, Type)]) -> Vec<(&(dyn ToSql + Sync), Type)> {
 impl Postgres<'_, '_> {
     fn table_sql(&self, table: &PgTable) -> String {
         format!("{}.{}", self.schema, quote_ident(&table.name))
-    }
-}
-
-impl WriteTx for Postgres<'_, '_> {
-    type Kind = ColumnKind;
-
-    async fn acked_through(&mut self, client: &str) -> Result<i64, StoreError> {
-        let sql = format!(
-            "SELECT acked_through FROM {}._outpost_clients WHERE client_id = $1",
-            self.schema
-        );
-        let row = self.tx.query_opt(&sql, &[&client]).await?;
-        Ok(row.map_or(0, |r| r.get(0)))
-    }
-
-    async fn set_acked_through(&mut self, client: &str, seq: i64) -> Result<(), StoreError> {
-        let s = &self.schema;
-        let sql = format!(
-            "INSERT INTO {s}._outpost_clients(client_id, acked_through) VALUES ($1, $2) \
-             ON CONFLICT (client_id) DO UPDATE SET \
-             acked_through = greatest({s}._outpost_clients.acked_through, excluded.acked_through)"
-        );
-        self.tx.execute(&sql, &[&client, &seq]).await?;
-        Ok(())
-    }
-
-    /// With the key text the capture trigger writes, so the row's entry is the same one.
-    async fn touch(&mut self, table: &PgTable, key: &[Value]) -> Result<(), StoreError> {
-        let Ok(key) = key_params(table, key) else {
-            return Ok(());
-        };
-        let sql = format!(
-            "SELECT {}._outpost_record($1, jsonb_build_array({})::text)",
-            self.schema,
-            Dollar.list(2, key.len())
-        );
-        let params: Params = std::iter::once((PgParam::Text(table.name.clone()), Type::TEXT))
-            .chain(key)
-            .collect();
-        self.tx.execute_typed(&sql, &typed(&params)).await?;
-        Ok(())
-    }
-
-    async fn apply(
-        &mut self,
-        table: &PgTable,
-        mutation: &Mutation,
-    ) -> Result<Option<Refusal>, StoreError> {
-        let (sql, params) = match statement(&self.table_sql(table), table, mutation) {
-            Ok(Some(statement)) => statement,
-            Ok(None) => return Ok(None),
-            Err(refused) => return Ok(Some(refused)),
-        };
-        let params = typed(&params);
-        // Savepoint, statement and release go out together: one round trip per mutation. After a
-        // failed statement the release fails too, and the savepoint is still there to roll back to.
-        let (saved, executed, released) = tokio::join!(
-            self.tx.batch_execute("SAVEPOINT outpost_mutation"),
-            self.tx.execute_typed(&sql, &params),
-            self.tx.batch_execute("RELEASE outpost_mutation"),
-        );
-        saved?;
-        match executed {
-            Ok(_) => {
-                released?;
-                Ok(None)
-            }
-            Err(err) => match refusal(&err, &table.name) {
-                Some(refused) => {
-                    self.tx
-                        .batch_execute("ROLLBACK TO outpost_mutation; RELEASE outpost_mutation")
-                        .await?;
-                    Ok(Some(refused))
-                }
-                None => Err(err.into()),
-            },
-        }
-    }
-
-    async fn store_refusal(
-        &mut self,
-        client: &str,
-        seq: i64,
-        refusal: &Refusal,
-    ) -> Result<(), StoreError> {
-        let sql = format!(
-            "INSERT INTO {}._outpost_rejections(client_id, seq, code, reason) \
-             VALUES ($1, $2, $3, $4) ON CONFLICT (client_id, seq) \
-             DO UPDATE SET code = excluded.code, reason = excluded.reason",
-            self.schema
-        );
-        self.tx
-            .execute(&sql, &[&client, &seq, &refusal.code, &refusal.reason])
-            .await?;
-        Ok(())
-    }
-
-    async fn forget_refusals_before(&mut self, client: &str, seq: i64) -> Result<(), StoreError> {
-        let sql = format!(
-            "DELETE FROM {}._outpost_rejections WHERE client_id = $1 AND seq < $2",
-            self.schema
-        );
-        self.tx.execute(&sql, &[&client, &seq]).await?;
-        Ok(())
-    }
-
-    async fn refusals_between(
-        &mut self,
-        client: &str,
-        first: i64,
-        last: i64,
-    ) -> Result<Vec<(i64, Refusal)>, StoreError> {
-        let sql = format!(
-            "SELECT seq, code, reason FROM {}._outpost_rejections \
-             WHERE client_id = $1 AND seq BETWEEN $2 AND $3 ORDER BY seq",
-            self.schema
-        );
-        let rows = self.tx.query(&sql, &[&client, &first, &last]).await?;
-        Ok(rows
-            .iter()
-            .map(|r| {
-                let refusal = Refusal {
-                    code: r.get(1),
-                    reason: r.get(2),
-                };
-                (r.get(0), refusal)
-            })
-            .collect())
-    }
-
-    async fn read_row(
-        &mut self,
-        table: &PgTable,
-        key: &[Value],
-    ) -> Result<Option<Row>, StoreError> {
-        let Ok(key) = key_params(table, key) else {
-            return Ok(None);
-        };
-        let sql = format!(
-            "SELECT {} FROM {} t WHERE {}",
-            table.column_list(Some("t")),
-            self.table_sql(table),
-            sql::key_predicate(&table.key_names, 1, Dollar)
-        );
-        match self.tx.query_typed(&sql, &typed(&key)).await?.first() {
-            Some(r) => Ok(Some(to_row(r, table, 0)?)),
-            None => Ok(None),
-        }
-    }
-
-    async fn current_version(&mut self) -> Result<i64, StoreError> {
-        current_version(self).await
     }
 }
 
@@ -257,17 +107,184 @@ impl ReadTx for Postgres<'_, '_> {
             .collect())
     }
 
+    async fn read_row(
+        &mut self,
+        table: &PgTable,
+        key: &[Value],
+    ) -> Result<Option<Row>, StoreError> {
+        let Ok(key) = key_params(table, key) else {
+            return Ok(None);
+        };
+        let sql = format!(
+            "SELECT {} FROM {} t WHERE {}",
+            table.column_list(Some("t")),
+            self.table_sql(table),
+            sql::key_predicate(&table.key_names, 1, Dollar)
+        );
+        match self.tx.query_typed(&sql, &typed(&key)).await?.first() {
+            Some(r) => Ok(Some(to_row(r, table, 0)?)),
+            None => Ok(None),
+        }
+    }
+
     async fn current_version(&mut self) -> Result<i64, StoreError> {
-        current_version(self).await
+        let sql = format!(
+            "SELECT coalesce(max(version), 0) FROM {}._outpost_changes",
+            self.schema
+        );
+        Ok(self.tx.query_one(&sql, &[]).await?.get(0))
+    }
+
+    async fn client_state(&mut self, client: &str) -> Result<ClientState, StoreError> {
+        let sql = format!(
+            "SELECT acked_through, acked_digest FROM {}._outpost_clients WHERE client_id = $1",
+            self.schema
+        );
+        let row = self.tx.query_opt(&sql, &[&client]).await?;
+        Ok(row.map_or_else(ClientState::default, |r| ClientState {
+            acked_through: r.get(0),
+            acked_digest: r.get(1),
+        }))
+    }
+
+    async fn refusals_between(
+        &mut self,
+        client: &str,
+        first: i64,
+        last: i64,
+    ) -> Result<Vec<(i64, Refusal)>, StoreError> {
+        let sql = format!(
+            "SELECT seq, code, reason FROM {}._outpost_rejections \
+             WHERE client_id = $1 AND seq BETWEEN $2 AND $3 ORDER BY seq",
+            self.schema
+        );
+        let rows = self.tx.query(&sql, &[&client, &first, &last]).await?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                let refusal = Refusal {
+                    code: r.get(1),
+                    reason: r.get(2),
+                };
+                (r.get(0), refusal)
+            })
+            .collect())
+    }
+
+    async fn epoch_of(&mut self, version: i64) -> Result<Option<String>, StoreError> {
+        let sql = format!(
+            "SELECT id FROM {}._outpost_epochs WHERE first_version <= $1 \
+             ORDER BY first_version DESC, seq DESC LIMIT 1",
+            self.schema
+        );
+        let row = self.tx.query_opt(&sql, &[&version]).await?;
+        Ok(row.map(|r| r.get(0)))
     }
 }
 
-async fn current_version(pg: &Postgres<'_, '_>) -> Result<i64, StoreError> {
-    let sql = format!(
-        "SELECT coalesce(max(version), 0) FROM {}._outpost_changes",
-        pg.schema
-    );
-    Ok(pg.tx.query_one(&sql, &[]).await?.get(0))
+impl WriteTx for Postgres<'_, '_> {
+    async fn set_client_state(
+        &mut self,
+        client: &str,
+        state: &ClientState,
+    ) -> Result<(), StoreError> {
+        let s = &self.schema;
+        let sql = format!(
+            "INSERT INTO {s}._outpost_clients(client_id, acked_through, acked_digest) \
+             VALUES ($1, $2, $3) ON CONFLICT (client_id) DO UPDATE SET \
+             acked_through = excluded.acked_through, acked_digest = excluded.acked_digest \
+             WHERE excluded.acked_through > {s}._outpost_clients.acked_through"
+        );
+        self.tx
+            .execute(&sql, &[&client, &state.acked_through, &state.acked_digest])
+            .await?;
+        Ok(())
+    }
+
+    /// With the key text the capture trigger writes, so the row's entry is the same one.
+    async fn touch(&mut self, table: &PgTable, key: &[Value]) -> Result<(), StoreError> {
+        let Ok(key) = key_params(table, key) else {
+            return Ok(());
+        };
+        let sql = format!(
+            "SELECT {}._outpost_record($1, jsonb_build_array({})::text)",
+            self.schema,
+            Dollar.list(2, key.len())
+        );
+        let params: Params = std::iter::once((PgParam::Text(table.name.clone()), Type::TEXT))
+            .chain(key)
+            .collect();
+        self.tx.execute_typed(&sql, &typed(&params)).await?;
+        Ok(())
+    }
+
+    async fn apply(
+        &mut self,
+        table: &PgTable,
+        mutation: &Mutation,
+    ) -> Result<Option<Refusal>, StoreError> {
+        let (sql, params) = match statement(&self.table_sql(table), table, mutation) {
+            Ok(Some(statement)) => statement,
+            Ok(None) => return Ok(None),
+            Err(refused) => return Ok(Some(refused)),
+        };
+        let params = typed(&params);
+        // Savepoint, statement and release go out together: one round trip per mutation. After a
+        // failed statement the release fails too, and the savepoint is still there to roll back to.
+        let (saved, executed, released) = tokio::join!(
+            self.tx.batch_execute("SAVEPOINT outpost_mutation"),
+            self.tx.execute_typed(&sql, &params),
+            self.tx.batch_execute("RELEASE outpost_mutation"),
+        );
+        saved?;
+        match executed {
+            Ok(_) => {
+                released?;
+                Ok(None)
+            }
+            Err(err) => match refusal(&err, &table.name) {
+                Some(mut refused) => {
+                    self.tx
+                        .batch_execute("ROLLBACK TO outpost_mutation; RELEASE outpost_mutation")
+                        .await?;
+                    if mutation.op == Op::Insert
+                        && refused.code == codes::SQLITE_CONSTRAINT_PRIMARYKEY
+                    {
+                        refused = Refusal::new(codes::KEY_EXISTS, key_exists_reason(&table.name));
+                    }
+                    Ok(Some(refused))
+                }
+                None => Err(err.into()),
+            },
+        }
+    }
+
+    async fn store_refusal(
+        &mut self,
+        client: &str,
+        seq: i64,
+        refusal: &Refusal,
+    ) -> Result<(), StoreError> {
+        let sql = format!(
+            "INSERT INTO {}._outpost_rejections(client_id, seq, code, reason) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (client_id, seq) \
+             DO UPDATE SET code = excluded.code, reason = excluded.reason",
+            self.schema
+        );
+        self.tx
+            .execute(&sql, &[&client, &seq, &refusal.code, &refusal.reason])
+            .await?;
+        Ok(())
+    }
+
+    async fn forget_refusals_before(&mut self, client: &str, seq: i64) -> Result<(), StoreError> {
+        let sql = format!(
+            "DELETE FROM {}._outpost_rejections WHERE client_id = $1 AND seq < $2",
+            self.schema
+        );
+        self.tx.execute(&sql, &[&client, &seq]).await?;
+        Ok(())
+    }
 }
 
 fn to_row(r: &tokio_postgres::Row, table: &PgTable, first: usize) -> Result<Row, StoreError> {
@@ -324,7 +341,7 @@ fn statement(
                 .map(String::as_str)
                 .chain(values.iter().map(|(c, _)| *c))
                 .collect();
-            let sql = sql::upsert(name, &table.key_names, &columns, Dollar);
+            let sql = sql::insert(name, &columns, Dollar);
             (
                 sql,
                 key.into_iter()

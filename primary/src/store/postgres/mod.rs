@@ -134,6 +134,16 @@ impl PostgresStore {
         let tables = schema::prepare(&tx, name, &schema, &self.inner.schema_sql)
             .await
             .map_err(|e| StoreError::Internal(format!("database {name}: {e}")))?;
+        // This instance's epoch starts after every version so far: under the write lock, so no
+        // version below it commits later.
+        let s = quote_ident(&schema);
+        tx.batch_execute(&format!(
+            "SELECT {s}._outpost_lock(); \
+             INSERT INTO {s}._outpost_epochs(id, first_version) VALUES \
+             ('e' || md5(random()::text || clock_timestamp()::text), \
+              (SELECT coalesce(max(version), 0) + 1 FROM {s}._outpost_changes))"
+        ))
+        .await?;
         tx.commit().await?;
         let db = Arc::new(Database { schema, tables });
         self.signals()

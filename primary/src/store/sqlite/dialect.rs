@@ -8,7 +8,11 @@ use outpost::sql::{self, quote_ident, Placeholders::Question};
 use outpost::{Row, Value};
 use rusqlite::{params_from_iter, Connection, ErrorCode, OptionalExtension};
 
-use crate::store::dialect::{ChangeEntry, ReadTx, Refusal, WriteTx};
+use outpost::codes;
+
+use crate::store::dialect::{
+    key_exists_reason, ChangeEntry, ClientState, ReadTx, Refusal, WriteTx,
+};
 use crate::store::table::Table;
 use crate::store::StoreError;
 
@@ -17,123 +21,6 @@ pub type Kind = ();
 
 /// Statements on one open transaction (a `rusqlite::Transaction` derefs to its connection).
 pub struct Sqlite<'c>(pub &'c Connection);
-
-impl WriteTx for Sqlite<'_> {
-    type Kind = Kind;
-
-    async fn acked_through(&mut self, client: &str) -> Result<i64, StoreError> {
-        let acked = self
-            .0
-            .prepare_cached("SELECT acked_through FROM _outpost_clients WHERE client_id = ?1")?
-            .query_row([client], |r| r.get(0))
-            .optional()?;
-        Ok(acked.unwrap_or(0))
-    }
-
-    async fn set_acked_through(&mut self, client: &str, seq: i64) -> Result<(), StoreError> {
-        self.0
-            .prepare_cached(
-                "INSERT INTO _outpost_clients(client_id, acked_through) VALUES (?1, ?2) \
-                 ON CONFLICT(client_id) DO UPDATE SET \
-                 acked_through = max(acked_through, excluded.acked_through)",
-            )?
-            .execute((client, seq))?;
-        Ok(())
-    }
-
-    async fn touch(&mut self, table: &Table<Kind>, key: &[Value]) -> Result<(), StoreError> {
-        let sql = format!(
-            "INSERT INTO _outpost_changes(tbl, key, version) \
-             VALUES (?1, json_array({}), (SELECT coalesce(max(version), 0) + 1 FROM _outpost_changes)) \
-             ON CONFLICT(tbl, key) DO UPDATE SET version = excluded.version",
-            Question.list(2, key.len())
-        );
-        let name = Value::Text(table.name.clone());
-        self.0
-            .prepare_cached(&sql)?
-            .execute(params_from_iter(std::iter::once(&name).chain(key)))?;
-        Ok(())
-    }
-
-    async fn apply(
-        &mut self,
-        table: &Table<Kind>,
-        mutation: &Mutation,
-    ) -> Result<Option<Refusal>, StoreError> {
-        let conn = self.0;
-        conn.prepare_cached("SAVEPOINT outpost_mutation")?
-            .execute([])?;
-        match execute(conn, table, mutation) {
-            Ok(()) => {
-                conn.prepare_cached("RELEASE outpost_mutation")?
-                    .execute([])?;
-                Ok(None)
-            }
-            Err(err) if is_refusal(&err) => {
-                conn.execute_batch("ROLLBACK TO outpost_mutation; RELEASE outpost_mutation")?;
-                let err = outpost::Error::from(err);
-                Ok(Some(Refusal::new(err.code(), err.to_string())))
-            }
-            Err(err) => Err(err.into()),
-        }
-    }
-
-    async fn store_refusal(
-        &mut self,
-        client: &str,
-        seq: i64,
-        refusal: &Refusal,
-    ) -> Result<(), StoreError> {
-        self.0
-            .prepare_cached(
-                "INSERT OR REPLACE INTO _outpost_rejections(client_id, seq, code, reason) \
-                 VALUES (?1, ?2, ?3, ?4)",
-            )?
-            .execute((client, seq, &refusal.code, &refusal.reason))?;
-        Ok(())
-    }
-
-    async fn forget_refusals_before(&mut self, client: &str, seq: i64) -> Result<(), StoreError> {
-        self.0
-            .prepare_cached("DELETE FROM _outpost_rejections WHERE client_id = ?1 AND seq < ?2")?
-            .execute((client, seq))?;
-        Ok(())
-    }
-
-    async fn refusals_between(
-        &mut self,
-        client: &str,
-        first: i64,
-        last: i64,
-    ) -> Result<Vec<(i64, Refusal)>, StoreError> {
-        let mut stmt = self.0.prepare_cached(
-            "SELECT seq, code, reason FROM _outpost_rejections \
-             WHERE client_id = ?1 AND seq BETWEEN ?2 AND ?3 ORDER BY seq",
-        )?;
-        let stored = stmt
-            .query_map((client, first, last), |r| {
-                let refusal = Refusal {
-                    code: r.get(1)?,
-                    reason: r.get(2)?,
-                };
-                Ok((r.get(0)?, refusal))
-            })?
-            .collect::<rusqlite::Result<_>>()?;
-        Ok(stored)
-    }
-
-    async fn read_row(
-        &mut self,
-        table: &Table<Kind>,
-        key: &[Value],
-    ) -> Result<Option<Row>, StoreError> {
-        Ok(read_row(self.0, table, key)?)
-    }
-
-    async fn current_version(&mut self) -> Result<i64, StoreError> {
-        Ok(current_version(self.0)?)
-    }
-}
 
 impl ReadTx for Sqlite<'_> {
     type Kind = Kind;
@@ -177,8 +64,141 @@ impl ReadTx for Sqlite<'_> {
             .collect()
     }
 
+    async fn read_row(
+        &mut self,
+        table: &Table<Kind>,
+        key: &[Value],
+    ) -> Result<Option<Row>, StoreError> {
+        Ok(read_row(self.0, table, key)?)
+    }
+
     async fn current_version(&mut self) -> Result<i64, StoreError> {
         Ok(current_version(self.0)?)
+    }
+
+    async fn client_state(&mut self, client: &str) -> Result<ClientState, StoreError> {
+        let state = self
+            .0
+            .prepare_cached(
+                "SELECT acked_through, acked_digest FROM _outpost_clients WHERE client_id = ?1",
+            )?
+            .query_row([client], |r| {
+                Ok(ClientState {
+                    acked_through: r.get(0)?,
+                    acked_digest: r.get(1)?,
+                })
+            })
+            .optional()?;
+        Ok(state.unwrap_or_default())
+    }
+
+    async fn refusals_between(
+        &mut self,
+        client: &str,
+        first: i64,
+        last: i64,
+    ) -> Result<Vec<(i64, Refusal)>, StoreError> {
+        let mut stmt = self.0.prepare_cached(
+            "SELECT seq, code, reason FROM _outpost_rejections \
+             WHERE client_id = ?1 AND seq BETWEEN ?2 AND ?3 ORDER BY seq",
+        )?;
+        let stored = stmt
+            .query_map((client, first, last), |r| {
+                let refusal = Refusal {
+                    code: r.get(1)?,
+                    reason: r.get(2)?,
+                };
+                Ok((r.get(0)?, refusal))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(stored)
+    }
+
+    async fn epoch_of(&mut self, version: i64) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .0
+            .prepare_cached(
+                "SELECT id FROM _outpost_epochs WHERE first_version <= ?1 \
+                 ORDER BY first_version DESC, seq DESC LIMIT 1",
+            )?
+            .query_row([version], |r| r.get(0))
+            .optional()?)
+    }
+}
+
+impl WriteTx for Sqlite<'_> {
+    async fn set_client_state(
+        &mut self,
+        client: &str,
+        state: &ClientState,
+    ) -> Result<(), StoreError> {
+        self.0
+            .prepare_cached(
+                "INSERT INTO _outpost_clients(client_id, acked_through, acked_digest) \
+                 VALUES (?1, ?2, ?3) ON CONFLICT(client_id) DO UPDATE SET \
+                 acked_through = excluded.acked_through, acked_digest = excluded.acked_digest \
+                 WHERE excluded.acked_through > acked_through",
+            )?
+            .execute((client, state.acked_through, &state.acked_digest))?;
+        Ok(())
+    }
+
+    async fn touch(&mut self, table: &Table<Kind>, key: &[Value]) -> Result<(), StoreError> {
+        let sql = format!(
+            "INSERT INTO _outpost_changes(tbl, key, version) \
+             VALUES (?1, json_array({}), (SELECT coalesce(max(version), 0) + 1 FROM _outpost_changes)) \
+             ON CONFLICT(tbl, key) DO UPDATE SET version = excluded.version",
+            Question.list(2, key.len())
+        );
+        let name = Value::Text(table.name.clone());
+        self.0
+            .prepare_cached(&sql)?
+            .execute(params_from_iter(std::iter::once(&name).chain(key)))?;
+        Ok(())
+    }
+
+    async fn apply(
+        &mut self,
+        table: &Table<Kind>,
+        mutation: &Mutation,
+    ) -> Result<Option<Refusal>, StoreError> {
+        let conn = self.0;
+        conn.prepare_cached("SAVEPOINT outpost_mutation")?
+            .execute([])?;
+        match execute(conn, table, mutation) {
+            Ok(()) => {
+                conn.prepare_cached("RELEASE outpost_mutation")?
+                    .execute([])?;
+                Ok(None)
+            }
+            Err(err) if is_refusal(&err) => {
+                conn.execute_batch("ROLLBACK TO outpost_mutation; RELEASE outpost_mutation")?;
+                Ok(Some(refusal(err, table, mutation)))
+            }
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    async fn store_refusal(
+        &mut self,
+        client: &str,
+        seq: i64,
+        refusal: &Refusal,
+    ) -> Result<(), StoreError> {
+        self.0
+            .prepare_cached(
+                "INSERT OR REPLACE INTO _outpost_rejections(client_id, seq, code, reason) \
+                 VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute((client, seq, &refusal.code, &refusal.reason))?;
+        Ok(())
+    }
+
+    async fn forget_refusals_before(&mut self, client: &str, seq: i64) -> Result<(), StoreError> {
+        self.0
+            .prepare_cached("DELETE FROM _outpost_rejections WHERE client_id = ?1 AND seq < ?2")?
+            .execute((client, seq))?;
+        Ok(())
     }
 }
 
@@ -222,6 +242,22 @@ fn is_refusal(err: &rusqlite::Error) -> bool {
     }
 }
 
+/// An insert over a key the table already has is `KEY_EXISTS`: another replica created that row
+/// (two devices offline that both took the next integer id, say), and overwriting it would lose
+/// that replica's write without a word.
+fn refusal(err: rusqlite::Error, table: &Table<Kind>, mutation: &Mutation) -> Refusal {
+    let err = outpost::Error::from(err);
+    let key_taken = mutation.op == Op::Insert
+        && matches!(
+            err.code(),
+            codes::SQLITE_CONSTRAINT_PRIMARYKEY | codes::SQLITE_CONSTRAINT_ROWID
+        );
+    if key_taken {
+        return Refusal::new(codes::KEY_EXISTS, key_exists_reason(&table.name));
+    }
+    Refusal::new(err.code(), err.to_string())
+}
+
 fn execute(conn: &Connection, table: &Table<Kind>, mutation: &Mutation) -> rusqlite::Result<()> {
     let name = quote_ident(&table.name);
     match mutation.op {
@@ -238,7 +274,7 @@ fn execute(conn: &Connection, table: &Table<Kind>, mutation: &Mutation) -> rusql
                 .chain(others.iter().map(|(c, _)| *c))
                 .map(String::as_str)
                 .collect();
-            let sql = sql::upsert(&name, &table.key_names, &columns, Question);
+            let sql = sql::insert(&name, &columns, Question);
             let values = mutation.key.iter().chain(others.iter().map(|(_, v)| *v));
             conn.prepare_cached(&sql)?
                 .execute(params_from_iter(values))?;

@@ -98,6 +98,7 @@ impl Inner {
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         reader.busy_timeout(Duration::from_secs(5))?;
+        writer.execute_batch(schema::START_EPOCH_SQL)?;
         let version = dialect::current_version(&writer)?;
         let db = Arc::new(Database {
             writer: Mutex::new(writer),

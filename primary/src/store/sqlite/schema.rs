@@ -23,7 +23,8 @@ CREATE TABLE IF NOT EXISTS _outpost_changes(
 CREATE UNIQUE INDEX IF NOT EXISTS _outpost_changes_version ON _outpost_changes(version);
 CREATE TABLE IF NOT EXISTS _outpost_clients(
     client_id TEXT PRIMARY KEY,
-    acked_through INTEGER NOT NULL
+    acked_through INTEGER NOT NULL,
+    acked_digest TEXT
 );
 CREATE TABLE IF NOT EXISTS _outpost_rejections(
     client_id TEXT NOT NULL,
@@ -32,7 +33,21 @@ CREATE TABLE IF NOT EXISTS _outpost_rejections(
     reason TEXT NOT NULL,
     PRIMARY KEY(client_id, seq)
 );
+-- One epoch starts each time the store opens the database; a replica's cursor is checked against
+-- the epoch it was given in, so a primary restored from a backup is told from the one it knew.
+CREATE TABLE IF NOT EXISTS _outpost_epochs(
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    first_version INTEGER NOT NULL
+);
 ";
+
+/// Columns added to the bookkeeping tables after their first release, for files made before.
+const ADDED_COLUMNS: &[(&str, &str, &str)] = &[("_outpost_clients", "acked_digest", "TEXT")];
+
+/// Start an epoch at the version after the newest: every version from here on is in it.
+pub const START_EPOCH_SQL: &str = "INSERT INTO _outpost_epochs(id, first_version) \
+     VALUES ('e' || lower(hex(randomblob(8))), (SELECT coalesce(max(version), 0) + 1 FROM _outpost_changes))";
 
 /// Make `conn` ready to serve: apply `schema_sql` if the database is empty, create the bookkeeping
 /// tables and capture triggers if missing, and check every synced table. All in one transaction,
@@ -50,6 +65,21 @@ pub fn prepare(conn: &mut Connection, schema_sql: &str) -> Result<Schema, StoreE
             .map_err(|e| StoreError::Setup(format!("the schema failed: {e}")))?;
     }
     tx.execute_batch(BOOKKEEPING_SQL).map_err(setup)?;
+    for (table, column, declared) in ADDED_COLUMNS {
+        let present: bool = tx
+            .query_row(
+                "SELECT count(*) > 0 FROM pragma_table_info(?1) WHERE name = ?2",
+                [table, column],
+                |r| r.get(0),
+            )
+            .map_err(setup)?;
+        if !present {
+            tx.execute_batch(&format!(
+                "ALTER TABLE {table} ADD COLUMN {column} {declared}"
+            ))
+            .map_err(setup)?;
+        }
+    }
     let schema = introspect(&tx)?;
     for table in schema.iter() {
         tx.execute_batch(&capture_triggers(table)).map_err(setup)?;

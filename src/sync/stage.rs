@@ -1,0 +1,166 @@
+//! A pull of several pages is applied as a whole. Pages before the last are kept in
+//! `_outpost_stage` (committed, so a long first sync survives a reload and memory stays bounded),
+//! and the last page applies all of them in one transaction with the cursor move: the rows then
+//! equal one state the primary had (invariant 8), whatever order rows and pages came in.
+//!
+//! Within that transaction foreign keys are off (the pulled state is the primary's, where they
+//! held; a parent may come after its child), and rows are first written in place; if a UNIQUE
+//! column makes that fail midway (two rows swapping values), the whole set is written again with
+//! REPLACE, which clears the way. Applied in version order, REPLACE can only remove a row's older
+//! state or a local row the primary does not have: a newer state of another row that collides
+//! would collide in the primary's own snapshot too.
+
+use rusqlite::Connection;
+
+use super::capture::SyncedTable;
+use super::settle::{meta_get, meta_set};
+use crate::protocol::Change;
+use crate::value::Row;
+use crate::{Database, Error, Result, Value};
+
+pub(crate) const STAGE_CURSOR: &str = "stage_cursor";
+pub(crate) const STAGE_EPOCH: &str = "stage_epoch";
+
+/// Forget staged pages.
+pub(crate) fn clear(conn: &Connection) -> Result<()> {
+    conn.execute("DELETE FROM _outpost_stage", [])?;
+    meta_set(conn, STAGE_CURSOR, rusqlite::types::Null)?;
+    meta_set(conn, STAGE_EPOCH, rusqlite::types::Null)
+}
+
+/// Keep a page that is not the last, and the cursor and epoch to continue from.
+pub(crate) fn keep_page(
+    conn: &Connection,
+    changes: &[Change],
+    cursor: i64,
+    epoch: Option<&str>,
+) -> Result<()> {
+    let mut insert =
+        conn.prepare_cached("INSERT INTO _outpost_stage (tbl, key, row) VALUES (?1, ?2, ?3)")?;
+    for change in changes {
+        let row = change.row.as_ref().map(to_json).transpose()?;
+        insert.execute((&change.table, to_json(&change.key)?, row))?;
+    }
+    meta_set(conn, STAGE_CURSOR, cursor)?;
+    meta_set(conn, STAGE_EPOCH, epoch)
+}
+
+/// Where a pull continues from while pages are staged.
+pub(crate) fn staged_position(conn: &Connection) -> Result<Option<(i64, Option<String>)>> {
+    Ok(match meta_get::<i64>(conn, STAGE_CURSOR)? {
+        Some(cursor) => Some((cursor, meta_get(conn, STAGE_EPOCH)?)),
+        None => None,
+    })
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<String> {
+    serde_json::to_string(value).map_err(|e| Error::Protocol(e.to_string()))
+}
+
+/// One pulled row state, from the stage or from the last page.
+pub(crate) struct PulledRow {
+    pub table: String,
+    pub key: Vec<Value>,
+    pub key_json: String,
+    pub row: Option<Row>,
+}
+
+/// Call `visit` with every staged row state, then the last page's, in version order. Staged
+/// rows are read as they are visited, so a first sync of a million rows is never all in memory.
+pub(crate) fn for_each_pulled(
+    conn: &Connection,
+    last_page: &[Change],
+    mut visit: impl FnMut(PulledRow) -> Result<()>,
+) -> Result<()> {
+    let mut stmt = conn.prepare_cached("SELECT tbl, key, row FROM _outpost_stage ORDER BY ord")?;
+    let mut staged = stmt.query([])?;
+    while let Some(r) = staged.next()? {
+        let key_json: String = r.get(1)?;
+        let row: Option<String> = r.get(2)?;
+        visit(PulledRow {
+            table: r.get(0)?,
+            key: parse(&key_json)?,
+            row: row.as_deref().map(parse).transpose()?,
+            key_json,
+        })?;
+    }
+    for change in last_page {
+        visit(PulledRow {
+            table: change.table.clone(),
+            key: change.key.clone(),
+            key_json: to_json(&change.key)?,
+            row: change.row.clone(),
+        })?;
+    }
+    Ok(())
+}
+
+fn parse<T: serde::de::DeserializeOwned>(json: &str) -> Result<T> {
+    serde_json::from_str(json).map_err(|e| Error::Protocol(format!("a staged pull row: {e}")))
+}
+
+impl Database {
+    /// Write the staged rows and `last_page` into the synced tables (capture is off, foreign
+    /// keys are off), in place first and with REPLACE if a UNIQUE column collides midway. Rows of
+    /// tables this replica does not sync are skipped. `touched` sees each row written (twice
+    /// when the REPLACE pass runs, so it should collect into sets).
+    pub(crate) fn write_pulled(
+        &self,
+        conn: &Connection,
+        last_page: &[Change],
+        touched: &mut dyn FnMut(&PulledRow),
+    ) -> Result<usize> {
+        conn.execute_batch("SAVEPOINT outpost_pulled")?;
+        match self.write_each(conn, last_page, SyncedTable::set_state, touched) {
+            Ok(written) => {
+                conn.execute_batch("RELEASE outpost_pulled")?;
+                Ok(written)
+            }
+            Err(Error::Sqlite { code, .. }) if is_collision(&code) => {
+                conn.execute_batch("ROLLBACK TO outpost_pulled; RELEASE outpost_pulled")?;
+                self.write_each(conn, last_page, SyncedTable::replace_state, touched)
+            }
+            Err(other) => {
+                conn.execute_batch("ROLLBACK TO outpost_pulled; RELEASE outpost_pulled")?;
+                Err(other)
+            }
+        }
+    }
+
+    fn write_each(
+        &self,
+        conn: &Connection,
+        last_page: &[Change],
+        write: fn(&SyncedTable, &Connection, &[Value], Option<&Row>) -> Result<()>,
+        touched: &mut dyn FnMut(&PulledRow),
+    ) -> Result<usize> {
+        let mut written = 0;
+        for_each_pulled(conn, last_page, |row| {
+            if let Some(table) = self.synced.iter().find(|t| t.name == row.table) {
+                write(table, conn, &row.key, row.row.as_ref())?;
+                written += 1;
+                touched(&row);
+            }
+            Ok(())
+        })?;
+        Ok(written)
+    }
+
+    /// Empty every synced table, before a pull from scratch replaces their rows.
+    pub(crate) fn clear_synced(&self, conn: &Connection) -> Result<()> {
+        for table in &self.synced {
+            conn.execute_batch(&format!(
+                "DELETE FROM {}",
+                crate::sql::quote_ident(&table.name)
+            ))?;
+        }
+        Ok(())
+    }
+}
+
+fn is_collision(code: &str) -> bool {
+    matches!(
+        code,
+        "SQLITE_CONSTRAINT_UNIQUE" | "SQLITE_CONSTRAINT_PRIMARYKEY" | "SQLITE_CONSTRAINT"
+    )
+}

@@ -1,0 +1,128 @@
+//! A pull moves a replica to a state the primary actually had, as a whole (invariant 8): a UNIQUE
+//! column whose values two rows swap, or children whose parents come on a later page, must not
+//! make a pull fail on every retry, and nothing of a pull shows before its last page.
+
+use outpost::protocol::PullRequest;
+use outpost::sync::Transport;
+use outpost::Value;
+use outpost_tests::replica::text;
+use outpost_tests::{block_on, scratch_dir, HttpTransport, Replica, TestPrimary};
+
+const POSITIONS: &str = "CREATE TABLE items(id TEXT PRIMARY KEY, list TEXT NOT NULL, \
+                         position INTEGER NOT NULL, UNIQUE(list, position))";
+const ALL_ITEMS: &str = "SELECT id, list, position FROM items ORDER BY id";
+
+const FAMILY: &str = "
+CREATE TABLE parents(id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+CREATE TABLE children(id INTEGER PRIMARY KEY, parent INTEGER NOT NULL REFERENCES parents(id) ON DELETE CASCADE, name TEXT);
+";
+
+#[test]
+fn a_reorder_that_swaps_unique_positions_reaches_an_older_replica() {
+    let primary = TestPrimary::start(POSITIONS);
+    let transport = HttpTransport::new(primary.endpoint(), "app");
+    let dir = scratch_dir();
+    let a = Replica::open(dir.path(), "a", &[POSITIONS], &["items"]);
+    let b = Replica::open(dir.path(), "b", &[POSITIONS], &["items"]);
+    a.run("INSERT INTO items VALUES ('x', 'l', 1), ('y', 'l', 2), ('z', 'l', 3)");
+    a.sync(&transport).unwrap();
+    b.sync(&transport).unwrap();
+
+    // A reorders through a free slot, as an app must with UNIQUE(list, position): x and z swap.
+    a.run("UPDATE items SET position = 99 WHERE id = 'x'");
+    a.run("UPDATE items SET position = 1 WHERE id = 'z'");
+    a.run("UPDATE items SET position = 3 WHERE id = 'x'");
+    a.sync(&transport).unwrap();
+
+    // B receives z at 1 (while its x still holds 1) before x at 3.
+    b.sync(&transport).expect("the pull applies as a whole");
+    let expected = vec![
+        vec![text("x"), text("l"), Value::Integer(3)],
+        vec![text("y"), text("l"), Value::Integer(2)],
+        vec![text("z"), text("l"), Value::Integer(1)],
+    ];
+    assert_eq!(b.rows(ALL_ITEMS), expected);
+    assert_eq!(primary.rows("app", ALL_ITEMS), expected);
+}
+
+/// Pull in pages of `page` changes until the primary has no more; answers how many pages.
+fn pull_in_pages(replica: &Replica, transport: &HttpTransport, page: u32) -> usize {
+    let mut pages = 0;
+    loop {
+        let request = PullRequest {
+            limit: Some(page),
+            ..replica.db().pull_request(0).unwrap()
+        };
+        let response = block_on(transport.pull(&request)).unwrap();
+        let outcome = replica
+            .db()
+            .apply_pull_response(&request, &response)
+            .expect("every page applies");
+        pages += 1;
+        if !outcome.more {
+            return pages;
+        }
+        if pages == 1 {
+            // Nothing of an unfinished pull is visible.
+            assert!(replica.rows("SELECT id FROM children").is_empty());
+        }
+    }
+}
+
+#[test]
+fn a_first_pull_over_several_pages_holds_children_whose_parents_changed_later() {
+    let primary = TestPrimary::start(FAMILY);
+    let transport = HttpTransport::new(primary.endpoint(), "app");
+    let dir = scratch_dir();
+    let writer = Replica::open(dir.path(), "w", &[FAMILY], &["parents", "children"]);
+    writer.run("INSERT INTO parents VALUES (1, 'p1'), (2, 'p2')");
+    writer.run("INSERT INTO children VALUES (10, 1, 'c10'), (11, 1, 'c11'), (20, 2, 'c20')");
+    writer.sync(&transport).unwrap();
+    // The parents' newer versions put them after their children in version order.
+    writer.run("UPDATE parents SET name = name || '!'");
+    writer.sync(&transport).unwrap();
+
+    let fresh = Replica::open(dir.path(), "fresh", &[FAMILY], &["parents", "children"]);
+    let pages = pull_in_pages(&fresh, &transport, 2);
+    assert!(pages >= 3, "the pull took {pages} pages");
+    assert_eq!(
+        fresh.rows("SELECT id, parent FROM children ORDER BY id"),
+        primary.rows("app", "SELECT id, parent FROM children ORDER BY id")
+    );
+    assert_eq!(
+        fresh.rows("SELECT id, name FROM parents ORDER BY id"),
+        vec![
+            vec![Value::Integer(1), text("p1!")],
+            vec![Value::Integer(2), text("p2!")]
+        ]
+    );
+    assert!(fresh.rows("PRAGMA foreign_key_check").is_empty());
+    // Foreign keys are back on for the app's own writes.
+    assert!(fresh
+        .execute(
+            "INSERT INTO children VALUES (99, 42, 'orphan')",
+            outpost::Params::None
+        )
+        .is_err());
+}
+
+#[test]
+fn a_pulled_parent_delete_does_not_cascade_past_the_primary_state() {
+    let primary = TestPrimary::start(FAMILY);
+    let transport = HttpTransport::new(primary.endpoint(), "app");
+    let dir = scratch_dir();
+    let a = Replica::open(dir.path(), "a", &[FAMILY], &["parents", "children"]);
+    let b = Replica::open(dir.path(), "b", &[FAMILY], &["parents", "children"]);
+    a.run("INSERT INTO parents VALUES (1, 'p1')");
+    a.run("INSERT INTO children VALUES (10, 1, 'c10')");
+    a.sync(&transport).unwrap();
+    b.sync(&transport).unwrap();
+    // A parent replaced by a key change keeps its children on the primary only if they move too;
+    // here the primary deletes the parent and cascades, and the pull brings both tombstones.
+    a.run("DELETE FROM parents WHERE id = 1");
+    a.sync(&transport).unwrap();
+    b.sync(&transport).unwrap();
+    assert!(b.rows("SELECT id FROM children").is_empty());
+    assert!(primary.rows("app", "SELECT id FROM children").is_empty());
+    assert_eq!(b.pending(), 0, "the pull's deletes were not captured");
+}
