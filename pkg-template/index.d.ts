@@ -281,6 +281,10 @@ export type OutpostErrorCode =
   | "OFFLINE"
   | "PROTOCOL_ERROR"
   | "WORKER_FAILED"
+  | "TRANSACTION_OPEN"
+  | "TRANSACTION_STATEMENT"
+  | "MUTATION_TOO_LARGE"
+  | "REPLICA_RESTORED"
   // Sent by the primary.
   | "BAD_REQUEST"
   | "UNSUPPORTED_VERSION"
@@ -289,6 +293,7 @@ export type OutpostErrorCode =
   | "UNKNOWN_TABLE"
   | "UNKNOWN_COLUMN"
   | "BAD_KEY"
+  | "KEY_EXISTS"
   | "READ_ONLY"
   | "QUERY_DISABLED"
   | "UNAUTHORIZED"
