@@ -300,6 +300,7 @@ export type OutpostErrorCode =
   | "FORBIDDEN"
   | "UNKNOWN_DATABASE"
   | "NOT_FOUND"
+  | "METHOD_NOT_ALLOWED"
   | "BATCH_TOO_LARGE"
   | "INTERNAL"
   | `SQLITE_${string}`

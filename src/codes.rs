@@ -76,6 +76,7 @@ codes! {
     FORBIDDEN [Primary] "the token opens another database";
     UNKNOWN_DATABASE [Primary] "the database is not in the primary's allow-list";
     NOT_FOUND [Primary] "no such endpoint";
+    METHOD_NOT_ALLOWED [Primary] "the endpoint exists but not for this HTTP method";
     BATCH_TOO_LARGE [Primary] "too many mutations in one push, or a body over the size limit";
     INTERNAL [Primary] "the primary itself failed; the request may be retried";
 }
@@ -87,6 +88,7 @@ pub fn lookup(name: &str) -> Option<&'static Code> {
 
 /// The SQLite codes the primary and the core name explicitly (the rest come from [`sqlite_name`]).
 pub const SQLITE_ERROR: &str = "SQLITE_ERROR";
+pub const SQLITE_AUTH: &str = "SQLITE_AUTH";
 pub const SQLITE_MISMATCH: &str = "SQLITE_MISMATCH";
 pub const SQLITE_CONSTRAINT: &str = "SQLITE_CONSTRAINT";
 pub const SQLITE_CONSTRAINT_CHECK: &str = "SQLITE_CONSTRAINT_CHECK";

@@ -25,6 +25,8 @@ pub const MAX_PULL_BYTES: usize = 4 * 1024 * 1024;
 /// A replica sends pushes of at most this many bytes of mutations, well below the primary's
 /// body limit; a single mutation larger than this can never be sent and is refused locally.
 pub const MAX_PUSH_BYTES: usize = 4 * 1024 * 1024;
+/// The most tables one pull may name.
+pub const MAX_PULL_TABLES: usize = 1000;
 /// The longest a pull may wait for a change before answering empty.
 pub const MAX_PULL_WAIT_MS: u64 = 30_000;
 

@@ -55,9 +55,15 @@ impl From<StoreError> for ApiError {
             StoreError::BadQuery { code, .. } => {
                 ApiError::new(StatusCode::BAD_REQUEST, &code, message)
             }
+            // The detail (which may quote SQL or paths) goes to the log, never to the caller.
             StoreError::Internal(_) | StoreError::Setup(_) => {
                 tracing::error!("store failure: {message}");
-                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, codes::INTERNAL, message)
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    codes::INTERNAL,
+                    "the primary's store failed; the request may be retried (the primary's log \
+                     has the detail)",
+                )
             }
         }
     }

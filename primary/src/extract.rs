@@ -39,6 +39,11 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ProtocolBody<T> {
             })?;
         let body: serde_json::Value = serde_json::from_slice(&bytes)
             .map_err(|e| ApiError::bad_request(format!("the body is not JSON: {e}")))?;
+        if let Some(literal) = crate::json_numbers::integer_out_of_range(&bytes) {
+            return Err(ApiError::bad_request(format!(
+                "{literal} is outside the signed 64-bit range of an INTEGER"
+            )));
+        }
         // The version is checked before the shape: a newer client's body may not fit our types.
         match body.get("v").map(|v| v.as_u64()) {
             Some(Some(v))

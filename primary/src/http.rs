@@ -40,6 +40,14 @@ pub fn router<S: Store>(app: Arc<App<S>>) -> Router {
         .route("/v1/db/{name}/push", post(push::<S>))
         .route("/v1/db/{name}/pull", post(pull::<S>))
         .route("/v1/db/{name}/query", post(query::<S>));
+    // A known path with another method: JSON like every answer, not axum's empty 405.
+    let api = api.method_not_allowed_fallback(|| async {
+        ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            codes::METHOD_NOT_ALLOWED,
+            "this endpoint does not take that method (data endpoints take POST, /v1/health GET)",
+        )
+    });
     let api = match &app.static_dir {
         Some(dir) => api.fallback_service(ServeDir::new(dir)),
         None => api.fallback(|| async {

@@ -15,6 +15,7 @@
 pub mod error;
 mod extract;
 pub mod http;
+mod json_numbers;
 pub mod store;
 pub mod token;
 mod validate;

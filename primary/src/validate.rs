@@ -3,7 +3,9 @@
 
 use axum::http::StatusCode;
 use outpost::codes;
-use outpost::protocol::{is_valid_name, PullRequest, PushRequest, MAX_PUSH_MUTATIONS};
+use outpost::protocol::{
+    is_valid_name, PullRequest, PushRequest, MAX_PULL_TABLES, MAX_PUSH_MUTATIONS,
+};
 
 use crate::error::ApiError;
 
@@ -42,6 +44,12 @@ pub fn check_push(request: &PushRequest) -> Result<(), ApiError> {
 }
 
 pub fn check_pull(request: &PullRequest) -> Result<(), ApiError> {
+    if request.tables.len() > MAX_PULL_TABLES {
+        return Err(ApiError::bad_request(format!(
+            "{} tables in one pull; the most is {MAX_PULL_TABLES}",
+            request.tables.len()
+        )));
+    }
     if let Some(table) = request.tables.iter().find(|t| !is_valid_name(t)) {
         return Err(ApiError::bad_name(table));
     }

@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use outpost::codes;
 use outpost::protocol::{quote_ident, PullRequest, PullResponse, PushRequest, PushResponse};
 use outpost::Value;
 use tokio::sync::watch;
@@ -203,7 +204,7 @@ impl Store for PostgresStore {
     ) -> Result<QueryAnswer, StoreError> {
         if !self.allow_queries {
             return Err(StoreError::BadQuery {
-                code: "QUERY_DISABLED".into(),
+                code: codes::QUERY_DISABLED.into(),
                 message: "this primary's PostgreSQL store answers queries only with --no-auth, \
                           since a query could read other databases' schemas"
                     .into(),
@@ -244,7 +245,7 @@ fn query_answer(
     for column in columns {
         kinds.push(
             query_column_kind(column.type_()).ok_or_else(|| StoreError::BadQuery {
-                code: "SQLITE_MISMATCH".into(),
+                code: codes::SQLITE_MISMATCH.into(),
                 message: format!(
                     "column {} is {}, which has no wire value; cast it, e.g. {0}::text",
                     column.name(),
@@ -271,12 +272,12 @@ fn query_error(err: tokio_postgres::Error) -> StoreError {
     match err.as_db_error() {
         Some(db) if *db.code() == SqlState::READ_ONLY_SQL_TRANSACTION => StoreError::ReadOnly,
         Some(db) => StoreError::BadQuery {
-            code: "SQLITE_ERROR".into(),
+            code: codes::SQLITE_ERROR.into(),
             message: format!("{} (SQLSTATE {})", db.message(), db.code().code()),
         },
         None if err.is_closed() => StoreError::Internal(err.to_string()),
         None => StoreError::BadQuery {
-            code: "SQLITE_ERROR".into(),
+            code: codes::SQLITE_ERROR.into(),
             message: err.to_string(),
         },
     }

@@ -22,14 +22,14 @@ pub fn refusal(err: &tokio_postgres::Error, table: &str) -> Option<Refusal> {
             return Some(Refusal::new(codes::SQLITE_CONSTRAINT_NOTNULL, reason));
         }
         _ if *state == SqlState::UNIQUE_VIOLATION => match db.constraint() {
-            Some(name) if name.ends_with("_pkey") => "SQLITE_CONSTRAINT_PRIMARYKEY",
-            _ => "SQLITE_CONSTRAINT_UNIQUE",
+            Some(name) if name.ends_with("_pkey") => codes::SQLITE_CONSTRAINT_PRIMARYKEY,
+            _ => codes::SQLITE_CONSTRAINT_UNIQUE,
         },
-        _ if *state == SqlState::FOREIGN_KEY_VIOLATION => "SQLITE_CONSTRAINT_FOREIGNKEY",
-        _ if *state == SqlState::CHECK_VIOLATION => "SQLITE_CONSTRAINT_CHECK",
-        _ if *state == SqlState::RAISE_EXCEPTION => "SQLITE_CONSTRAINT_TRIGGER",
-        code if code.starts_with("23") => "SQLITE_CONSTRAINT",
-        code if code.starts_with("22") => "SQLITE_MISMATCH",
+        _ if *state == SqlState::FOREIGN_KEY_VIOLATION => codes::SQLITE_CONSTRAINT_FOREIGNKEY,
+        _ if *state == SqlState::CHECK_VIOLATION => codes::SQLITE_CONSTRAINT_CHECK,
+        _ if *state == SqlState::RAISE_EXCEPTION => codes::SQLITE_CONSTRAINT_TRIGGER,
+        code if code.starts_with("23") => codes::SQLITE_CONSTRAINT,
+        code if code.starts_with("22") => codes::SQLITE_MISMATCH,
         _ => return None,
     };
     let reason = format!("{} (SQLSTATE {})", db.message(), state.code());

@@ -4,6 +4,7 @@
 //! where the push and pull algorithms run over the SQLite dialect (`dialect.rs`).
 
 mod dialect;
+mod guard;
 mod schema;
 
 use std::collections::HashMap;
@@ -11,6 +12,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use outpost::codes;
 use outpost::protocol::{PullRequest, PullResponse, PushRequest, PushResponse};
 use outpost::Value;
 use rusqlite::{params_from_iter, Connection, OpenFlags, TransactionBehavior};
@@ -87,16 +89,18 @@ impl Inner {
         }
         let path = self.data_dir.join(format!("{name}.sqlite3"));
         let mut writer = Connection::open(&path)?;
+        guard::no_attach(&writer)?;
         writer.busy_timeout(Duration::from_secs(5))?;
         // One cached statement per table and column shape a push uses.
         writer.set_prepared_statement_cache_capacity(256);
         writer.pragma_update(None, "journal_mode", "WAL")?;
         let schema = schema::prepare(&mut writer, &self.schema_sql)
             .map_err(|e| StoreError::Internal(format!("database {name}: {e}")))?;
-        let reader = Connection::open_with_flags(
+        let mut reader = Connection::open_with_flags(
             &path,
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
+        guard::reader(&mut reader)?;
         reader.busy_timeout(Duration::from_secs(5))?;
         writer.execute_batch(schema::START_EPOCH_SQL)?;
         let version = dialect::current_version(&writer)?;
@@ -158,9 +162,17 @@ impl Store for SqliteStore {
             let conn = lock(&database.reader);
             read_only_query(&conn, &sql, params).map_err(|e| {
                 let e = outpost::Error::from(e);
+                let message = match e.code() {
+                    codes::SQLITE_AUTH => {
+                        "a query may not ATTACH or DETACH, run a PRAGMA, or call \
+                                          a function that reaches outside the database"
+                            .to_owned()
+                    }
+                    _ => e.to_string(),
+                };
                 StoreError::BadQuery {
                     code: e.code().to_owned(),
-                    message: e.to_string(),
+                    message,
                 }
             })?
         })
