@@ -1,59 +1,44 @@
 //! Choosing the PostgreSQL store is one flag of `outpost-primary serve`, and a schema it cannot
 //! carry stops the command before it listens.
 
-mod common_pg;
+use std::process::Command;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-
-use common_pg::{fresh_database, SCHEMA};
+use outpost_tests::postgres::PgDatabase;
+use outpost_tests::replica::text;
+use outpost_tests::todos::{insert_todo, PG_SCHEMA};
+use outpost_tests::ServingCommand;
+use serde_json::json;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_outpost-primary");
 
 #[test]
 fn serve_with_store_keeps_everything_in_postgres() {
-    let store = fresh_database();
-    let dir = tempfile::tempdir().unwrap();
+    let store = PgDatabase::fresh();
+    let dir = outpost_tests::scratch_dir();
     let schema = dir.path().join("schema.pg.sql");
-    std::fs::write(&schema, SCHEMA).unwrap();
-    let mut server = Command::new(BINARY)
+    std::fs::write(&schema, PG_SCHEMA).unwrap();
+    let mut serve = Command::new(BINARY);
+    serve
         .args([
             "serve",
             "--listen",
             "127.0.0.1:0",
             "--no-auth",
             "--store",
-            &store,
+            store.url(),
             "--schema",
         ])
         .arg(&schema)
-        .current_dir(dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(server.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("listening on ")
-        .expect(&line)
-        .to_owned();
-    let body = r#"{"v":1,"clientId":"c1","mutations":[{"seq":1,"table":"todos","op":"insert","key":["a"],"columns":{"title":"via-the-CLI"}}]}"#;
-    let answer: serde_json::Value = ureq::post(format!("{url}/v1/db/app/push"))
-        .send(body)
-        .unwrap()
-        .body_mut()
-        .read_json()
-        .unwrap();
-    server.kill().unwrap();
-    server.wait().unwrap();
+        .current_dir(dir.path());
+    let server = ServingCommand::spawn(serve);
+    let answer = server
+        .api("app")
+        .push("c1", json!([insert_todo(1, "a", "via-the-CLI")]));
+    drop(server);
     assert_eq!(answer["ackedThrough"], 1, "{answer}");
     assert_eq!(
-        common_pg::rows(&store, "SELECT title FROM outpost_app.todos"),
-        ["via-the-CLI"]
+        store.rows("app", "SELECT title FROM todos"),
+        [[text("via-the-CLI")]]
     );
     assert!(
         !dir.path().join("data").exists(),
@@ -63,8 +48,8 @@ fn serve_with_store_keeps_everything_in_postgres() {
 
 #[test]
 fn a_bad_store_or_schema_stops_the_command() {
-    let store = fresh_database();
-    let dir = tempfile::tempdir().unwrap();
+    let store = PgDatabase::fresh();
+    let dir = outpost_tests::scratch_dir();
     let schema = dir.path().join("schema.pg.sql");
     std::fs::write(
         &schema,
@@ -72,7 +57,7 @@ fn a_bad_store_or_schema_stops_the_command() {
     )
     .unwrap();
     for (store, expected) in [
-        (store.as_str(), "amount is real"),
+        (store.url(), "amount is real"),
         ("mysql://nope", "expected a postgres:// URL"),
         (
             "postgres://nobody@127.0.0.1:1/x",

@@ -1,50 +1,19 @@
-//! Starting the server: schema checks, the command line, static files and CORS.
+//! Starting the server: the command line (auth mode, schema checks, its own tokens), static
+//! files and CORS. What each store refuses at start is in tests/native's store conformance suite.
 
-mod common;
+use std::process::Command;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-
-use common::Primary;
-use outpost_primary::{run, Auth, Config, ServeError};
+use outpost_primary::Auth;
+use outpost_tests::todos::SCHEMA;
+use outpost_tests::{Backend, ServingCommand, TestPrimary};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_outpost-primary");
 
-fn config(schema: &str, data: &std::path::Path) -> Config {
-    Config {
-        data_dir: data.to_owned(),
-        schema_sql: schema.to_owned(),
-        static_dir: None,
-        auth: Auth::None,
-        databases: None,
-    }
-}
-
-#[tokio::test]
-async fn a_table_without_a_primary_key_is_refused_at_start() {
-    let dir = tempfile::tempdir().unwrap();
-    for (schema, named) in [
-        (
-            "CREATE TABLE ok(id INTEGER PRIMARY KEY); CREATE TABLE events(at TEXT, what TEXT);",
-            "events",
-        ),
-        ("CREATE TABLE prices(amount REAL PRIMARY KEY);", "prices"),
-        ("CREATE TABLE broken(", "schema failed"),
-    ] {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let outcome = run(listener, config(schema, dir.path()), std::future::pending()).await;
-        match outcome {
-            Err(ServeError::Setup(message)) => assert!(message.contains(named), "{message}"),
-            other => panic!("{schema} was accepted: {other:?}"),
-        }
-    }
-}
-
 #[test]
 fn the_command_needs_exactly_one_auth_mode() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = outpost_tests::scratch_dir();
     let schema = dir.path().join("schema.sql");
-    std::fs::write(&schema, common::SCHEMA).unwrap();
+    std::fs::write(&schema, SCHEMA).unwrap();
     let serve = |extra: &[&str]| {
         Command::new(BINARY)
             .args(["serve", "--listen", "127.0.0.1:0", "--schema"])
@@ -71,9 +40,9 @@ fn the_command_needs_exactly_one_auth_mode() {
 
 #[test]
 fn the_command_prints_its_address_and_accepts_its_own_tokens() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = outpost_tests::scratch_dir();
     let schema = dir.path().join("schema.sql");
-    std::fs::write(&schema, common::SCHEMA).unwrap();
+    std::fs::write(&schema, SCHEMA).unwrap();
     let token = Command::new(BINARY)
         .args([
             "token",
@@ -90,7 +59,8 @@ fn the_command_prints_its_address_and_accepts_its_own_tokens() {
     assert!(token.status.success());
     let token = String::from_utf8(token.stdout).unwrap().trim().to_owned();
 
-    let mut server = Command::new(BINARY)
+    let mut serve = Command::new(BINARY);
+    serve
         .args([
             "serve",
             "--listen",
@@ -102,41 +72,17 @@ fn the_command_prints_its_address_and_accepts_its_own_tokens() {
         .arg(&schema)
         .arg("--data")
         .arg(dir.path().join("data"))
-        .env("TEST_SECRET", "0123456789abcdef0123")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(server.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("listening on ")
-        .expect(&line)
-        .to_owned();
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
+        .env("TEST_SECRET", "0123456789abcdef0123");
+    let server = ServingCommand::spawn(serve);
     let body = r#"{"v":1,"cursor":0,"tables":["todos"]}"#;
-    let pull = |token: &str| {
-        agent
-            .post(format!("{url}/v1/db/app/pull"))
-            .header("authorization", format!("Bearer {token}"))
-            .send(body)
-            .map(|r| r.status().as_u16())
-    };
-    let (good, bad) = (pull(&token), pull("nonsense"));
-    server.kill().unwrap();
-    server.wait().unwrap();
-    assert_eq!((good.unwrap(), bad.unwrap()), (200, 401));
+    let app = server.api("app");
+    let pull = |token: &str| app.with_token(token).post_raw("pull", body).0;
+    assert_eq!((pull(&token), pull("nonsense")), (200, 401));
 }
 
 #[test]
 fn static_files_and_cors() {
-    let site = tempfile::tempdir().unwrap();
+    let site = outpost_tests::scratch_dir();
     std::fs::write(
         site.path().join("index.html"),
         "<!doctype html><title>demo</title>",
@@ -144,7 +90,9 @@ fn static_files_and_cors() {
     .unwrap();
     std::fs::write(site.path().join("app.js"), "export {};").unwrap();
     std::fs::write(site.path().join("outpost_bg.wasm"), b"\0asm\x01\0\0\0").unwrap();
-    let primary = Primary::start_with(Auth::None, None, Some(site.path().to_owned()));
+    let primary = TestPrimary::new(Backend::Sqlite, SCHEMA, Auth::None)
+        .with_static_dir(site.path())
+        .started();
 
     for (path, content_type) in [
         ("/", "text/html"),
@@ -160,21 +108,18 @@ fn static_files_and_cors() {
 
     let health = primary.get("/v1/health");
     assert_eq!(health.headers()["access-control-allow-origin"], "*");
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .allow_non_standard_methods(true)
-        .build()
-        .into();
-    let preflight = agent
-        .options(format!("{}/v1/db/app/push", primary.url))
-        .header("origin", "http://elsewhere.test")
-        .header("access-control-request-method", "POST")
-        .header(
-            "access-control-request-headers",
-            "authorization, content-type",
-        )
-        .call()
-        .unwrap();
+    let preflight = primary.request(
+        "OPTIONS",
+        "/v1/db/app/push",
+        &[
+            ("origin", "http://elsewhere.test"),
+            ("access-control-request-method", "POST"),
+            (
+                "access-control-request-headers",
+                "authorization, content-type",
+            ),
+        ],
+    );
     assert!(preflight.status().is_success());
     let allowed = preflight.headers()["access-control-allow-headers"]
         .to_str()

@@ -1,33 +1,45 @@
-//! Shared harness for the native end-to-end tests: the real primary over HTTP on 127.0.0.1, and
-//! replicas built from the core, each on its own file.
+//! The test kit of Outpost's native tests, this crate's and the primary's: the real primary over
+//! HTTP on 127.0.0.1, clients of its API, and replicas built from the core, each on its own file.
 //!
 //! # Layout
 //!
 //! - [`primary`]: [`TestPrimary`], the real `outpost-primary` on a background thread, on the
-//!   SQLite or the Postgres store ([`Backend`]); stop and start it again on the same data, read
-//!   its state and write behind its back.
+//!   SQLite or the Postgres store ([`Backend`]), the only way these tests start one in-process;
+//!   stop and start it again on the same data, read its state and write behind its back.
 //! - [`postgres`]: a throwaway PostgreSQL server (scripts/postgres.sh) and a fresh database on it
 //!   per primary.
 //! - [`http`]: [`HttpTransport`], a native `Transport` with `ureq`, and raw requests for tests
 //!   that send what no replica would.
+//! - [`api`]: [`Api`], a JSON client of the primary's HTTP API (status and JSON answers), and
+//!   GETs for health, static files and CORS.
+//! - [`dump`]: [`Dump`], a database's whole state on either store, for "nothing changed" checks.
+//! - [`todos`]: the schema the primary's HTTP tests share, in both dialects.
+//! - [`command`]: [`ServingCommand`], the `outpost-primary` command serving in a child process.
 //! - [`faults`]: [`FaultyTransport`], a seeded network that loses, duplicates and delays requests.
 //! - [`replica`]: [`Replica`], a database on a file that can die and reopen.
 //! - [`world`]: [`World`], a primary database with one synced table and replicas of it.
 
+pub mod api;
+pub mod command;
+pub mod dump;
 pub mod faults;
 pub mod http;
 pub mod postgres;
 pub mod primary;
 pub mod replica;
+pub mod todos;
 pub mod world;
 
 use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
+pub use api::Api;
+pub use command::ServingCommand;
+pub use dump::Dump;
 pub use faults::{FaultCounts, Faults, FaultyTransport, Rng};
 pub use http::{HttpTransport, RawAnswer};
-pub use primary::{Backend, Endpoint, TestPrimary};
+pub use primary::{Backend, Endpoint, StartFailure, TestPrimary};
 pub use replica::Replica;
 pub use world::World;
 

@@ -1,19 +1,21 @@
 //! A throwaway PostgreSQL server for the primary's Postgres store: one per test process, started
-//! with scripts/postgres.sh as primary/tests/common_pg does, and a fresh Postgres database per
-//! primary so runs never see each other's data. Without PostgreSQL installed, starting fails with
-//! a message saying so: the tests that need it fail, they are not skipped.
+//! with scripts/postgres.sh (this is the only place the tests start one), and a fresh Postgres
+//! database per primary so runs never see each other's data. Without PostgreSQL installed,
+//! starting fails with a message saying so: the tests that need it fail, they are not skipped.
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use bytes::BytesMut;
 use outpost::Value;
 use tokio::runtime::Runtime;
 use tokio_postgres::types::{IsNull, ToSql, Type};
 use tokio_postgres::{Client, NoTls};
+
+use crate::dump::Dump;
 
 pub type SqlError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -72,6 +74,9 @@ pub struct PgDatabase {
     url: String,
     runtime: Runtime,
     client: Client,
+    /// Held from setting the search path to the end of the statement it is set for, so threads
+    /// sharing this connection never run in each other's schema.
+    session: Mutex<()>,
 }
 
 impl PgDatabase {
@@ -96,6 +101,7 @@ impl PgDatabase {
             url,
             runtime,
             client,
+            session: Mutex::new(()),
         }
     }
 
@@ -115,11 +121,44 @@ impl PgDatabase {
 
     /// Every row `sql` returns, with database `name`'s schema as the search path.
     pub fn rows(&self, name: &str, sql: &str) -> Vec<Vec<Value>> {
+        let _session = self.session();
         self.runtime.block_on(async {
             self.use_schema(name).await;
-            let rows = self.client.query(sql, &[]).await;
-            let rows = rows.unwrap_or_else(|e| panic!("{sql}: {}", describe(&e)));
-            rows.iter().map(read_row).collect()
+            self.read(sql).await
+        })
+    }
+
+    /// Every row `sql` returns, in no database's schema: for Postgres' own catalog
+    /// (`pg_namespace`…) and fully qualified names.
+    pub fn catalog_rows(&self, sql: &str) -> Vec<Vec<Value>> {
+        let _session = self.session();
+        self.runtime.block_on(async {
+            self.client
+                .batch_execute("RESET search_path")
+                .await
+                .unwrap();
+            self.read(sql).await
+        })
+    }
+
+    /// Every row of every table of database `name`'s schema, each rendered as a Postgres row
+    /// literal, so any column type can be compared.
+    pub fn dump(&self, name: &str) -> Dump {
+        let schema = schema_name(name);
+        let _session = self.session();
+        self.runtime.block_on(async {
+            let sql = "SELECT table_name::text FROM information_schema.tables \
+                       WHERE table_schema = $1 ORDER BY 1";
+            let found = self.client.query(sql, &[&schema]).await.expect(sql);
+            assert!(!found.is_empty(), "database {name} has no tables");
+            let mut tables = Vec::new();
+            for table in found.iter().map(|r| r.get::<_, String>(0)) {
+                let sql = format!("SELECT q::text FROM \"{schema}\".\"{table}\" q");
+                let rows = self.client.query(&sql, &[]).await;
+                let rows = rows.unwrap_or_else(|e| panic!("{sql}: {}", describe(&e)));
+                tables.push((table, rows.iter().map(|r| r.get(0)).collect()));
+            }
+            Dump::new(tables)
         })
     }
 
@@ -129,6 +168,7 @@ impl PgDatabase {
         let params: Vec<PgValue> = params.iter().map(PgValue).collect();
         let params: Vec<&(dyn ToSql + Sync)> =
             params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+        let _session = self.session();
         self.runtime.block_on(async {
             self.use_schema(name).await;
             self.client
@@ -136,6 +176,32 @@ impl PgDatabase {
                 .await
                 .map_err(|e| describe(&e).into())
         })
+    }
+
+    /// Run `statements` in database `name`'s schema as one simple query, transaction control
+    /// included (`BEGIN ISOLATION LEVEL …; …; COMMIT`), as a SQL shell would. A failure rolls back
+    /// whatever transaction it left open, so the connection stays usable.
+    pub fn batch(&self, name: &str, statements: &str) -> Result<(), SqlError> {
+        let _session = self.session();
+        self.runtime.block_on(async {
+            self.use_schema(name).await;
+            let done = self.client.batch_execute(statements).await;
+            if done.is_err() {
+                self.client.batch_execute("ROLLBACK").await.unwrap();
+            }
+            done.map_err(|e| describe(&e).into())
+        })
+    }
+
+    /// A failed assertion while the session was held poisons nothing that matters here.
+    fn session(&self) -> MutexGuard<'_, ()> {
+        self.session.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    async fn read(&self, sql: &str) -> Vec<Vec<Value>> {
+        let rows = self.client.query(sql, &[]).await;
+        let rows = rows.unwrap_or_else(|e| panic!("{sql}: {}", describe(&e)));
+        rows.iter().map(read_row).collect()
     }
 
     async fn use_schema(&self, name: &str) {

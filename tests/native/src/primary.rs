@@ -1,22 +1,27 @@
 //! The real `outpost-primary`, served on 127.0.0.1:0 from a background thread with its own tokio
 //! runtime, on either store: SQLite files in a temporary data directory, or a fresh database on
-//! a throwaway PostgreSQL server. It can be stopped and started again on the same data, as a
-//! deployed primary restarts; transports follow it through a shared [`Endpoint`]. Tests read the
-//! primary's state and write behind its back through [`TestPrimary::rows`] and
-//! [`TestPrimary::execute`], whichever the store.
+//! a throwaway PostgreSQL server. This is how every test starts a primary in-process. It can be
+//! stopped and started again on the same data, as a deployed primary restarts, and on Postgres a
+//! second instance can serve the same data; transports follow it through a shared [`Endpoint`].
+//! Tests read the primary's state and write behind its back through [`TestPrimary::rows`],
+//! [`TestPrimary::dump`] and [`TestPrimary::execute`], whichever the store.
 
-use std::path::PathBuf;
-use std::sync::mpsc;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, RecvTimeoutError, TryRecvError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use outpost::Value;
-use outpost_primary::{run, serve, Auth, Config, PostgresStore};
+use outpost_primary::store::StoreError;
+use outpost_primary::{run, serve, Auth, Config, PostgresStore, ServeError};
 use rusqlite::{Connection, OpenFlags, ToSql};
 use tempfile::TempDir;
 use tokio::sync::oneshot;
 
+use crate::dump::Dump;
 use crate::postgres::{PgDatabase, SqlError};
 
 /// Where the primary answers now. While it is down this points at a port nothing listens on, so
@@ -28,7 +33,16 @@ pub struct Endpoint(Arc<Mutex<String>>);
 /// Port 1 on loopback: nothing listens there, so connections are refused at once.
 const NOWHERE: &str = "http://127.0.0.1:1";
 
+/// How long a primary may take to start answering.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+
 impl Endpoint {
+    /// An endpoint that never moves: a primary this kit did not start (the `outpost-primary`
+    /// command), at `url`.
+    pub fn fixed(url: &str) -> Endpoint {
+        Endpoint(Arc::new(Mutex::new(url.trim_end_matches('/').to_owned())))
+    }
+
     pub fn url(&self) -> String {
         self.0.lock().unwrap().clone()
     }
@@ -47,16 +61,38 @@ pub enum Backend {
     Postgres,
 }
 
-/// The data of one primary, kept across its restarts.
+/// Why a primary did not start serving.
+#[derive(Debug)]
+pub enum StartFailure {
+    /// The Postgres store refused to connect. It checks the schema while connecting, so this is
+    /// where a schema it cannot carry is refused, before anything listens (as the command does).
+    Connect(StoreError),
+    /// `run` (the SQLite store) or `serve` returned instead of serving, e.g. a schema the
+    /// SQLite store cannot carry.
+    Serve(ServeError),
+}
+
+impl fmt::Display for StartFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StartFailure::Connect(e) => write!(f, "the store did not connect: {e}"),
+            StartFailure::Serve(e) => write!(f, "the server did not serve: {e}"),
+        }
+    }
+}
+
+/// The data of one primary, kept across its restarts (and shared by its Postgres instances).
 enum Store {
     Sqlite(TempDir),
-    Postgres(Box<PgDatabase>),
+    Postgres(Arc<PgDatabase>),
 }
 
 pub struct TestPrimary {
     store: Store,
     schema_sql: String,
     auth: Auth,
+    databases: Option<Vec<String>>,
+    static_dir: Option<PathBuf>,
     endpoint: Endpoint,
     running: Option<Running>,
 }
@@ -64,10 +100,18 @@ pub struct TestPrimary {
 struct Running {
     stop: oneshot::Sender<()>,
     thread: JoinHandle<()>,
+    /// Where the server thread reports a failure after it started; read when it stops.
+    events: Mutex<mpsc::Receiver<Event>>,
+}
+
+/// What the server thread tells the test.
+enum Event {
+    Bound(SocketAddr),
+    Failed(StartFailure),
 }
 
 impl TestPrimary {
-    /// A primary without auth serving `schema_sql` for every database.
+    /// A primary on the SQLite store without auth, serving `schema_sql` for every database.
     pub fn start(schema_sql: &str) -> TestPrimary {
         TestPrimary::start_with(schema_sql, Auth::None)
     }
@@ -79,19 +123,62 @@ impl TestPrimary {
 
     /// A primary on `backend`, with new, empty data. `schema_sql` is in that store's dialect.
     pub fn start_on(backend: Backend, schema_sql: &str, auth: Auth) -> TestPrimary {
+        TestPrimary::new(backend, schema_sql, auth).started()
+    }
+
+    /// A primary on `backend` with new, empty data, not serving yet: configure it with the
+    /// `with_*` methods, then start it with [`TestPrimary::started`] or
+    /// [`TestPrimary::try_start_again`].
+    pub fn new(backend: Backend, schema_sql: &str, auth: Auth) -> TestPrimary {
         let store = match backend {
             Backend::Sqlite => Store::Sqlite(crate::scratch_dir()),
-            Backend::Postgres => Store::Postgres(Box::new(PgDatabase::fresh())),
+            Backend::Postgres => Store::Postgres(Arc::new(PgDatabase::fresh())),
         };
-        let mut primary = TestPrimary {
+        TestPrimary {
             store,
             schema_sql: schema_sql.to_owned(),
             auth,
+            databases: None,
+            static_dir: None,
             endpoint: Endpoint(Arc::new(Mutex::new(NOWHERE.to_owned()))),
             running: None,
+        }
+    }
+
+    /// Only these databases exist (`--databases`); others answer `UNKNOWN_DATABASE`.
+    pub fn with_databases(mut self, names: &[&str]) -> TestPrimary {
+        self.databases = Some(names.iter().map(|n| n.to_string()).collect());
+        self
+    }
+
+    /// Serve the files of `dir` at `/` (`--static`).
+    pub fn with_static_dir(mut self, dir: &Path) -> TestPrimary {
+        self.static_dir = Some(dir.to_owned());
+        self
+    }
+
+    /// Start serving; panics if the primary refuses to.
+    pub fn started(mut self) -> TestPrimary {
+        self.start_again();
+        self
+    }
+
+    /// A second, independent instance serving the same Postgres data with the same
+    /// configuration, as two stateless primaries behind a load balancer. Postgres only.
+    pub fn another_instance(&self) -> TestPrimary {
+        let Store::Postgres(db) = &self.store else {
+            panic!("only the Postgres store serves one database from several instances")
         };
-        primary.start_again();
-        primary
+        TestPrimary {
+            store: Store::Postgres(db.clone()),
+            schema_sql: self.schema_sql.clone(),
+            auth: self.auth.clone(),
+            databases: self.databases.clone(),
+            static_dir: self.static_dir.clone(),
+            endpoint: Endpoint(Arc::new(Mutex::new(NOWHERE.to_owned()))),
+            running: None,
+        }
+        .started()
     }
 
     pub fn backend(&self) -> Backend {
@@ -104,6 +191,14 @@ impl TestPrimary {
     /// Start serving again on the same data (on a new port). With Postgres this is a new
     /// instance on the same Postgres database, which is what restarting a stateless primary means.
     pub fn start_again(&mut self) {
+        if let Err(why) = self.try_start_again() {
+            panic!("the primary did not start: {why}");
+        }
+    }
+
+    /// Start serving, or answer why the primary refused to. It has started once it answers
+    /// `/v1/health`, so a test never races the server's start.
+    pub fn try_start_again(&mut self) -> Result<(), StartFailure> {
         assert!(self.running.is_none(), "the primary is already running");
         let (data_dir, store_url) = match &self.store {
             Store::Sqlite(_) => (self.data_dir(), None),
@@ -117,57 +212,106 @@ impl TestPrimary {
         let config = Config {
             data_dir,
             schema_sql: self.schema_sql.clone(),
-            static_dir: None,
+            static_dir: self.static_dir.clone(),
             auth: self.auth.clone(),
-            databases: None,
+            databases: self.databases.clone(),
         };
         let (stop, stopped) = oneshot::channel::<()>();
-        let (bound, address) = mpsc::channel();
+        let (report, events) = mpsc::channel();
         let thread = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
                 .enable_all()
                 .build()
                 .expect("tokio runtime");
-            runtime.block_on(async move {
-                // Connect before listening, so a store that cannot start fails the test here.
+            let bound = report.clone();
+            let served = runtime.block_on(async move {
+                // As `outpost-primary serve`: Postgres checks the schema before anything listens.
                 let postgres = match store_url {
                     None => None,
-                    Some(url) => {
-                        match PostgresStore::connect(&url, config.schema_sql.clone()).await {
-                            Ok(store) => Some(store.allow_queries(allow_queries)),
-                            Err(why) => return bound.send(Err(why.to_string())).unwrap(),
-                        }
-                    }
+                    Some(url) => Some(
+                        PostgresStore::connect(&url, config.schema_sql.clone())
+                            .await
+                            .map_err(StartFailure::Connect)?
+                            .allow_queries(allow_queries),
+                    ),
                 };
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
                     .await
                     .expect("bind 127.0.0.1:0");
-                bound.send(Ok(listener.local_addr().unwrap())).unwrap();
+                let _ = bound.send(Event::Bound(listener.local_addr().unwrap()));
                 let shutdown = async move {
                     let _ = stopped.await;
                 };
-                let served = match postgres {
+                match postgres {
                     None => run(listener, config, shutdown).await,
                     Some(store) => serve(listener, store, config, shutdown).await,
-                };
-                served.expect("the primary failed");
+                }
+                .map_err(StartFailure::Serve)
             });
+            if let Err(failure) = served {
+                let _ = report.send(Event::Failed(failure));
+            }
         });
-        let address = address
-            .recv_timeout(Duration::from_secs(30))
-            .expect("the primary did not bind")
-            .unwrap_or_else(|why| panic!("the primary did not start: {why}"));
-        self.endpoint.set(&format!("http://{address}"));
-        self.running = Some(Running { stop, thread });
+        let deadline = Instant::now() + START_TIMEOUT;
+        let address = match events.recv_timeout(START_TIMEOUT) {
+            Ok(Event::Bound(address)) => address,
+            Ok(Event::Failed(failure)) => {
+                join(thread);
+                return Err(failure);
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                panic!("the primary did not bind in {START_TIMEOUT:?}")
+            }
+            Err(RecvTimeoutError::Disconnected) => {
+                join(thread);
+                unreachable!("the primary thread ended without a word")
+            }
+        };
+        let url = format!("http://{address}");
+        // Bound is not serving yet: wait until it answers, or says why it never will.
+        while !crate::api::answers_health(&url) {
+            match events.try_recv() {
+                Ok(Event::Failed(failure)) => {
+                    join(thread);
+                    return Err(failure);
+                }
+                Ok(Event::Bound(_)) => unreachable!("the primary binds once"),
+                Err(TryRecvError::Disconnected) => {
+                    join(thread);
+                    unreachable!("the primary thread ended without a word")
+                }
+                Err(TryRecvError::Empty) => {}
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the primary at {url} did not answer /v1/health in {START_TIMEOUT:?}"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        self.endpoint.set(&url);
+        self.running = Some(Running {
+            stop,
+            thread,
+            events: Mutex::new(events),
+        });
+        Ok(())
     }
 
     /// Stop serving and wait until the server has let go of its databases.
     pub fn stop(&mut self) {
         self.endpoint.set(NOWHERE);
-        if let Some(running) = self.running.take() {
-            let _ = running.stop.send(());
-            running.thread.join().expect("the primary thread panicked");
+        let Some(running) = self.running.take() else {
+            return;
+        };
+        let _ = running.stop.send(());
+        let finished = running.thread.join();
+        if std::thread::panicking() {
+            return; // the test failed already; a second panic would abort
+        }
+        finished.expect("the primary thread panicked");
+        if let Ok(Event::Failed(failure)) = running.events.into_inner().unwrap().try_recv() {
+            panic!("the primary failed while serving: {failure}");
         }
     }
 
@@ -199,16 +343,17 @@ impl TestPrimary {
     /// Every row `sql` returns from database `name`, read directly (not through the server).
     pub fn rows(&self, name: &str, sql: &str) -> Vec<Vec<Value>> {
         match &self.store {
-            Store::Sqlite(_) => {
-                let conn = Connection::open_with_flags(
-                    self.database_path(name),
-                    OpenFlags::SQLITE_OPEN_READ_ONLY,
-                )
-                .expect("open the primary's file read-only");
-                conn.busy_timeout(Duration::from_secs(10)).unwrap();
-                read_rows(&conn, sql)
-            }
+            Store::Sqlite(_) => read_rows(&self.open_read_only(name), sql),
             Store::Postgres(db) => db.rows(name, sql),
+        }
+    }
+
+    /// Every row of every table of database `name`, Outpost's own included: equal dumps mean
+    /// nothing changed.
+    pub fn dump(&self, name: &str) -> Dump {
+        match &self.store {
+            Store::Sqlite(_) => Dump::of_sqlite(&self.open_read_only(name)),
+            Store::Postgres(db) => db.dump(name),
         }
     }
 
@@ -232,6 +377,15 @@ impl TestPrimary {
         }
     }
 
+    /// The Postgres database under this primary, for what only Postgres has (its catalog,
+    /// transactions in other isolation levels).
+    pub fn postgres(&self) -> &PgDatabase {
+        match &self.store {
+            Store::Postgres(db) => db,
+            Store::Sqlite(_) => panic!("this primary keeps its data in SQLite files"),
+        }
+    }
+
     /// The SQLite store's data directory.
     pub fn data_dir(&self) -> PathBuf {
         match &self.store {
@@ -251,11 +405,27 @@ impl TestPrimary {
         conn.busy_timeout(Duration::from_secs(10)).unwrap();
         conn
     }
+
+    /// The SQLite store's file of database `name`, read-only: reading never creates it.
+    fn open_read_only(&self, name: &str) -> Connection {
+        let path = self.database_path(name);
+        let conn = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .unwrap_or_else(|e| panic!("open {} read-only: {e}", path.display()));
+        conn.busy_timeout(Duration::from_secs(10)).unwrap();
+        conn
+    }
 }
 
 impl Drop for TestPrimary {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// Wait for the server thread, passing its panic on.
+fn join(thread: JoinHandle<()>) {
+    if let Err(panic) = thread.join() {
+        std::panic::resume_unwind(panic);
     }
 }
 

@@ -3,30 +3,39 @@
 //! instances (and direct SQL writes) never hide a change from a puller, databases stay isolated,
 //! and a commit anywhere wakes a long poll.
 
-mod common_pg;
-
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::{Scope, ScopedJoinHandle};
 use std::time::{Duration, Instant};
 
-use common_pg::{dump, fresh_database, insert_todo, sql, PgPrimary};
-use serde_json::json;
+use outpost::Value;
+use outpost_primary::Auth;
+use outpost_tests::replica::text;
+use outpost_tests::todos::{insert_todo, PG_SCHEMA};
+use outpost_tests::{Api, Backend, TestPrimary};
+use serde_json::{json, Value as Json};
+
+/// Two instances without auth on one new Postgres database.
+fn two_instances() -> (TestPrimary, TestPrimary) {
+    let a = TestPrimary::start_on(Backend::Postgres, PG_SCHEMA, Auth::None);
+    let b = a.another_instance();
+    (a, b)
+}
 
 #[test]
 fn clients_on_two_instances_converge_across_a_restart() {
-    let store = fresh_database();
-    let mut a = PgPrimary::start(&store);
-    let b = PgPrimary::start(&store);
-    a.push("alice", json!([insert_todo(1, "a1", "from alice on A")]));
-    b.push("bob", json!([insert_todo(1, "b1", "from bob on B")]));
+    let (mut a, b) = two_instances();
+    let (on_a, on_b) = (a.api("app"), b.api("app"));
+    on_a.push("alice", json!([insert_todo(1, "a1", "from alice on A")]));
+    on_b.push("bob", json!([insert_todo(1, "b1", "from bob on B")]));
     // Alice's next batch reaches B (a load balancer may send any request anywhere), then is
     // retried on A: applied once.
     let batch = json!([
         {"seq": 2, "table": "todos", "op": "update", "key": ["b1"], "columns": {"done": 1}},
         insert_todo(3, "a2", "second"),
     ]);
-    let first = b.push("alice", batch.clone());
-    let retried = a.push("alice", batch);
+    let first = on_b.push("alice", batch.clone());
+    let retried = on_a.push("alice", batch);
     assert_eq!(
         (&retried["ackedThrough"], &retried["rejected"]),
         (&first["ackedThrough"], &first["rejected"]),
@@ -34,15 +43,11 @@ fn clients_on_two_instances_converge_across_a_restart() {
     );
 
     a.stop();
-    b.push("bob", json!([insert_todo(2, "b2", "while A is down")]));
-    let before_restart = dump(&store, "app");
-    a.start_again().unwrap();
-    assert_eq!(
-        dump(&store, "app"),
-        before_restart,
-        "a restart changes nothing"
-    );
-    a.push(
+    on_b.push("bob", json!([insert_todo(2, "b2", "while A is down")]));
+    let before_restart = b.dump("app");
+    a.start_again();
+    assert_eq!(a.dump("app"), before_restart, "a restart changes nothing");
+    on_a.push(
         "bob",
         json!([
             insert_todo(2, "b2", "retried after the restart"),
@@ -50,8 +55,8 @@ fn clients_on_two_instances_converge_across_a_restart() {
         ]),
     );
 
-    let from_a = a.pull(0, &["todos"]);
-    let from_b = b.pull(0, &["todos"]);
+    let from_a = on_a.pull(0, &["todos"]);
+    let from_b = on_b.pull(0, &["todos"]);
     assert_eq!(from_a, from_b, "both instances serve the same state");
     let rows: Vec<(String, String, i64)> = from_a["changes"]
         .as_array()
@@ -79,11 +84,14 @@ fn clients_on_two_instances_converge_across_a_restart() {
         "{rows:?}"
     );
     assert_eq!(
-        common_pg::rows(
-            &store,
-            "SELECT client_id, acked_through FROM outpost_app._outpost_clients ORDER BY 1"
+        a.rows(
+            "app",
+            "SELECT client_id, acked_through FROM _outpost_clients ORDER BY 1"
         ),
-        ["(alice,3)", "(bob,3)"]
+        [
+            [text("alice"), Value::Integer(3)],
+            [text("bob"), Value::Integer(3)]
+        ]
     );
 }
 
@@ -96,8 +104,8 @@ fn concurrent_pushes_on_two_instances_never_hide_a_change_from_a_puller() {
     const PUSHES: usize = 200;
     const DIRECT_WRITES: usize = 100;
     const PULLERS: usize = 4;
-    let store = fresh_database();
-    let instances = [PgPrimary::start(&store), PgPrimary::start(&store)];
+    let (a, b) = two_instances();
+    let instances = [a.api("app"), b.api("app")];
     // Create the database, so the direct writer has its tables from the start.
     instances[0].pull(0, &["todos"]);
     let writing = AtomicBool::new(true);
@@ -114,9 +122,8 @@ fn concurrent_pushes_on_two_instances_never_hide_a_change_from_a_puller() {
                         // Look at whether writing is over *before* pulling: the pull after the
                         // last write then sees everything.
                         let last_round = !writing.load(Ordering::SeqCst);
-                        let primary = &instances[(p + pulls) % 2];
-                        let answer = primary.ok(
-                            "/v1/db/app/pull",
+                        let answer = instances[(p + pulls) % 2].ok(
+                            "pull",
                             &json!({"v": 1, "cursor": cursor, "tables": ["todos"],
                                     "waitMs": 200, "limit": 50 + p * 37}),
                         );
@@ -166,10 +173,12 @@ fn concurrent_pushes_on_two_instances_never_hide_a_change_from_a_puller() {
             let mut keys = Vec::new();
             for i in 0..DIRECT_WRITES {
                 let key = format!("sql-{i}");
-                sql(
-                    &store,
-                    &format!("INSERT INTO outpost_app.todos(id, title) VALUES ('{key}', 'direct')"),
-                );
+                a.execute(
+                    "app",
+                    "INSERT INTO todos(id, title) VALUES ($1, 'direct')",
+                    &[text(&key)],
+                )
+                .unwrap();
                 keys.push(key);
             }
             keys
@@ -210,17 +219,18 @@ impl Drop for WritingOver<'_> {
 
 #[test]
 fn databases_are_isolated_from_each_other() {
-    let store = fresh_database();
-    let (a, b) = (PgPrimary::start(&store), PgPrimary::start(&store));
-    a.push_to("app", "c1", json!([insert_todo(1, "mine", "in app")]));
-    b.push_to("other", "c1", json!([insert_todo(1, "theirs", "in other")]));
+    let (a, b) = two_instances();
+    a.api("app")
+        .push("c1", json!([insert_todo(1, "mine", "in app")]));
+    let other = b.api("other");
+    other.push("c1", json!([insert_todo(1, "theirs", "in other")]));
     // The same client id in two databases has two histories.
     assert_eq!(
-        b.push_to("other", "c1", json!([insert_todo(2, "more", "x")]))["ackedThrough"],
+        other.push("c1", json!([insert_todo(2, "more", "x")]))["ackedThrough"],
         2
     );
     let keys = |db: &str| -> Vec<String> {
-        a.pull_from(db, 0, &["todos"], 0)["changes"]
+        a.api(db).pull(0, &["todos"])["changes"]
             .as_array()
             .unwrap()
             .iter()
@@ -230,26 +240,44 @@ fn databases_are_isolated_from_each_other() {
     assert_eq!(keys("app"), ["mine"]);
     assert_eq!(keys("other"), ["theirs", "more"]);
     assert_eq!(keys("third"), Vec::<String>::new());
-    let schemas = common_pg::rows(
-        &store,
+    let schemas = a.postgres().catalog_rows(
         "SELECT nspname::text FROM pg_namespace WHERE nspname LIKE 'outpost%' ORDER BY 1",
     );
-    assert_eq!(schemas, ["outpost_app", "outpost_other", "outpost_third"]);
+    assert_eq!(
+        schemas,
+        [
+            [text("outpost_app")],
+            [text("outpost_other")],
+            [text("outpost_third")]
+        ]
+    );
+}
+
+/// A long poll of `todos` after `cursor` on another thread, which must still be waiting once it
+/// has had time to reach the primary (nothing changed yet); answers the pull and when it came.
+fn waiting_pull<'scope>(
+    scope: &'scope Scope<'scope, '_>,
+    api: &'scope Api,
+    cursor: i64,
+) -> ScopedJoinHandle<'scope, (Json, Instant)> {
+    let waiter = scope.spawn(move || {
+        let answer = api.pull_waiting(cursor, &["todos"], Duration::from_secs(20));
+        (answer, Instant::now())
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(!waiter.is_finished(), "the pull did not wait");
+    waiter
 }
 
 #[test]
 fn a_commit_on_one_instance_or_in_sql_wakes_a_long_poll_on_another() {
-    let store = fresh_database();
-    let (a, b) = (PgPrimary::start(&store), PgPrimary::start(&store));
-    a.push("c0", json!([insert_todo(1, "a", "create the database")]));
+    let (a, b) = two_instances();
+    let (on_a, on_b) = (a.api("app"), b.api("app"));
+    on_a.push("c0", json!([insert_todo(1, "a", "create the database")]));
     std::thread::scope(|scope| {
-        let waiter = scope.spawn(|| {
-            let answer = b.pull_from("app", 1, &["todos"], 20_000);
-            (answer, Instant::now())
-        });
-        std::thread::sleep(Duration::from_millis(300));
+        let waiter = waiting_pull(scope, &on_b, 1);
         let pushed_at = Instant::now();
-        a.push("c1", json!([insert_todo(1, "b", "wake up")]));
+        on_a.push("c1", json!([insert_todo(1, "b", "wake up")]));
         let (answer, answered_at) = waiter.join().unwrap();
         assert_eq!(answer["changes"][0]["key"], json!(["b"]), "{answer}");
         let delay = answered_at.duration_since(pushed_at);
@@ -262,16 +290,10 @@ fn a_commit_on_one_instance_or_in_sql_wakes_a_long_poll_on_another() {
         eprintln!("a long poll on B answered {delay:?} after a push on A");
     });
     std::thread::scope(|scope| {
-        let waiter = scope.spawn(|| {
-            let answer = b.pull_from("app", 2, &["todos"], 20_000);
-            (answer, Instant::now())
-        });
-        std::thread::sleep(Duration::from_millis(300));
+        let waiter = waiting_pull(scope, &on_b, 2);
         let written_at = Instant::now();
-        sql(
-            &store,
-            "UPDATE outpost_app.todos SET done = 1 WHERE id = 'a'",
-        );
+        a.execute("app", "UPDATE todos SET done = 1 WHERE id = 'a'", &[])
+            .unwrap();
         let (answer, answered_at) = waiter.join().unwrap();
         assert_eq!(
             answer["changes"],
@@ -287,19 +309,16 @@ fn a_commit_on_one_instance_or_in_sql_wakes_a_long_poll_on_another() {
     });
     // Direct writes in a stricter isolation level are refused rather than risk a version order
     // that a cursor could skip.
-    let refused = common_pg::block_on(async {
-        let client = common_pg::connect(&store).await;
-        client
-            .batch_execute(
-                "BEGIN ISOLATION LEVEL REPEATABLE READ; \
-                 INSERT INTO outpost_app.todos(id, title) VALUES ('rr', 'x'); COMMIT;",
-            )
-            .await
-            .unwrap_err()
-    });
-    assert!(refused.to_string().contains("db error"), "{refused}");
-    assert!(
-        format!("{refused:?}").contains("READ COMMITTED"),
-        "{refused:?}"
-    );
+    let refused = a
+        .postgres()
+        .batch(
+            "app",
+            "BEGIN ISOLATION LEVEL REPEATABLE READ; \
+             INSERT INTO todos(id, title) VALUES ('rr', 'x'); COMMIT;",
+        )
+        .unwrap_err()
+        .to_string();
+    // A refusal by the server (it has a SQLSTATE), not a lost connection.
+    assert!(refused.contains("SQLSTATE"), "{refused}");
+    assert!(refused.contains("READ COMMITTED"), "{refused}");
 }
