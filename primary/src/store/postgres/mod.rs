@@ -210,6 +210,9 @@ impl Store for PostgresStore {
                     .into(),
             });
         }
+        if controls_the_session(&sql) {
+            return Err(StoreError::ReadOnly);
+        }
         let database = self.database(db).await?;
         let mut client = self.client().await?;
         let tx = client.build_transaction().read_only(true).start().await?;
@@ -235,6 +238,51 @@ impl Store for PostgresStore {
             .or_insert_with(|| watch::Sender::new(0))
             .subscribe())
     }
+}
+
+/// Statements that control a transaction or the session rather than read: Postgres runs them in
+/// a read-only transaction (BEGIN only warns), and a session setting would outlive the request
+/// on the pooled connection. Judged by the first word, after comments.
+fn controls_the_session(sql: &str) -> bool {
+    const VERBS: &[&str] = &[
+        "BEGIN",
+        "START",
+        "COMMIT",
+        "END",
+        "ROLLBACK",
+        "ABORT",
+        "SAVEPOINT",
+        "RELEASE",
+        "PREPARE",
+        "SET",
+        "RESET",
+        "DISCARD",
+        "LISTEN",
+        "UNLISTEN",
+        "NOTIFY",
+        "LOCK",
+    ];
+    let mut rest = sql.trim_start();
+    loop {
+        if let Some(line) = rest.strip_prefix("--") {
+            rest = line
+                .split_once('\n')
+                .map_or("", |(_, after)| after)
+                .trim_start();
+        } else if let Some(block) = rest.strip_prefix("/*") {
+            rest = block
+                .split_once("*/")
+                .map_or("", |(_, after)| after)
+                .trim_start();
+        } else {
+            break;
+        }
+    }
+    let word: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_alphabetic())
+        .collect();
+    VERBS.iter().any(|verb| verb.eq_ignore_ascii_case(&word))
 }
 
 fn query_answer(
