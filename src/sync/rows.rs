@@ -24,10 +24,13 @@ impl SyncedTable {
         }
     }
 
-    /// Insert the row, or overwrite the given columns of an existing row with the same key.
-    /// Columns the local table does not have are ignored (the primary may be a version ahead).
-    pub(crate) fn upsert(&self, conn: &Connection, key: &[Value], row: &Row) -> Result<()> {
-        self.check_key(key)?;
+    /// The key columns, then the row's other columns this table has, with their values: columns
+    /// the local table does not have are left out (the primary may be a version ahead).
+    fn local_columns<'a>(
+        &'a self,
+        key: &'a [Value],
+        row: &'a Row,
+    ) -> (Vec<&'a str>, Vec<&'a Value>) {
         let mut names: Vec<&str> = self.key.iter().map(String::as_str).collect();
         let mut values: Vec<&Value> = key.iter().collect();
         for column in self.columns.iter().filter(|c| !self.key.contains(c)) {
@@ -36,6 +39,14 @@ impl SyncedTable {
                 values.push(value);
             }
         }
+        (names, values)
+    }
+
+    /// Insert the row, or overwrite the given columns of an existing row with the same key.
+    /// Columns the local table does not have are ignored (the primary may be a version ahead).
+    pub(crate) fn upsert(&self, conn: &Connection, key: &[Value], row: &Row) -> Result<()> {
+        self.check_key(key)?;
+        let (names, values) = self.local_columns(key, row);
         // A pulled row has every column: its statement was written once, at open. Building the
         // text again for each row was two thirds of applying a pull (bench, native profile).
         let sql = if names.len() == self.columns.len() {
@@ -85,14 +96,7 @@ impl SyncedTable {
             return self.delete(conn, key);
         };
         self.check_key(key)?;
-        let mut names: Vec<&str> = self.key.iter().map(String::as_str).collect();
-        let mut values: Vec<&Value> = key.iter().collect();
-        for column in self.columns.iter().filter(|c| !self.key.contains(c)) {
-            if let Some(value) = row.get(column) {
-                names.push(column);
-                values.push(value);
-            }
-        }
+        let (names, values) = self.local_columns(key, row);
         let sql = sql::insert(&quote_ident(&self.name), &names, Question).replacen(
             "INSERT INTO",
             "INSERT OR REPLACE INTO",
