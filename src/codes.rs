@@ -50,8 +50,8 @@ codes! {
     DATABASE_IN_USE [Replica, Package] "something outside this package's tab sharing holds the OPFS files";
     OPFS_UNAVAILABLE [Replica, Package] "OPFS was asked for but this context has none";
     STORAGE_FULL [Replica] "the device's storage quota is used up";
-    MIGRATION_FAILED [Replica] "a migration's SQL failed; nothing of it was applied";
-    MIGRATION_CHANGED [Replica] "an already-applied migration was edited or removed";
+    MIGRATION_FAILED [Replica, Primary] "a migration's SQL failed; nothing of it was applied";
+    MIGRATION_CHANGED [Replica, Primary] "an already-applied migration was edited or removed";
     OFFLINE [Replica] "the primary could not be reached, or a proxy answered for it; writes wait in the outbox";
     PROTOCOL_ERROR [Replica] "the primary answered something this version does not understand";
     TRANSACTION_OPEN [Replica] "sync waits: the app's own transaction is open on this database";

@@ -55,6 +55,10 @@ impl From<StoreError> for ApiError {
             StoreError::BadQuery { code, .. } => {
                 ApiError::new(StatusCode::BAD_REQUEST, &code, message)
             }
+            StoreError::Migration { code, .. } => {
+                tracing::error!("{message}");
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, code, message)
+            }
             // The detail (which may quote SQL or paths) goes to the log, never to the caller.
             StoreError::Internal(_) | StoreError::Setup(_) => {
                 tracing::error!("store failure: {message}");

@@ -39,7 +39,10 @@ struct ServeArgs {
     /// primaries may share it. See docs/POSTGRES.md.
     #[arg(long, value_name = "URL", conflicts_with = "data")]
     store: Option<String>,
-    /// SQL applied to each new database; its tables are the synced tables.
+    /// The schema as migrations, applied in order to every database, existing ones included: a
+    /// folder of `.sql` files (one migration each, in name order), or one file whose lines
+    /// `-- outpost:migration NAME` start each migration (a file without them is migration 1).
+    /// Its tables are the synced tables.
     #[arg(long)]
     schema: PathBuf,
     /// Folder served at `/`.
@@ -191,10 +194,9 @@ fn serve(args: ServeArgs) -> Result<(), CliError> {
     {
         return Err(CliError::BadDatabaseName(bad.clone()));
     }
-    let schema_sql = std::fs::read_to_string(&args.schema).map_err(CliError::io(format!(
-        "cannot read schema {}",
-        args.schema.display()
-    )))?;
+    let schema_sql = outpost_primary::store::read_schema(&args.schema).map_err(CliError::io(
+        format!("cannot read schema {}", args.schema.display()),
+    ))?;
     if let Some(url) = &args.store {
         if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
             return Err(CliError::NotPostgres(url.clone()));

@@ -7,6 +7,7 @@
 //! that opens its connections, transactions and locks.
 
 mod dialect;
+mod migrations;
 mod postgres;
 mod pull;
 mod push;
@@ -21,6 +22,7 @@ use outpost::Value;
 use serde::Serialize;
 use tokio::sync::watch;
 
+pub use migrations::{read_schema, MARKER as MIGRATION_MARKER};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
@@ -76,6 +78,9 @@ pub enum StoreError {
     BadQuery { code: String, message: String },
     /// The store itself failed (I/O, corruption, a bug); the client may retry.
     Internal(String),
+    /// A migration failed or was changed (see `migrations.rs`): the database is as it was, and
+    /// is not served until the primary's migrations fit it.
+    Migration { code: &'static str, message: String },
     /// The store cannot serve at all: a schema Outpost cannot sync, an unreachable database
     /// server, a data directory that cannot be made. Raised at start-up.
     Setup(String),
@@ -88,6 +93,20 @@ impl fmt::Display for StoreError {
             StoreError::ReadOnly => write!(f, "only read-only statements may be queried"),
             StoreError::BadQuery { message, .. } => write!(f, "{message}"),
             StoreError::Internal(m) | StoreError::Setup(m) => write!(f, "{m}"),
+            StoreError::Migration { message, .. } => write!(f, "{message}"),
+        }
+    }
+}
+
+impl StoreError {
+    /// The same failure, said of database `name` while it was being opened.
+    fn for_database(self, name: &str) -> StoreError {
+        match self {
+            StoreError::Migration { code, message } => StoreError::Migration {
+                code,
+                message: format!("database {name}: {message}"),
+            },
+            other => StoreError::Internal(format!("database {name}: {other}")),
         }
     }
 }

@@ -320,6 +320,12 @@ impl TestPrimary {
         self.start_again();
     }
 
+    /// Serve `schema_sql` from the next start on, as an operator ships a new `--schema` (with a
+    /// new migration) and restarts: existing databases get the steps they lack.
+    pub fn set_schema(&mut self, schema_sql: &str) {
+        self.schema_sql = schema_sql.to_owned();
+    }
+
     pub fn is_running(&self) -> bool {
         self.running.is_some()
     }

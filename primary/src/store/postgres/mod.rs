@@ -134,7 +134,7 @@ impl PostgresStore {
         let tx = client.transaction().await?;
         let tables = schema::prepare(&tx, name, &schema, &self.inner.schema_sql)
             .await
-            .map_err(|e| StoreError::Internal(format!("database {name}: {e}")))?;
+            .map_err(|e| e.for_database(name))?;
         // This instance's epoch starts after every version so far: under the write lock, so no
         // version below it commits later.
         let s = quote_ident(&schema);

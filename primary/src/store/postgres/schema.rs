@@ -10,6 +10,7 @@ use tokio_postgres::Transaction;
 
 use super::capture;
 use super::values::ColumnKind;
+use crate::store::migrations::{self, Applied};
 use crate::store::table::{self, CatalogColumn};
 use crate::store::StoreError;
 
@@ -81,14 +82,7 @@ pub async fn prepare(
         .await
         .map_err(sql_error)?
         .get(0);
-    if objects == 0 {
-        tx.batch_execute(&format!("SET LOCAL search_path TO {quoted}"))
-            .await
-            .map_err(sql_error)?;
-        tx.batch_execute(schema_sql)
-            .await
-            .map_err(|e| StoreError::Setup(format!("the schema failed: {}", describe_error(&e))))?;
-    }
+    apply_migrations(tx, &quoted, schema_sql, objects > 0).await?;
     let tables = introspect(tx, schema).await?;
     let capture_sql = std::iter::once(capture::bookkeeping_sql(schema, database))
         .chain(tables.iter().map(|t| capture::table_triggers(schema, t)))
@@ -140,6 +134,68 @@ pub async fn prepare(
         .map_err(sql_error)?;
     }
     Ok(tables)
+}
+
+/// Run the steps the schema lacks and record them (see `migrations.rs`), with `search_path` set
+/// to it. A schema that has tables but no record was made from a schema file: its step 1.
+async fn apply_migrations(
+    tx: &Transaction<'_>,
+    quoted: &str,
+    schema_sql: &str,
+    had_tables: bool,
+) -> Result<(), StoreError> {
+    let sql_error = |e: tokio_postgres::Error| StoreError::Setup(describe_error(&e));
+    tx.batch_execute(&format!(
+        "CREATE TABLE IF NOT EXISTS {quoted}._outpost_migrations( \
+         step bigint PRIMARY KEY, name text NOT NULL, digest text NOT NULL)"
+    ))
+    .await
+    .map_err(sql_error)?;
+    let steps = migrations::parse(schema_sql);
+    let mut applied: Vec<Applied> = tx
+        .query(
+            &format!("SELECT step, name, digest FROM {quoted}._outpost_migrations ORDER BY step"),
+            &[],
+        )
+        .await
+        .map_err(sql_error)?
+        .iter()
+        .map(|r| Applied {
+            step: r.get(0),
+            name: r.get(1),
+            digest: r.get(2),
+        })
+        .collect();
+    let record =
+        format!("INSERT INTO {quoted}._outpost_migrations(step, name, digest) VALUES ($1, $2, $3)");
+    if applied.is_empty() && had_tables {
+        if let Some(first) = steps.first() {
+            tx.execute(&record, &[&first.step, &first.name, &first.digest])
+                .await
+                .map_err(sql_error)?;
+            applied.push(Applied {
+                step: first.step,
+                name: first.name.clone(),
+                digest: first.digest.clone(),
+            });
+        }
+    }
+    let pending = migrations::pending(&steps, &applied)?;
+    if pending.is_empty() {
+        return Ok(());
+    }
+    tx.batch_execute(&format!("SET LOCAL search_path TO {quoted}"))
+        .await
+        .map_err(sql_error)?;
+    for step in pending {
+        tx.batch_execute(&step.sql)
+            .await
+            .map_err(|e| migrations::failed(step, describe_error(&e)))?;
+        tx.execute(&record, &[&step.step, &step.name, &step.digest])
+            .await
+            .map_err(sql_error)?;
+    }
+    Ok(())
 }
 
 /// Read the synced tables of `schema` from the catalog and refuse any column type the protocol

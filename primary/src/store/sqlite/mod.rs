@@ -94,8 +94,8 @@ impl Inner {
         // One cached statement per table and column shape a push uses.
         writer.set_prepared_statement_cache_capacity(256);
         writer.pragma_update(None, "journal_mode", "WAL")?;
-        let schema = schema::prepare(&mut writer, &self.schema_sql)
-            .map_err(|e| StoreError::Internal(format!("database {name}: {e}")))?;
+        let schema =
+            schema::prepare(&mut writer, &self.schema_sql).map_err(|e| e.for_database(name))?;
         let mut reader = Connection::open_with_flags(
             &path,
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,

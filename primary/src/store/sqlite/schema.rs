@@ -7,6 +7,7 @@ use outpost::sql::{quote_ident, quote_literal};
 use rusqlite::Connection;
 
 use super::dialect::Kind;
+use crate::store::migrations::{self, Applied, Migration};
 use crate::store::table::{CatalogColumn, Table, Tables};
 use crate::store::StoreError;
 
@@ -14,6 +15,11 @@ pub type Schema = Tables<Kind>;
 
 /// Outpost's own bookkeeping tables. Plain SQL, so a database file stays usable from the sqlite3 shell.
 const BOOKKEEPING_SQL: &str = "
+CREATE TABLE IF NOT EXISTS _outpost_migrations(
+    step INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    digest TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS _outpost_changes(
     tbl TEXT NOT NULL,
     key TEXT NOT NULL,
@@ -49,9 +55,9 @@ const ADDED_COLUMNS: &[(&str, &str, &str)] = &[("_outpost_clients", "acked_diges
 pub const START_EPOCH_SQL: &str = "INSERT INTO _outpost_epochs(id, first_version) \
      VALUES ('e' || lower(hex(randomblob(8))), (SELECT coalesce(max(version), 0) + 1 FROM _outpost_changes))";
 
-/// Make `conn` ready to serve: apply `schema_sql` if the database is empty, create the bookkeeping
-/// tables and capture triggers if missing, and check every synced table. All in one transaction,
-/// so a failure leaves the file as it was.
+/// Make `conn` ready to serve: apply the migrations of `schema_sql` it lacks (see
+/// `migrations.rs`), create the bookkeeping tables and capture triggers if missing, and check
+/// every synced table. All in one transaction, so a failure leaves the file as it was.
 pub fn prepare(conn: &mut Connection, schema_sql: &str) -> Result<Schema, StoreError> {
     let setup = |e: rusqlite::Error| StoreError::Setup(e.to_string());
     let tx = conn
@@ -60,11 +66,11 @@ pub fn prepare(conn: &mut Connection, schema_sql: &str) -> Result<Schema, StoreE
     let objects: i64 = tx
         .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
         .map_err(setup)?;
-    if objects == 0 {
-        tx.execute_batch(schema_sql)
-            .map_err(|e| StoreError::Setup(format!("the schema failed: {e}")))?;
-    }
     tx.execute_batch(BOOKKEEPING_SQL).map_err(setup)?;
+    apply_migrations(&tx, schema_sql, objects > 0).map_err(|e| match e {
+        StoreError::Internal(m) => StoreError::Setup(m),
+        other => other,
+    })?;
     for (table, column, declared) in ADDED_COLUMNS {
         let present: bool = tx
             .query_row(
@@ -86,6 +92,44 @@ pub fn prepare(conn: &mut Connection, schema_sql: &str) -> Result<Schema, StoreE
     }
     tx.commit().map_err(setup)?;
     Ok(schema)
+}
+
+/// Run the steps the database lacks and record them. A database that has tables but no record
+/// was made before steps were recorded, from a schema file: that file was its step 1.
+fn apply_migrations(tx: &Connection, schema_sql: &str, had_tables: bool) -> Result<(), StoreError> {
+    let steps = migrations::parse(schema_sql);
+    let mut applied: Vec<Applied> = tx
+        .prepare("SELECT step, name, digest FROM _outpost_migrations ORDER BY step")?
+        .query_map([], |r| {
+            Ok(Applied {
+                step: r.get(0)?,
+                name: r.get(1)?,
+                digest: r.get(2)?,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let record = |m: &Migration| {
+        tx.execute(
+            "INSERT INTO _outpost_migrations(step, name, digest) VALUES (?1, ?2, ?3)",
+            (m.step, &m.name, &m.digest),
+        )
+    };
+    if applied.is_empty() && had_tables {
+        if let Some(first) = steps.first() {
+            record(first)?;
+            applied.push(Applied {
+                step: first.step,
+                name: first.name.clone(),
+                digest: first.digest.clone(),
+            });
+        }
+    }
+    for step in migrations::pending(&steps, &applied)? {
+        tx.execute_batch(&step.sql)
+            .map_err(|e| migrations::failed(step, e))?;
+        record(step)?;
+    }
+    Ok(())
 }
 
 /// Read the synced tables from `sqlite_master`; the rules for what can be synced are `Tables::add`'s.
