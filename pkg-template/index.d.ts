@@ -294,6 +294,7 @@ export type OutpostErrorCode =
   | "UNKNOWN_COLUMN"
   | "BAD_KEY"
   | "KEY_EXISTS"
+  | "SCHEMA_AHEAD"
   | "READ_ONLY"
   | "QUERY_DISABLED"
   | "UNAUTHORIZED"

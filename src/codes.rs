@@ -69,6 +69,7 @@ codes! {
     UNKNOWN_TABLE [Primary] "the table is not a synced table of this database";
     UNKNOWN_COLUMN [Primary] "a mutation names a column the table does not have";
     BAD_KEY [Primary] "a mutation's key has the wrong length or a value that is not INTEGER or TEXT";
+    SCHEMA_AHEAD [Primary] "the replica writes a table or column the primary does not have yet; the writes wait, in order, until it does";
     KEY_EXISTS [Primary] "an insert names a key the table already has: another replica made that row";
     READ_ONLY [Primary] "a query would write";
     QUERY_DISABLED [Primary] "queries are off for this store, since one could read another database";

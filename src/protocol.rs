@@ -110,6 +110,21 @@ pub struct PushResponse {
     /// The replica pushes its acknowledged entries again and pulls again from cursor 0.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub reset: bool,
+    /// v2: the push stopped before the mutation `seq`, which the primary cannot take yet (its
+    /// table or column comes with a migration the primary has not had): it and everything after
+    /// it stay pending, and are sent again later.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting: Option<Waiting>,
+}
+
+/// Why a push stopped short, without refusing anything.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Waiting {
+    pub seq: i64,
+    /// `SCHEMA_AHEAD`.
+    pub code: String,
+    pub reason: String,
 }
 
 /// A mutation the primary refused. It does not block the mutations behind it.
@@ -149,6 +164,11 @@ pub struct PullRequest {
     /// v2: the replica's oldest outbox seq; refusals from it on are listed in the answer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_from: Option<i64>,
+    /// v2: tables this replica has seen less of than `cursor`, with the cursor of each: one it
+    /// began to sync, gained columns in, or the primary did not have yet (a backfill). Their
+    /// changes after their own cursor come in the same version order as the rest.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub behind: std::collections::BTreeMap<String, i64>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -181,6 +201,10 @@ pub struct PullResponse {
     /// what was acknowledged.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub reset: bool,
+    /// v2: requested tables this primary does not sync (yet: a replica a migration ahead). The
+    /// other tables are answered; these stay where they are until the primary has them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unknown_tables: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

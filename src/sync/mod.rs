@@ -3,6 +3,7 @@
 //! [`Transport`] (fetch in the browser, an HTTP client in native tests) moves the bytes.
 
 mod app_triggers;
+mod behind;
 pub(crate) mod capture;
 pub mod http;
 mod local_writes;
@@ -12,6 +13,7 @@ mod rows;
 mod settle;
 mod stage;
 
+pub(crate) use behind::note_shape;
 pub use capture::SyncedTable;
 pub use local_writes::{RejectedWrite, WriteList};
 pub use outbox::{PushOutcome, RejectedMutation};
@@ -37,6 +39,8 @@ pub struct SyncReport {
     pub pulled: usize,
     pub rejected: Vec<RejectedMutation>,
     pub tables: std::collections::BTreeSet<String>,
+    /// The push stopped at a write the primary cannot take yet (see [`PushOutcome::waiting`]).
+    pub waiting: Option<crate::protocol::Waiting>,
 }
 
 /// Push the whole outbox, then pull until the primary has nothing more. A pull that finds the
@@ -50,6 +54,10 @@ pub async fn sync<T: Transport>(db: &Database, transport: &T) -> Result<SyncRepo
             let outcome = db.apply_push_response(&request, &response)?;
             report.pushed += outcome.pushed;
             report.rejected.extend(outcome.rejected);
+            if outcome.waiting.is_some() {
+                report.waiting = outcome.waiting;
+                break;
+            }
         }
         let mut reset = false;
         loop {
@@ -64,7 +72,7 @@ pub async fn sync<T: Transport>(db: &Database, transport: &T) -> Result<SyncRepo
                 break;
             }
         }
-        if !reset || db.pending_count()? == 0 {
+        if !reset || report.waiting.is_some() || db.pending_count()? == 0 {
             return Ok(report);
         }
     }

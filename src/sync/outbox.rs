@@ -5,7 +5,7 @@ use rusqlite::{params, Connection};
 
 use super::settle::{last_seq, meta_get, meta_set, set_aside, ACKED_SEEN};
 use crate::protocol::{
-    Mutation, Op, PushRequest, PushResponse, Rejection, MAX_PUSH_BYTES, PROTOCOL_VERSION,
+    Mutation, Op, PushRequest, PushResponse, Rejection, Waiting, MAX_PUSH_BYTES, PROTOCOL_VERSION,
 };
 use crate::value::Row;
 use crate::{Database, Error, Result, Value};
@@ -51,6 +51,9 @@ pub struct PushOutcome {
     /// Mutations the primary applied or dropped (not counting rejections).
     pub pushed: usize,
     pub rejected: Vec<RejectedMutation>,
+    /// The primary stopped before this write, which it cannot take yet (`SCHEMA_AHEAD`): it and
+    /// the ones behind it stay pending, to be pushed again later.
+    pub waiting: Option<Waiting>,
 }
 
 pub(super) fn parse_op(op: &str) -> rusqlite::Result<Op> {
@@ -213,6 +216,7 @@ impl Database {
             }
         }
         drop(ack);
+        outcome.waiting = response.waiting.clone();
         let seen: i64 = meta_get(&tx, ACKED_SEEN)?.unwrap_or(0);
         meta_set(&tx, ACKED_SEEN, seen.max(response.acked_through))?;
         tx.commit()?;

@@ -8,10 +8,11 @@ use std::sync::atomic::Ordering;
 use rusqlite::Connection;
 
 use super::app_triggers;
+use super::behind::{self, Behind};
 use super::capture::SyncedTable;
 use super::outbox::{meta_i64, read_entries, Entry, RejectedMutation};
 use super::settle::{last_seq, meta_get, meta_set, set_aside, ACKED_SEEN, EPOCH, RESYNC};
-use super::stage::{self, staged_position};
+use super::stage::{self, staged_position, Position};
 use crate::protocol::{PullRequest, PullResponse, Rejection, PROTOCOL_VERSION};
 use crate::{Database, Error, Result, Value};
 
@@ -63,7 +64,16 @@ impl Database {
             ));
         }
         let conn = self.conn();
-        let (cursor, epoch) = self.pull_position(conn)?;
+        let Position {
+            cursor,
+            epoch,
+            behind,
+        } = self.pull_position(conn)?;
+        // Only tables this replica syncs, and only while they are behind the main cursor.
+        let behind: Behind = behind
+            .into_iter()
+            .filter(|(t, at)| *at < cursor && self.synced.iter().any(|s| s.name == *t))
+            .collect();
         let pending_from: Option<i64> =
             conn.query_row("SELECT min(seq) FROM _outpost_outbox", [], |r| r.get(0))?;
         Ok(PullRequest {
@@ -75,19 +85,24 @@ impl Database {
             client_id: Some(self.client_id()?),
             epoch,
             pending_from: Some(pending_from.unwrap_or(last_seq(conn)? + 1)),
+            behind,
         })
     }
 
     /// Where the next pull starts: the last staged page, else 0 when pulling everything again,
     /// else the cursor.
-    fn pull_position(&self, conn: &Connection) -> Result<(i64, Option<String>)> {
+    fn pull_position(&self, conn: &Connection) -> Result<Position> {
         if let Some(staged) = staged_position(conn)? {
             return Ok(staged);
         }
         if meta_get::<i64>(conn, RESYNC)? == Some(1) {
-            return Ok((0, None));
+            return Ok(Position::default());
         }
-        Ok((self.cursor()?, meta_get(conn, EPOCH)?))
+        Ok(Position {
+            cursor: self.cursor()?,
+            epoch: meta_get(conn, EPOCH)?,
+            behind: behind::stored(conn)?,
+        })
     }
 
     /// Apply the primary's answer to `request`. A page that is not the last is staged; the last
@@ -102,7 +117,7 @@ impl Database {
         // after its child. The switch works only outside a transaction, so it goes around it.
         let _foreign_keys = ForeignKeysOff::new(self.conn())?;
         let tx = self.conn().unchecked_transaction()?;
-        if self.pull_position(&tx)?.0 != request.cursor {
+        if self.pull_position(&tx)?.cursor != request.cursor {
             return Ok(PullOutcome {
                 stale: true,
                 ..PullOutcome::default()
@@ -125,13 +140,24 @@ impl Database {
                 request.cursor, response.cursor
             )));
         }
+        let (cursor, behind) = behind::after_page(
+            request.cursor,
+            &request.behind,
+            response.cursor,
+            &response.unknown_tables,
+        );
         if response.more {
-            stage::keep_page(
-                &tx,
-                &response.changes,
-                response.cursor,
-                response.epoch.as_deref(),
-            )?;
+            // The main cursor's epoch is the one it was given with.
+            let epoch = match cursor == request.cursor {
+                true => request.epoch.clone(),
+                false => response.epoch.clone(),
+            };
+            let next = Position {
+                cursor,
+                epoch,
+                behind,
+            };
+            stage::keep_page(&tx, &response.changes, &next)?;
             tx.commit()?;
             return Ok(outcome);
         }
@@ -147,6 +173,7 @@ impl Database {
         let seen: i64 = meta_get(&tx, ACKED_SEEN)?.unwrap_or(0);
         meta_set(&tx, ACKED_SEEN, seen.max(acked_through))?;
         (outcome.pulled, outcome.tables) = self.apply_last_page(&tx, response)?;
+        behind::store(&tx, &behind)?;
         tx.commit()?;
         Ok(outcome)
     }

@@ -12,6 +12,7 @@
 
 use rusqlite::Connection;
 
+use super::behind::{self, Behind};
 use super::capture::SyncedTable;
 use super::settle::{meta_get, meta_set};
 use crate::protocol::Change;
@@ -20,35 +21,45 @@ use crate::{Database, Error, Result, Value};
 
 pub(crate) const STAGE_CURSOR: &str = "stage_cursor";
 pub(crate) const STAGE_EPOCH: &str = "stage_epoch";
+pub(crate) const STAGE_BEHIND: &str = "stage_behind";
+
+/// Where a pull stands: the main cursor, the epoch it was given in, and the tables behind it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct Position {
+    pub cursor: i64,
+    pub epoch: Option<String>,
+    pub behind: Behind,
+}
 
 /// Forget staged pages.
 pub(crate) fn clear(conn: &Connection) -> Result<()> {
     conn.execute("DELETE FROM _outpost_stage", [])?;
     meta_set(conn, STAGE_CURSOR, rusqlite::types::Null)?;
-    meta_set(conn, STAGE_EPOCH, rusqlite::types::Null)
+    meta_set(conn, STAGE_EPOCH, rusqlite::types::Null)?;
+    meta_set(conn, STAGE_BEHIND, rusqlite::types::Null)
 }
 
-/// Keep a page that is not the last, and the cursor and epoch to continue from.
-pub(crate) fn keep_page(
-    conn: &Connection,
-    changes: &[Change],
-    cursor: i64,
-    epoch: Option<&str>,
-) -> Result<()> {
+/// Keep a page that is not the last, and the position to continue from.
+pub(crate) fn keep_page(conn: &Connection, changes: &[Change], next: &Position) -> Result<()> {
     let mut insert =
         conn.prepare_cached("INSERT INTO _outpost_stage (tbl, key, row) VALUES (?1, ?2, ?3)")?;
     for change in changes {
         let row = change.row.as_ref().map(to_json).transpose()?;
         insert.execute((&change.table, to_json(&change.key)?, row))?;
     }
-    meta_set(conn, STAGE_CURSOR, cursor)?;
-    meta_set(conn, STAGE_EPOCH, epoch)
+    meta_set(conn, STAGE_CURSOR, next.cursor)?;
+    meta_set(conn, STAGE_EPOCH, next.epoch.as_deref())?;
+    behind::write(conn, STAGE_BEHIND, &next.behind)
 }
 
 /// Where a pull continues from while pages are staged.
-pub(crate) fn staged_position(conn: &Connection) -> Result<Option<(i64, Option<String>)>> {
+pub(crate) fn staged_position(conn: &Connection) -> Result<Option<Position>> {
     Ok(match meta_get::<i64>(conn, STAGE_CURSOR)? {
-        Some(cursor) => Some((cursor, meta_get(conn, STAGE_EPOCH)?)),
+        Some(cursor) => Some(Position {
+            cursor,
+            epoch: meta_get(conn, STAGE_EPOCH)?,
+            behind: behind::read(conn, STAGE_BEHIND)?,
+        }),
         None => None,
     })
 }

@@ -78,11 +78,11 @@ pub trait ReadTx {
     /// How this dialect stores a column.
     type Kind;
 
-    /// Up to `limit` change-log entries of `tables` with `version > cursor`, in version order.
+    /// Up to `limit` change-log entries, in version order, of each group's tables with
+    /// `version` above the group's cursor.
     async fn changes_after(
         &mut self,
-        cursor: i64,
-        tables: &[&str],
+        groups: &[(i64, Vec<&str>)],
         limit: usize,
     ) -> Result<Vec<ChangeEntry>, StoreError>;
 

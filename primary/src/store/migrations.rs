@@ -80,13 +80,13 @@ pub fn parse(text: &str) -> Vec<Migration> {
         .collect()
 }
 
+/// Of the SQL as written, but for white space around it and a final semicolon, which change
+/// nothing it does.
 fn digest(sql: &str) -> String {
-    let hash = sql
-        .trim()
-        .bytes()
-        .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
-            (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
-        });
+    let sql = sql.trim().trim_end_matches(';').trim_end();
+    let hash = sql.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    });
     format!("{hash:016x}")
 }
 

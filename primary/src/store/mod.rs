@@ -99,6 +99,15 @@ impl fmt::Display for StoreError {
 }
 
 impl StoreError {
+    /// The same failure found on the empty database tried before listening: the store cannot
+    /// start.
+    fn at_start(self) -> StoreError {
+        match self {
+            StoreError::Migration { message, .. } => StoreError::Setup(message),
+            other => other,
+        }
+    }
+
     /// The same failure, said of database `name` while it was being opened.
     fn for_database(self, name: &str) -> StoreError {
         match self {

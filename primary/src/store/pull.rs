@@ -16,7 +16,7 @@ pub async fn read_changes<T: ReadTx>(
     tables: &Tables<T::Kind>,
     request: &PullRequest,
 ) -> Result<PullResponse, StoreError> {
-    let wanted = wanted_tables(tables, request)?;
+    let (wanted, unknown_tables) = wanted_tables(tables, request)?;
     if !in_history(tx, request).await? {
         return Ok(PullResponse {
             cursor: request.cursor,
@@ -28,10 +28,18 @@ pub async fn read_changes<T: ReadTx>(
         .limit
         .unwrap_or(MAX_PULL_CHANGES)
         .clamp(1, MAX_PULL_CHANGES) as usize;
-    let names: Vec<&str> = wanted.iter().map(|t| t.name.as_str()).collect();
-    let mut entries = match names.is_empty() {
+    let after = |table: &str| request.behind.get(table).copied().unwrap_or(request.cursor);
+    let mut groups: Vec<(i64, Vec<&str>)> = Vec::new();
+    for table in &wanted {
+        let from = after(&table.name);
+        match groups.iter_mut().find(|(cursor, _)| *cursor == from) {
+            Some((_, names)) => names.push(&table.name),
+            None => groups.push((from, vec![&table.name])),
+        }
+    }
+    let mut entries = match groups.is_empty() {
         true => Vec::new(),
-        false => tx.changes_after(request.cursor, &names, limit + 1).await?,
+        false => tx.changes_after(&groups, limit + 1).await?,
     };
     let mut more = entries.len() > limit;
     entries.truncate(limit);
@@ -47,7 +55,9 @@ pub async fn read_changes<T: ReadTx>(
             if mine.is_empty() {
                 continue;
             }
-            let found = tx.changed_rows(table, &mine, request.cursor, upto).await?;
+            let found = tx
+                .changed_rows(table, &mine, after(&table.name), upto)
+                .await?;
             for (position, row) in positions.into_iter().zip(found) {
                 rows[position] = row;
             }
@@ -78,6 +88,7 @@ pub async fn read_changes<T: ReadTx>(
         cursor,
         more,
         epoch: tx.epoch_of(cursor).await?,
+        unknown_tables,
         ..PullResponse::default()
     };
     if let Some(client) = &request.client_id {
@@ -163,18 +174,21 @@ fn value_size(value: &Value) -> usize {
     }
 }
 
-/// The tables the pull names, each synced by this database.
+/// The tables the pull names that this database syncs, and those it does not. A v1 replica is
+/// refused for one it does not (`UNKNOWN_TABLE`); a v2 replica may be a migration ahead, so it is
+/// answered for the tables both have.
 fn wanted_tables<'t, K>(
     tables: &'t Tables<K>,
     request: &PullRequest,
-) -> Result<Vec<&'t Table<K>>, StoreError> {
-    request
-        .tables
-        .iter()
-        .map(|name| {
-            tables
-                .get(name)
-                .ok_or_else(|| StoreError::UnknownTable(name.clone()))
-        })
-        .collect()
+) -> Result<(Vec<&'t Table<K>>, Vec<String>), StoreError> {
+    let mut known = Vec::with_capacity(request.tables.len());
+    let mut unknown = Vec::new();
+    for name in &request.tables {
+        match tables.get(name) {
+            Some(table) => known.push(table),
+            None if request.v >= 2 => unknown.push(name.clone()),
+            None => return Err(StoreError::UnknownTable(name.clone())),
+        }
+    }
+    Ok((known, unknown))
 }

@@ -4,7 +4,7 @@
 //! moves in the same transaction, which makes a retried batch a no-op.
 
 use outpost::codes;
-use outpost::protocol::{Mutation, PushRequest, PushResponse, Rejection};
+use outpost::protocol::{Mutation, PushRequest, PushResponse, Rejection, Waiting};
 use outpost::Value;
 
 use super::dialect::{ClientState, Refusal, WriteTx};
@@ -27,6 +27,7 @@ pub async fn apply<T: WriteTx>(
             rejected: Vec::new(),
             diverged: verdict == History::ReplicaDiverged,
             reset: verdict == History::PrimaryLost,
+            waiting: None,
         });
     }
 
@@ -41,8 +42,24 @@ pub async fn apply<T: WriteTx>(
     }
 
     let mut state = known;
+    let mut last_applied = None;
+    let mut waiting = None;
     for mutation in request.mutations.iter().filter(|m| m.seq > acked) {
         let refusal = match check_shape(tables, mutation) {
+            // A v2 replica only sends the tables and columns its own schema has: one this
+            // primary lacks is one of a migration it has not had yet. Refusing would make the
+            // replica delete its write; it waits instead, with everything behind it, in order.
+            Err(refusal) if schema_ahead(&refusal) && request.last_seq.is_some() => {
+                waiting = Some(Waiting {
+                    seq: mutation.seq,
+                    code: codes::SCHEMA_AHEAD.to_owned(),
+                    reason: format!(
+                        "{}; the write waits until the primary has the migration that adds it",
+                        refusal.reason
+                    ),
+                });
+                break;
+            }
             Err(refusal) => Some(refusal),
             Ok(table) => tx.apply(table, mutation).await?,
         };
@@ -50,13 +67,9 @@ pub async fn apply<T: WriteTx>(
             tx.store_refusal(client, mutation.seq, &refusal).await?;
         }
         state.acked_through = mutation.seq;
-        state.acked_digest = None;
+        last_applied = Some(mutation);
     }
-    if state.acked_through > acked {
-        let last = request
-            .mutations
-            .last()
-            .expect("a mutation moved acked_through");
+    if let Some(last) = last_applied {
         state.acked_digest = Some(last.digest());
         tx.set_client_state(client, &state).await?;
     }
@@ -87,7 +100,12 @@ pub async fn apply<T: WriteTx>(
         rejected,
         diverged: false,
         reset: false,
+        waiting,
     })
+}
+
+fn schema_ahead(refusal: &Refusal) -> bool {
+    refusal.code == codes::UNKNOWN_TABLE || refusal.code == codes::UNKNOWN_COLUMN
 }
 
 /// How the replica's account of this client's mutations compares with the primary's.

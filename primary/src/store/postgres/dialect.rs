@@ -44,19 +44,27 @@ impl ReadTx for Postgres<'_, '_> {
 
     async fn changes_after(
         &mut self,
-        cursor: i64,
-        tables: &[&str],
+        groups: &[(i64, Vec<&str>)],
         limit: usize,
     ) -> Result<Vec<ChangeEntry>, StoreError> {
+        let limit = limit as i64;
+        let mut params: Vec<&(dyn ToSql + Sync)> = vec![&limit];
+        let mut terms = Vec::with_capacity(groups.len());
+        for (cursor, tables) in groups {
+            terms.push(format!(
+                "(version > ${} AND tbl = ANY(${}))",
+                params.len() + 1,
+                params.len() + 2
+            ));
+            params.push(cursor);
+            params.push(tables);
+        }
         let sql = format!(
-            "SELECT tbl, key, version FROM {}._outpost_changes \
-             WHERE version > $1 AND tbl = ANY($2) ORDER BY version LIMIT $3",
-            self.schema
+            "SELECT tbl, key, version FROM {}._outpost_changes WHERE {} ORDER BY version LIMIT $1",
+            self.schema,
+            terms.join(" OR ")
         );
-        let rows = self
-            .tx
-            .query(&sql, &[&cursor, &tables, &(limit as i64)])
-            .await?;
+        let rows = self.tx.query(&sql, &params).await?;
         rows.iter()
             .map(|r| ChangeEntry::from_log(r.get(0), r.get(1), r.get(2)))
             .collect()

@@ -90,7 +90,9 @@ impl PostgresStore {
             .await
             .map_err(|e| setup(format!("cannot connect to PostgreSQL at {url}: {e}")))?;
         let tx = client.transaction().await?;
-        schema::prepare(&tx, "_probe", PROBE_SCHEMA, &schema_sql).await?;
+        schema::prepare(&tx, "_probe", PROBE_SCHEMA, &schema_sql)
+            .await
+            .map_err(StoreError::at_start)?;
         tx.rollback().await?;
         let signals = Signals::default();
         let listener = tokio::spawn(listen::listen_forever(url.to_owned(), signals.clone()));

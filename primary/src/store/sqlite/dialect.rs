@@ -27,17 +27,24 @@ impl ReadTx for Sqlite<'_> {
 
     async fn changes_after(
         &mut self,
-        cursor: i64,
-        tables: &[&str],
+        groups: &[(i64, Vec<&str>)],
         limit: usize,
     ) -> Result<Vec<ChangeEntry>, StoreError> {
+        let mut params: Vec<Value> = vec![Value::Integer(limit as i64)];
+        let mut terms = Vec::with_capacity(groups.len());
+        for (cursor, tables) in groups {
+            let first = params.len() + 1;
+            params.push(Value::Integer(*cursor));
+            params.extend(tables.iter().map(|t| Value::Text((*t).to_owned())));
+            terms.push(format!(
+                "(version > ?{first} AND tbl IN ({}))",
+                Question.list(first + 1, tables.len())
+            ));
+        }
         let sql = format!(
-            "SELECT tbl, key, version FROM _outpost_changes \
-             WHERE version > ?1 AND tbl IN ({}) ORDER BY version LIMIT ?2",
-            Question.list(3, tables.len())
+            "SELECT tbl, key, version FROM _outpost_changes WHERE {} ORDER BY version LIMIT ?1",
+            terms.join(" OR ")
         );
-        let mut params: Vec<Value> = vec![Value::Integer(cursor), Value::Integer(limit as i64)];
-        params.extend(tables.iter().map(|t| Value::Text((*t).to_owned())));
         let mut stmt = self.0.prepare(&sql)?;
         let logged: Vec<(String, String, i64)> = stmt
             .query_map(params_from_iter(params), |r| {

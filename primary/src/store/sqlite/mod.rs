@@ -52,7 +52,7 @@ impl SqliteStore {
     ) -> Result<Self, StoreError> {
         let schema_sql = schema_sql.into();
         let mut probe = Connection::open_in_memory()?;
-        schema::prepare(&mut probe, &schema_sql)?;
+        schema::prepare(&mut probe, &schema_sql).map_err(StoreError::at_start)?;
         let data_dir = data_dir.into();
         std::fs::create_dir_all(&data_dir).map_err(|e| {
             StoreError::Setup(format!(

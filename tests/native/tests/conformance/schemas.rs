@@ -14,7 +14,7 @@ use super::{rejection_codes, rows};
 on_both_stores!(a_schema_the_store_cannot_carry_is_refused_at_start);
 
 fn a_schema_the_store_cannot_carry_is_refused_at_start(store: Backend) {
-    let mut cases = vec![("CREATE TABLE broken(", "schema failed")];
+    let mut cases = vec![("CREATE TABLE broken(", "migration 1 (schema) failed")];
     match store {
         Backend::Sqlite => cases.extend([
             (
