@@ -199,6 +199,7 @@ impl Database {
             tx.commit()?;
             return Ok(outcome);
         }
+        let mut restores: Vec<(&Mutation, Option<&crate::value::Row>)> = Vec::new();
         // One compiled statement for the whole batch, not one compile per acknowledged entry.
         let mut ack = tx.prepare_cached(
             "UPDATE _outpost_outbox SET acked_version = ?2 WHERE seq = ?1 AND acked_version IS NULL",
@@ -209,13 +210,21 @@ impl Database {
             .filter(|m| m.seq <= response.acked_through)
         {
             match response.rejected.iter().find(|r| r.seq == mutation.seq) {
-                Some(rejection) => outcome
-                    .rejected
-                    .extend(self.reject(&tx, mutation, rejection)?),
+                Some(rejection) => {
+                    let moved = set_aside(&tx, mutation.seq, &rejection.code, &rejection.reason)?;
+                    // Already gone: a pull settled and reported it while this answer was late.
+                    if let Some(rejected) = moved {
+                        restores.push((mutation, rejection.row.as_ref()));
+                        outcome.rejected.push(rejected);
+                    }
+                }
                 None => outcome.pushed += ack.execute(params![mutation.seq, response.version])?,
             }
         }
         drop(ack);
+        if !restores.is_empty() {
+            self.put_back(&tx, &restores)?;
+        }
         outcome.waiting = response.waiting.clone();
         let seen: i64 = meta_get(&tx, ACKED_SEEN)?.unwrap_or(0);
         meta_set(&tx, ACKED_SEEN, seen.max(response.acked_through))?;
@@ -223,26 +232,45 @@ impl Database {
         Ok(outcome)
     }
 
-    /// Move a refused mutation to `_outpost_rejected` and put its row back to the primary's state
-    /// sent with the refusal, with this replica's other pending changes to that row on top. No
-    /// pulled state holds the entry yet (it is still in the outbox), so that state is not older
-    /// than the replica's copy of the row.
-    fn reject(
+    /// Put the rows of refused mutations back to the primary's state sent with the refusals, then
+    /// this replica's pending writes back on top. No pulled state holds those entries yet (they
+    /// were still in the outbox), so that state is not older than the replica's copy. The rows go
+    /// back as a set, like a pull: a reorder refused whole would collide with itself row by row
+    /// (x back to 1 while the replica's own y holds 1), so a collision writes them with REPLACE,
+    /// and every pending entry is replayed, so a row REPLACE moved aside comes back.
+    fn put_back(
         &self,
         conn: &Connection,
-        mutation: &Mutation,
-        rejection: &Rejection,
-    ) -> Result<Option<RejectedMutation>> {
-        let Some(rejected) = set_aside(conn, mutation.seq, &rejection.code, &rejection.reason)?
-        else {
-            return Ok(None);
-        };
-        if let Some(table) = self.synced.iter().find(|t| t.name == mutation.table) {
-            let _capture_off = self.capture_off();
-            table.set_state(conn, &mutation.key, rejection.row.as_ref())?;
-            super::pull::replay_pending(conn, table, &mutation.key)?;
+        restores: &[(&Mutation, Option<&crate::value::Row>)],
+    ) -> Result<()> {
+        let _capture_off = self.capture_off();
+        let tables = |m: &Mutation| self.synced.iter().find(|t| t.name == m.table);
+        conn.execute_batch("SAVEPOINT outpost_put_back")?;
+        let in_place = restores.iter().try_for_each(|(m, row)| match tables(m) {
+            Some(table) => table.set_state(conn, &m.key, *row),
+            None => Ok(()),
+        });
+        match in_place {
+            Ok(()) => {
+                conn.execute_batch("RELEASE outpost_put_back")?;
+                for (m, _) in restores {
+                    if let Some(table) = tables(m) {
+                        super::pull::replay_pending(conn, table, &m.key)?;
+                    }
+                }
+                Ok(())
+            }
+            Err(Error::Sqlite { .. }) => {
+                conn.execute_batch("ROLLBACK TO outpost_put_back; RELEASE outpost_put_back")?;
+                for (m, row) in restores {
+                    if let Some(table) = tables(m) {
+                        table.replace_state(conn, &m.key, *row)?;
+                    }
+                }
+                super::pull::replay_all(conn, &self.synced)
+            }
+            Err(other) => Err(other),
         }
-        Ok(Some(rejected))
     }
 }
 

@@ -379,6 +379,16 @@ pub(crate) fn replay_pending(conn: &Connection, table: &SyncedTable, key: &[Valu
     replay(conn, table, &entries)
 }
 
+/// Re-apply every pending entry of the outbox on its row, in seq order per row.
+pub(crate) fn replay_all(conn: &Connection, synced: &[SyncedTable]) -> Result<()> {
+    for ((table_name, _), entries) in pending_by_row(conn)? {
+        if let Some(table) = synced.iter().find(|t| t.name == table_name) {
+            replay(conn, table, &entries)?;
+        }
+    }
+    Ok(())
+}
+
 /// Re-apply entries in order. One SQLite refuses (the pulled state conflicts with it) is skipped
 /// here: the primary will judge that entry when it is pushed.
 fn replay(conn: &Connection, table: &SyncedTable, entries: &[Entry]) -> Result<()> {
