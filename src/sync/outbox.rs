@@ -5,7 +5,7 @@ use rusqlite::{params, Connection};
 
 use super::settle::{last_seq, meta_get, meta_set, set_aside, ACKED_SEEN};
 use crate::protocol::{
-    Mutation, Op, PushRequest, PushResponse, Rejection, Waiting, MAX_PUSH_BYTES, PROTOCOL_VERSION,
+    Mutation, Op, PushRequest, PushResponse, Waiting, MAX_PUSH_BYTES, PROTOCOL_VERSION,
 };
 use crate::value::Row;
 use crate::{Database, Error, Result, Value};
