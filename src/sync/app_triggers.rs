@@ -80,11 +80,16 @@ fn noting_triggers(t: &SyncedTable) -> String {
     )
 }
 
-/// Stop noting, and answer every row noted: (table, key JSON, key, state before the apply).
-pub(crate) fn stop_noting(
-    conn: &Connection,
-    tables: &[SyncedTable],
-) -> Result<Vec<(String, String, Vec<Value>, Option<Row>)>> {
+/// A synced row the apply wrote, and its state before the apply (None: it did not exist).
+pub(crate) struct Noted {
+    pub table: String,
+    pub key_json: String,
+    pub key: Vec<Value>,
+    pub before: Option<Row>,
+}
+
+/// Stop noting, and answer every row noted.
+pub(crate) fn stop_noting(conn: &Connection, tables: &[SyncedTable]) -> Result<Vec<Noted>> {
     let mut drop = String::new();
     for t in tables {
         for kind in ["ins", "upd", "del"] {
@@ -107,9 +112,12 @@ pub(crate) fn stop_noting(
     noted
         .into_iter()
         .map(|(table, key_json, row)| {
-            let key = parse(&key_json)?;
-            let row = row.as_deref().map(parse).transpose()?;
-            Ok((table, key_json, key, row))
+            Ok(Noted {
+                key: parse(&key_json)?,
+                before: row.as_deref().map(parse).transpose()?,
+                table,
+                key_json,
+            })
         })
         .collect()
 }

@@ -257,12 +257,12 @@ impl Database {
         self.write_pulled(tx, &response.changes, &mut |row| {
             pulled_rows.insert((row.table.clone(), row.key_json.clone()));
         })?;
-        for (table_name, key_json, key, before) in noted {
-            if pulled_rows.contains(&(table_name.clone(), key_json)) {
+        for row in noted {
+            if pulled_rows.contains(&(row.table.clone(), row.key_json)) {
                 continue;
             }
-            if let Some(table) = self.synced.iter().find(|t| t.name == table_name) {
-                table.set_state(tx, &key, before.as_ref())?;
+            if let Some(table) = self.synced.iter().find(|t| t.name == row.table) {
+                table.set_state(tx, &row.key, row.before.as_ref())?;
             }
         }
         self.replay_on(tx, pending, |id| from_scratch || replay_rows.contains(id))
