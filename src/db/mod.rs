@@ -127,7 +127,11 @@ impl Database {
         }
         let session_first_seq = match synced.is_empty() {
             true => 1,
-            false => crate::sync::last_assigned_seq(&tx)? + 1,
+            false => {
+                // A table new to sync, or one with new columns, is backfilled by the next pull.
+                crate::sync::note_shape(&tx, &synced)?;
+                crate::sync::last_assigned_seq(&tx)? + 1
+            }
         };
         tx.commit()?;
         Ok(Database {
