@@ -222,7 +222,7 @@ fn pulled_rows_do_not_enter_the_outbox_and_pending_edits_stay_on_top() {
 }
 
 #[test]
-fn acked_entries_stay_until_a_pull_reaches_their_version() {
+fn acked_entries_stay_until_a_pulled_state_holds_them() {
     let db = synced_db();
     run(&db, "INSERT INTO todos (id, title) VALUES ('a', 'mine')");
     let push = db.push_request(100).unwrap().unwrap();
@@ -244,7 +244,8 @@ fn acked_entries_stay_until_a_pull_reaches_their_version() {
         "an acked entry is not pushed again"
     );
 
-    // A pull computed before the push landed (cursor 5 < 7) must not undo the local write.
+    // A pull read before the push landed (its state holds none of this client's writes) must
+    // not undo the local write.
     let pull = db.pull_request(0).unwrap();
     let before = PullResponse {
         changes: vec![Change {
@@ -255,6 +256,7 @@ fn acked_entries_stay_until_a_pull_reaches_their_version() {
         }],
         cursor: 5,
         more: false,
+        acked_through: Some(0),
         ..PullResponse::default()
     };
     db.apply_pull_response(&pull, &before).unwrap();
@@ -277,6 +279,7 @@ fn acked_entries_stay_until_a_pull_reaches_their_version() {
         }],
         cursor: 7,
         more: false,
+        acked_through: Some(push.mutations[0].seq),
         ..PullResponse::default()
     };
     db.apply_pull_response(&pull, &after).unwrap();
@@ -287,7 +290,7 @@ fn acked_entries_stay_until_a_pull_reaches_their_version() {
     assert_eq!(
         left,
         vec![vec![Value::Integer(0)]],
-        "the entry left once the pull reached version 7"
+        "the entry left once a pulled state held it"
     );
 }
 
