@@ -231,11 +231,11 @@ fn a_batch_is_all_or_nothing() {
     assert_eq!(count(&db, "SELECT count(*) FROM todos"), 2);
 
     // Inside a transaction the app opened, a failing batch undoes only itself.
-    db.execute("BEGIN", &Params::None).unwrap();
+    db.begin().unwrap();
     db.execute("DELETE FROM todos WHERE id = 'a'", &Params::None)
         .unwrap();
     assert!(db.batch(&[insert("c"), insert("b")]).is_err());
-    db.execute("COMMIT", &Params::None).unwrap();
+    db.commit().unwrap();
     let ids = db
         .query("SELECT id FROM todos ORDER BY id", &Params::None)
         .unwrap()
@@ -373,9 +373,9 @@ fn a_bulk_execute_many_on_a_wal_database_commits_and_keeps_the_wal() {
     assert_eq!(journal(&db), wal);
 
     // Inside a transaction the app opened, the journal cannot change: the load still works there.
-    db.execute("BEGIN", &Params::None).unwrap();
+    db.begin().unwrap();
     db.execute_many(sql, &lists("c")).unwrap();
-    db.execute("COMMIT", &Params::None).unwrap();
+    db.commit().unwrap();
     assert_eq!(
         count(&db, "SELECT count(*) FROM todos"),
         2 * outpost::db::BULK_LISTS as i64
@@ -390,4 +390,233 @@ fn a_bulk_execute_many_on_a_wal_database_commits_and_keeps_the_wal() {
     );
     drop(reopened);
     let _ = std::fs::remove_dir_all(dir);
+}
+
+fn synced_memory_db() -> Database {
+    let options = OpenOptions {
+        migrations: vec![TODOS.to_string()],
+        synced_tables: vec!["todos".into()],
+        ..OpenOptions::default()
+    };
+    Database::open(&Storage::Memory, &options).unwrap()
+}
+
+fn todo_ids(db: &Database) -> Vec<Vec<Value>> {
+    db.query("SELECT id FROM todos ORDER BY id", &Params::None)
+        .unwrap()
+        .rows
+}
+
+#[test]
+fn transaction_statements_are_refused_before_anything_runs() {
+    let db = synced_memory_db();
+    db.execute(
+        "INSERT INTO todos (id, title) VALUES ('a', 'kept')",
+        &Params::None,
+    )
+    .unwrap();
+    let refused = [
+        "BEGIN",
+        "BEGIN IMMEDIATE TRANSACTION",
+        "begin deferred",
+        "COMMIT",
+        "END",
+        "ROLLBACK",
+        "SAVEPOINT s",
+        "RELEASE s",
+        "RELEASE SAVEPOINT s",
+        "ROLLBACK TO s",
+    ];
+    let insert_b = Statement {
+        sql: "INSERT INTO todos (id, title) VALUES ('b', 'undone')".into(),
+        params: Params::None,
+    };
+    for sql in refused {
+        let stmt = Statement {
+            sql: sql.into(),
+            params: Params::None,
+        };
+        let errors = [
+            db.execute(sql, &Params::None).map(drop),
+            db.query(sql, &Params::None).map(drop),
+            db.batch(&[insert_b.clone(), stmt]).map(drop),
+            db.execute_many(sql, &[Params::None]).map(drop),
+        ];
+        for err in errors {
+            let err = err.expect_err(sql);
+            assert_eq!(err.code(), "TRANSACTION_STATEMENT", "{sql}: {err}");
+            assert!(err.to_string().contains("transaction"), "{err}");
+            assert!(matches!(err, Error::TransactionStatement(_)));
+        }
+        // Refused every time: a refused statement never reaches the statement cache.
+        assert_eq!(
+            db.execute(sql, &Params::None).unwrap_err().code(),
+            "TRANSACTION_STATEMENT"
+        );
+        assert!(!db.in_transaction(), "{sql} opened nothing");
+        assert_eq!(todo_ids(&db), vec![vec![Value::Text("a".into())]], "{sql}");
+        assert_eq!(
+            db.pending_count().unwrap(),
+            1,
+            "{sql}: only 'a' is in the outbox"
+        );
+    }
+    // What the statements look like to watch() is unchanged: they are compiled, not refused.
+    assert!(db.statement_tables("ROLLBACK TO s").unwrap().rollback);
+}
+
+#[test]
+fn the_core_runs_its_own_savepoints_and_migrations_as_before() {
+    // A migration may use savepoints: the core runs migrations in its own transaction.
+    let db = memory_db(&[
+        TODOS,
+        "SAVEPOINT m; INSERT INTO todos (id, title) VALUES ('m', 'seed'); RELEASE m",
+    ]);
+    assert_eq!(todo_ids(&db), vec![vec![Value::Text("m".into())]]);
+    // batch and execute_many open savepoints of their own, inside a transaction too.
+    db.transaction(|db| {
+        db.batch(&[Statement {
+            sql: "INSERT INTO todos (id, title) VALUES ('n', 'x')".into(),
+            params: Params::None,
+        }])?;
+        db.execute_many(
+            "INSERT INTO todos (id, title) VALUES (?, 'y')",
+            &[Params::Positional(vec![Value::Text("o".into())])],
+        )
+    })
+    .unwrap();
+    assert_eq!(count(&db, "SELECT count(*) FROM todos"), 3);
+}
+
+#[test]
+fn begin_commit_and_rollback_make_the_apps_transactions() {
+    let db = memory_db(&[TODOS]);
+    let insert = |id: &str| {
+        db.execute(
+            "INSERT INTO todos (id, title) VALUES (?, 'x')",
+            &Params::Positional(vec![Value::Text(id.into())]),
+        )
+    };
+    db.begin().unwrap();
+    assert!(db.in_transaction());
+    insert("a").unwrap();
+    let nested = db.begin().unwrap_err();
+    assert_eq!(nested.code(), "TRANSACTION_STATEMENT");
+    assert!(nested.to_string().contains("do not nest"), "{nested}");
+    db.rollback().unwrap();
+    assert!(!db.in_transaction());
+    assert!(todo_ids(&db).is_empty(), "rolled back");
+    db.rollback().unwrap(); // nothing open: nothing to do
+    assert_eq!(db.commit().unwrap_err().code(), "TRANSACTION_STATEMENT");
+
+    db.begin().unwrap();
+    insert("b").unwrap();
+    db.commit().unwrap();
+    assert_eq!(todo_ids(&db), vec![vec![Value::Text("b".into())]]);
+
+    // The closure helper: committed on Ok, rolled back on an error, which is passed on.
+    let made = db.transaction(|_| {
+        insert("c")?;
+        Ok("done")
+    });
+    assert_eq!(made.unwrap(), "done");
+    let failed = db.transaction(|_| {
+        insert("d")?;
+        insert("b") // a duplicate key
+    });
+    assert_eq!(failed.unwrap_err().code(), "SQLITE_CONSTRAINT_PRIMARYKEY");
+    assert!(!db.in_transaction());
+    let ids: Vec<Vec<Value>> = ["b", "c"]
+        .iter()
+        .map(|id| vec![Value::Text((*id).into())])
+        .collect();
+    assert_eq!(todo_ids(&db), ids, "d was rolled back with its transaction");
+    // A panic inside rolls back too.
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _ = db.transaction(|_| -> outpost::Result<()> {
+            insert("e")?;
+            panic!("the app's code failed");
+        });
+    }));
+    assert!(panicked.is_err());
+    assert!(!db.in_transaction());
+    assert_eq!(todo_ids(&db), ids);
+}
+
+#[test]
+fn a_commit_that_fails_rolls_back() {
+    let db = memory_db(&[
+        "CREATE TABLE lists (id TEXT PRIMARY KEY)",
+        "CREATE TABLE items (id TEXT PRIMARY KEY, list TEXT REFERENCES lists (id) DEFERRABLE INITIALLY DEFERRED)",
+    ]);
+    db.begin().unwrap();
+    db.execute(
+        "INSERT INTO items VALUES ('i', 'no such list')",
+        &Params::None,
+    )
+    .unwrap();
+    let err = db.commit().unwrap_err();
+    assert_eq!(err.code(), "SQLITE_CONSTRAINT_FOREIGNKEY");
+    assert!(!db.in_transaction(), "the transaction ended");
+    assert_eq!(count(&db, "SELECT count(*) FROM items"), 0);
+}
+
+#[test]
+fn sync_keeps_out_of_an_open_transaction_and_never_sees_what_it_rolled_back() {
+    use outpost::protocol::{PullResponse, PushResponse};
+    let db = synced_memory_db();
+    db.execute(
+        "INSERT INTO todos (id, title) VALUES ('a', 'pushed')",
+        &Params::None,
+    )
+    .unwrap();
+    let push = db.push_request(100).unwrap().unwrap();
+    let acked_through = push.mutations[0].seq;
+    let response = PushResponse {
+        acked_through,
+        version: 1,
+        ..PushResponse::default()
+    };
+    db.apply_push_response(&push, &response).unwrap();
+
+    db.begin().unwrap();
+    db.execute(
+        "INSERT INTO todos (id, title) VALUES ('b', 'undone')",
+        &Params::None,
+    )
+    .unwrap();
+    assert_eq!(db.push_request(100).unwrap_err().code(), "TRANSACTION_OPEN");
+    assert_eq!(
+        db.apply_push_response(&push, &response).unwrap_err().code(),
+        "TRANSACTION_OPEN"
+    );
+    let pull = db.pull_request(0).unwrap();
+    let err = db
+        .apply_pull_response(
+            &pull,
+            &PullResponse {
+                cursor: 1,
+                ..PullResponse::default()
+            },
+        )
+        .unwrap_err();
+    assert_eq!(err.code(), "TRANSACTION_OPEN");
+    assert!(matches!(err, Error::TransactionOpen));
+    db.rollback().unwrap();
+
+    // Nothing of the rolled-back write is left to push.
+    assert_eq!(db.pending_count().unwrap(), 0);
+    assert!(db.push_request(100).unwrap().is_none());
+
+    // The next write gets a seq the primary has not acknowledged, so it is applied, not taken
+    // for a retry of something already applied.
+    db.execute(
+        "INSERT INTO todos (id, title) VALUES ('c', 'next')",
+        &Params::None,
+    )
+    .unwrap();
+    let next = db.push_request(100).unwrap().unwrap();
+    assert_eq!(next.mutations.len(), 1);
+    assert_eq!(next.mutations[0].key, vec![Value::Text("c".into())]);
+    assert!(next.mutations[0].seq > acked_through);
 }

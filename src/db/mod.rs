@@ -1,11 +1,14 @@
-//! The local database: one SQLite connection, its migrations, and the three calls apps make
-//! (`execute`, `query`, `batch`). A write to a synced table records its outbox entry through
-//! triggers inside the same transaction (see [`crate::sync`]).
+//! The local database: one SQLite connection, its migrations, the calls apps make (`execute`,
+//! `query`, `batch`, `execute_many`) and the app's transactions (`transaction.rs`). A write to a
+//! synced table records its outbox entry through triggers inside the same transaction (see
+//! [`crate::sync`]).
 
+mod authorizer;
 mod migrate;
 pub mod packed;
 mod params;
 mod tables;
+mod transaction;
 
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
@@ -16,6 +19,7 @@ use rusqlite::Connection;
 
 use crate::sync::capture::{self, SyncedTable};
 use crate::{Error, Params, Result, Value};
+use authorizer::Authorizer;
 
 pub use tables::StatementTables;
 
@@ -65,6 +69,8 @@ pub struct Statement {
 /// An open Outpost database.
 pub struct Database {
     conn: Connection,
+    /// Declared after `conn`, so it is dropped after the connection it is installed on.
+    authorizer: Box<Authorizer>,
     /// Off while a pull is being applied, so pulled rows do not go back into the outbox.
     pub(crate) capture: Arc<AtomicBool>,
     pub(crate) synced: Vec<SyncedTable>,
@@ -96,6 +102,8 @@ impl Database {
     /// Open (creating if needed) and bring the schema up to date. If a migration fails, nothing
     /// of this `open` is kept: the database is exactly as it was.
     pub fn open(storage: &Storage, options: &OpenOptions) -> Result<Self> {
+        // Made before `conn`, so it is dropped after it, whichever way this returns.
+        let authorizer = Authorizer::new();
         let mut conn = match storage {
             Storage::Memory => Connection::open_in_memory()?,
             Storage::File(path) => Connection::open(path)?,
@@ -105,6 +113,8 @@ impl Database {
                 vfs.as_str(),
             )?,
         };
+        // Before any statement is compiled.
+        authorizer.install(&conn);
         // Foreign keys are what users of a serious database expect; off is SQLite's legacy default.
         conn.execute_batch("PRAGMA foreign_keys = ON;")?;
         if options.exclusive {
@@ -136,6 +146,7 @@ impl Database {
         tx.commit()?;
         Ok(Database {
             conn,
+            authorizer,
             capture,
             synced,
             wal: options.exclusive,
@@ -144,8 +155,9 @@ impl Database {
     }
 
     /// Run one statement (a write, DDL, or anything else) and report what it changed.
+    /// Transaction statements are refused (`TRANSACTION_STATEMENT`): see [`Database::begin`].
     pub fn execute(&self, sql: &str, params: &Params) -> Result<ExecResult> {
-        let mut stmt = self.conn.prepare_cached(sql)?;
+        let mut stmt = self.prepare_app(sql)?;
         params::bind(&mut stmt, params)?;
         let mut rows = stmt.raw_query();
         while rows.next()?.is_some() {}
@@ -179,7 +191,7 @@ impl Database {
         params: &Params,
         mut on_row: impl FnMut(&[String], &[ValueRef<'_>]) -> Result<()>,
     ) -> Result<Vec<String>> {
-        let mut stmt = self.conn.prepare_cached(sql)?;
+        let mut stmt = self.prepare_app(sql)?;
         params::bind(&mut stmt, params)?;
         let columns: Vec<String> = stmt.column_names().map(String::from).collect();
         let mut rows = stmt.raw_query();
@@ -247,7 +259,7 @@ impl Database {
         bind: &mut impl FnMut(&mut rusqlite::Statement<'_>, usize) -> Result<()>,
     ) -> Result<ExecResult> {
         self.in_savepoint(|| {
-            let mut stmt = self.conn.prepare_cached(sql)?;
+            let mut stmt = self.prepare_app(sql)?;
             let mut rows_affected = 0;
             for i in 0..count {
                 bind(&mut stmt, i)?;
@@ -273,6 +285,12 @@ impl Database {
                 .map(|s| self.execute(&s.sql, &s.params))
                 .collect()
         })
+    }
+
+    /// Compiles (or finds in the cache) one of the app's statements; a transaction statement is
+    /// refused before anything runs (`authorizer.rs`).
+    fn prepare_app(&self, sql: &str) -> Result<rusqlite::CachedStatement<'_>> {
+        self.authorizer.as_app(|| self.conn.prepare_cached(sql))
     }
 
     fn in_savepoint<T>(&self, work: impl FnOnce() -> Result<T>) -> Result<T> {

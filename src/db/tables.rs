@@ -1,12 +1,12 @@
 //! Which tables a statement reads and writes, as SQLite itself sees them: the statement is
-//! compiled (never run) with an authorizer installed, which SQLite calls for every table and column
-//! the program touches, including through views, triggers and foreign-key actions.
-//! `watch()` uses it to re-run only the queries whose tables a write touched.
+//! compiled (never run) while the connection's authorizer records what SQLite reports for every
+//! table and column the program touches, including through views, triggers and foreign-key
+//! actions. `watch()` uses it to re-run only the queries whose tables a write touched.
 
 use std::collections::BTreeSet;
-use std::ffi::{c_char, c_int, c_void, CStr};
+use std::ffi::c_int;
 
-use rusqlite::{ffi, Connection};
+use rusqlite::ffi;
 
 use crate::{Database, Result};
 
@@ -27,74 +27,36 @@ impl Database {
     /// The tables `sql` reads and writes, found by compiling it, never running it.
     /// Fails as `prepare` would (syntax error, unknown table).
     pub fn statement_tables(&self, sql: &str) -> Result<StatementTables> {
-        statement_tables(self.conn(), sql)
+        // Not through the statement cache: a statement found there would not be compiled.
+        self.authorizer
+            .inspect(|| self.conn().prepare(sql).map(drop))
     }
 }
 
-/// Compiles `sql` with an authorizer that records the tables; the statement is finalized unrun.
-fn statement_tables(conn: &Connection, sql: &str) -> Result<StatementTables> {
-    let mut found = StatementTables::default();
-    let handle = unsafe { conn.handle() };
-    // SAFETY: `found` outlives the authorizer, which is removed before this function returns, and
-    // the connection is used by this thread only (SQLite calls the authorizer synchronously, from
-    // inside `prepare`).
-    unsafe {
-        ffi::sqlite3_set_authorizer(
-            handle,
-            Some(record),
-            (&mut found as *mut StatementTables).cast(),
-        );
-    }
-    let prepared = conn.prepare(sql).map(drop);
-    unsafe {
-        ffi::sqlite3_set_authorizer(handle, None, std::ptr::null_mut());
-    }
-    prepared?;
-    Ok(found)
-}
-
-unsafe extern "C" fn record(
-    user: *mut c_void,
-    action: c_int,
-    arg1: *const c_char,
-    _arg2: *const c_char,
-    _database: *const c_char,
-    _trigger_or_view: *const c_char,
-) -> c_int {
-    // SAFETY: `user` is the `StatementTables` passed in `statement_tables`, alive and not otherwise
-    // borrowed while SQLite prepares; the strings are SQLite's, valid for this call.
-    let found = unsafe { &mut *user.cast::<StatementTables>() };
-    let name = || {
-        if arg1.is_null() {
-            None
-        } else {
-            Some(
-                unsafe { CStr::from_ptr(arg1) }
-                    .to_string_lossy()
-                    .into_owned(),
-            )
+impl StatementTables {
+    /// Notes one action SQLite asks the authorizer about; `arg1` is its first argument.
+    pub(super) fn record(&mut self, action: c_int, arg1: Option<&str>) {
+        let name = || arg1.map(str::to_owned);
+        match action {
+            ffi::SQLITE_READ => self.reads.extend(name().filter(|t| !internal(t))),
+            ffi::SQLITE_INSERT | ffi::SQLITE_UPDATE | ffi::SQLITE_DELETE => {
+                self.writes.extend(name().filter(|t| !internal(t)))
+            }
+            // CREATE_INDEX (1) ..= DROP_VIEW (17) are the CREATE and DROP codes, DELETE (9) aside.
+            ffi::SQLITE_CREATE_INDEX..=ffi::SQLITE_DROP_VIEW
+            | ffi::SQLITE_ALTER_TABLE
+            | ffi::SQLITE_CREATE_VTABLE
+            | ffi::SQLITE_DROP_VTABLE => self.schema = true,
+            // arg1 is the operation: BEGIN, COMMIT or ROLLBACK (transaction); BEGIN, RELEASE or
+            // ROLLBACK (savepoint).
+            ffi::SQLITE_TRANSACTION | ffi::SQLITE_SAVEPOINT
+                if arg1.is_some_and(|op| op.eq_ignore_ascii_case("ROLLBACK")) =>
+            {
+                self.rollback = true
+            }
+            _ => {}
         }
-    };
-    match action {
-        ffi::SQLITE_READ => found.reads.extend(name().filter(|t| !internal(t))),
-        ffi::SQLITE_INSERT | ffi::SQLITE_UPDATE | ffi::SQLITE_DELETE => {
-            found.writes.extend(name().filter(|t| !internal(t)))
-        }
-        // CREATE_INDEX (1) ..= DROP_VIEW (17) are the CREATE and DROP codes, DELETE (9) aside.
-        ffi::SQLITE_CREATE_INDEX..=ffi::SQLITE_DROP_VIEW
-        | ffi::SQLITE_ALTER_TABLE
-        | ffi::SQLITE_CREATE_VTABLE
-        | ffi::SQLITE_DROP_VTABLE => found.schema = true,
-        // arg1 is the operation: BEGIN, COMMIT or ROLLBACK (transaction); BEGIN, RELEASE or
-        // ROLLBACK (savepoint).
-        ffi::SQLITE_TRANSACTION | ffi::SQLITE_SAVEPOINT
-            if name().is_some_and(|op| op.eq_ignore_ascii_case("ROLLBACK")) =>
-        {
-            found.rollback = true
-        }
-        _ => {}
     }
-    ffi::SQLITE_OK
 }
 
 /// SQLite's own tables (`sqlite_schema`, `sqlite_sequence`, ...): a DDL statement writes the

@@ -1,7 +1,10 @@
 //! Change capture on the replica: temporary triggers on each synced table append one outbox entry
 //! per changed row, inside the writing statement's transaction (invariant 1). The triggers are
 //! TEMP, rebuilt at every open from the table's current columns, so the file itself never depends
-//! on Outpost's SQL functions and any SQLite tool can still read and write it.
+//! on Outpost's SQL functions and any SQLite tool can still read and write it. Rows a REPLACE
+//! deletes, which fire no delete trigger, are recorded too (`capture/replaced.rs`).
+
+mod replaced;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -14,6 +17,7 @@ use serde::ser::{SerializeMap, Serializer as _};
 use crate::protocol::{is_valid_name, quote_ident, MAX_PUSH_BYTES};
 use crate::value::WireRef;
 use crate::{Error, Result};
+use replaced::Replaced;
 
 /// A synced table as the local schema defines it.
 #[derive(Clone, Debug, PartialEq)]
@@ -68,6 +72,7 @@ INSERT OR IGNORE INTO _outpost_meta (key, value) VALUES ('cursor', 0);
 /// The SQL functions the triggers call. Registered on every connection before any write.
 pub(crate) fn register_functions(conn: &Connection, capture: Arc<AtomicBool>) -> Result<()> {
     let pure = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
+    replaced::register_functions(conn)?;
     conn.create_scalar_function(
         "outpost_capture",
         0,
@@ -142,9 +147,11 @@ pub(crate) fn install(tx: &Transaction<'_>, tables: &[String]) -> Result<Vec<Syn
     }
     tx.execute_batch(SCHEMA)?;
     let mut synced = Vec::with_capacity(tables.len());
-    for name in tables {
+    for (place, name) in tables.iter().enumerate() {
         let table = describe(tx, name)?;
-        tx.execute_batch(&triggers(&table))?;
+        let replaced = Replaced::new(&table, place, replaced::unique_columns(tx, &table)?);
+        tx.execute_batch(&replaced.noting_sql())?;
+        tx.execute_batch(&triggers(&table, &replaced))?;
         synced.push(table);
     }
     Ok(synced)
@@ -198,7 +205,9 @@ pub(crate) fn describe(conn: &Connection, name: &str) -> Result<SyncedTable> {
     })
 }
 
-fn triggers(t: &SyncedTable) -> String {
+/// The capture triggers. A write that removed rows by REPLACE records their deletes first, so
+/// they reach the primary before the row that took their place (`capture/replaced.rs`).
+fn triggers(t: &SyncedTable, replaced: &Replaced<'_>) -> String {
     let table = quote_ident(&t.name);
     let literal = format!("'{}'", t.name);
     let trigger = |kind: &str| quote_ident(&format!("_outpost_{kind}_{}", t.name));
@@ -243,15 +252,18 @@ fn triggers(t: &SyncedTable) -> String {
     format!(
         "DROP TRIGGER IF EXISTS temp.{ins};
         CREATE TEMP TRIGGER {ins} AFTER INSERT ON main.{table} WHEN outpost_capture() BEGIN
+            {inserted_over}
             {ins_body}
         END;
         DROP TRIGGER IF EXISTS temp.{upd};
         CREATE TEMP TRIGGER {upd} AFTER UPDATE ON main.{table} WHEN outpost_capture() AND {same_key} BEGIN
+            {updated_over}
             INSERT INTO _outpost_outbox (tbl, op, key, columns)
             SELECT {literal}, 'update', {new_key}, d FROM (SELECT {diff} AS d) WHERE d IS NOT NULL;
         END;
         DROP TRIGGER IF EXISTS temp.{rekey};
         CREATE TEMP TRIGGER {rekey} AFTER UPDATE ON main.{table} WHEN outpost_capture() AND NOT ({same_key}) BEGIN
+            {rekeyed_over}
             {del_old}
             {ins_body}
         END;
@@ -266,5 +278,8 @@ fn triggers(t: &SyncedTable) -> String {
         ins_body = insert("insert", key_of("NEW"), row_of("NEW")),
         del_old = insert("delete", key_of("OLD"), "'{}'".into()),
         new_key = key_of("NEW"),
+        inserted_over = replaced.inserted_over(),
+        updated_over = replaced.updated_over(),
+        rekeyed_over = replaced.rekeyed_over(),
     )
 }

@@ -73,11 +73,11 @@ fn row(id: i64) -> Params {
 }
 
 fn insert_rows(db: &Database, first: i64, n: u64) {
-    db.execute("BEGIN", &Params::None).unwrap();
+    db.begin().unwrap();
     for id in first..first + n as i64 {
         db.execute(INSERT, &row(id)).unwrap();
     }
-    db.execute("COMMIT", &Params::None).unwrap();
+    db.commit().unwrap();
 }
 
 fn secs(d: Duration) -> f64 {
