@@ -380,7 +380,10 @@ impl Sim {
                 .collect();
         let mut dropped_updates = 0;
         for token in &self.refused {
-            assert!(!applied.contains(token), "refused {token} reached the primary");
+            assert!(
+                !applied.contains(token),
+                "refused {token} reached the primary"
+            );
         }
         for (token, (op, id)) in &self.acked {
             if applied.contains(token) || self.refused.contains(token) {
