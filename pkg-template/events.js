@@ -1,7 +1,11 @@
-// Listener lists for the events a database emits ("status", "rejected", "change").
+// Listener lists for the events a database emits: "status", "rejected", "change" and "resync"
+// (the replica's and the primary's histories parted, and it pulls everything again).
 // A listener that throws must not break the sync loop that emitted, so its error is reported
 // asynchronously, like an exception in a DOM event listener.
-const EVENTS = new Set(["status", "rejected", "change"]);
+
+/** Every event, in the order the docs list them; the layers that pass events on pass these. */
+export const EVENT_NAMES = Object.freeze(["status", "rejected", "change", "resync"]);
+const EVENTS = new Set(EVENT_NAMES);
 
 export class Listeners {
   #byEvent = new Map();
@@ -9,7 +13,7 @@ export class Listeners {
   /** Adds `listener` for `event`; returns the function that removes it. */
   on(event, listener, newError) {
     if (!EVENTS.has(event)) {
-      throw newError("BAD_OPTIONS", `unknown event ${JSON.stringify(event)}: expected "status", "rejected" or "change"`);
+      throw newError("BAD_OPTIONS", `unknown event ${JSON.stringify(event)}: expected one of ${EVENT_NAMES.map((e) => `"${e}"`).join(", ")}`);
     }
     if (typeof listener !== "function") {
       throw newError("BAD_OPTIONS", `the listener for "${event}" must be a function`);

@@ -152,7 +152,7 @@ export interface SyncResult {
   pushed: number;
   /** Changes received from the primary. */
   pulled: number;
-  /** Local writes the primary refused. */
+  /** Local writes the primary refused, as the push answered or (when that answer was lost) as the pull found. */
   rejected: RejectedMutation[];
 }
 
@@ -178,15 +178,33 @@ export interface ChangeEvent {
   tables: string[];
 }
 
+/**
+ * The payload of the `resync` event: this replica's history and the primary's parted (the
+ * primary was restored from a backup or replaced, or this replica's file was restored from an
+ * older copy or copied to another device), so it pulls every row again, keeping its pending writes.
+ */
+export interface ResyncEvent {
+  /** When the replica found out (milliseconds since the epoch). */
+  at: number;
+}
+
 /** Events and their payloads, for {@link Database.on}. */
 export interface DatabaseEvents {
   /** The sync status changed. */
   status: SyncStatus;
-  /** The primary refused a local write (one event per write). */
+  /** The primary refused a local write (one event per write), found by a push or by a pull. */
   rejected: RejectedMutation;
   /** Changes from the primary were applied. */
   change: ChangeEvent;
+  /** The replica pulls everything again: its history and the primary's parted. */
+  resync: ResyncEvent;
 }
+
+/**
+ * The calls of a {@link Database.transaction}: they run inside the transaction, and only while its
+ * callback runs (a call after it returned fails with `TRANSACTION_STATEMENT`).
+ */
+export interface Transaction extends Pick<Database, "execute" | "query" | "executeMany" | "batch"> {}
 
 /** An open database. Every method except {@link Database.syncStatus} and {@link Database.on} returns a Promise. */
 export interface Database {
@@ -207,6 +225,16 @@ export interface Database {
   executeMany(sql: string, paramLists: readonly Params[]): Promise<ExecuteResult>;
   /** Runs the statements in one transaction: all of them, or (on any error) none. */
   batch(statements: readonly Statement[]): Promise<ExecuteResult[]>;
+  /**
+   * Runs `callback` in one transaction: its `tx` calls take effect together when it resolves
+   * (the transaction resolves with its value), or not at all when it throws (the transaction
+   * rejects with its error). Meanwhile every other call, from this page, from other tabs and from
+   * sync, waits and runs after it; a transaction whose tab closes is rolled back. Inside the
+   * callback, call `tx`, not the database: a call on the database waits for the transaction, which
+   * waits for the callback. `BEGIN`, `COMMIT`, `ROLLBACK`, `SAVEPOINT` and `RELEASE` sent as
+   * statements are refused with `TRANSACTION_STATEMENT`; transactions do not nest.
+   */
+  transaction<T>(callback: (tx: Transaction) => Promise<T> | T): Promise<T>;
   /** Pushes local writes and pulls remote changes now. Rejects with `SYNC_NOT_CONFIGURED` without `sync` options. */
   sync(): Promise<SyncResult>;
   /**

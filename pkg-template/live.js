@@ -4,6 +4,7 @@
 // their tables through the "change" event.
 import { OutpostError } from "./error.js";
 import { defineMethods, PASSED_ON } from "./methods.js";
+import { runTransaction } from "./transaction.js";
 import { ALL_TABLES, TableTracker, Watches, watchArguments } from "./watch.js";
 
 export class LiveDatabase {
@@ -27,9 +28,14 @@ export class LiveDatabase {
   static {
     // Calls that write tell the watches which tables they changed (methods.js: writes).
     defineMethods(this, PASSED_ON, function (method, args) {
-      const run = () => this.#local[method.name](...args);
+      const run = () => this.#local[method.key](...args);
       return method.writes ? this.#write(method.writes(...args), run) : run();
     });
+  }
+
+  /** Runs `callback(tx)` in one transaction (transaction.js). */
+  transaction(callback) {
+    return runTransaction(this, callback);
   }
 
   syncStatus() {

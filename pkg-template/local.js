@@ -1,10 +1,13 @@
 // The database run in this thread: used by worker.js (browser), node.js and workerd.js.
 // It checks the options, opens the wasm Database (retrying while another worker still holds the
 // OPFS files), and wraps its synchronous methods in Promises so every entry point has one API.
+// It is where every call of every tab and page arrives, so it is where the app's transaction
+// keeps everyone else out: while one is open, only its own steps run; every other call (and the
+// sync loop) waits until it ends, then runs in the order it came.
 import { Database as WasmDatabase } from "./outpost.js";
 import { OutpostError } from "./error.js";
 import { Listeners } from "./events.js";
-import { defineMethods, METHODS } from "./methods.js";
+import { defineMethods, METHODS, methodNamed, TRANSACTION_STEPS } from "./methods.js";
 import { packParamLists } from "./packed.js";
 import { SyncLoop } from "./sync.js";
 
@@ -58,16 +61,21 @@ function opfsAvailable() {
   );
 }
 
+const { begin: BEGIN, run: RUN, end: END } = TRANSACTION_STEPS;
+
 export class LocalDatabase {
   #db;
   #loop = null;
   #listeners = new Listeners();
   #closing = null;
+  /** The app's open transaction: { id, ended, end } (`ended` resolves when it ends), or null. */
+  #transaction = null;
 
   constructor(wasmDb, syncOptions) {
     this.#db = wasmDb;
     if (syncOptions) {
-      this.#loop = new SyncLoop(wasmDb, syncOptions, (event, payload) => this.#listeners.emit(event, payload));
+      const emit = (event, payload) => this.#listeners.emit(event, payload);
+      this.#loop = new SyncLoop(wasmDb, syncOptions, emit, () => this.#transaction?.ended);
       this.#loop.start();
     }
   }
@@ -78,12 +86,66 @@ export class LocalDatabase {
       this,
       METHODS.filter((m) => m.engine),
       async function (method, args) {
+        if (this.#transaction) await this.#untilNoTransaction();
         this.#checkOpen();
-        const result = this.#db[method.name](...args);
-        if (method.writes) this.#loop?.onLocalWrite?.();
-        return result;
+        return this.#answer(method, args);
       },
     );
+  }
+
+  /** Runs `method` now (its caller waited for its turn); a write wakes the sync loop. */
+  #answer(method, args) {
+    const result = method.name === "executeMany" ? this.#executeMany(...args) : this.#db[method.name](...args);
+    if (method.writes && !this.#transaction) this.#loop?.onLocalWrite?.();
+    return result;
+  }
+
+  /** Resolves once no transaction is open (a transaction begun meanwhile is waited for too). */
+  async #untilNoTransaction() {
+    while (this.#transaction) await this.#transaction.ended;
+  }
+
+  // --- the steps of db.transaction() (transaction.js) ---
+
+  async [BEGIN]() {
+    if (this.#transaction) await this.#untilNoTransaction();
+    this.#checkOpen();
+    const id = this.#db.begin();
+    let end;
+    const ended = new Promise((resolve) => {
+      end = resolve;
+    });
+    this.#transaction = { id, ended, end };
+    return id;
+  }
+
+  async [RUN](id, name, args) {
+    this.#checkOpen();
+    const method = methodNamed(name);
+    if (!method?.inTransaction || !Array.isArray(args)) throw new TypeError(`${name} cannot run in a transaction`);
+    // TRANSACTION_STATEMENT unless `id` is the open transaction: a call never runs outside its own.
+    this.#db.requireTransaction(id);
+    return this.#answer(method, args.slice(0, method.params.length));
+  }
+
+  async [END](id, commit) {
+    this.#checkOpen();
+    const open = this.#transaction?.id === id ? this.#transaction : null;
+    try {
+      // Commit refuses an id that is not open; rollback of one that has ended does nothing.
+      if (commit) this.#db.commit(id);
+      else this.#db.rollback(id);
+    } finally {
+      if (open) this.#endTransaction();
+    }
+  }
+
+  #endTransaction() {
+    const { end } = this.#transaction;
+    this.#transaction = null;
+    end();
+    // Push what it committed; count the outbox again either way.
+    this.#loop?.onLocalWrite?.();
   }
 
   // --- hook for watch() (live.js): synchronous, compiles `sql` without running it ---
@@ -94,12 +156,15 @@ export class LocalDatabase {
   }
 
   async executeMany(sql, paramLists) {
+    if (this.#transaction) await this.#untilNoTransaction();
     this.#checkOpen();
+    return this.#answer(methodNamed("executeMany"), [sql, paramLists]);
+  }
+
+  #executeMany(sql, paramLists) {
     // Packed, the values cross into wasm in one piece (packed.js); what cannot be packed goes value by value.
     const packed = typeof sql === "string" ? packParamLists(paramLists) : null;
-    const result = packed ? this.#db.executeManyPacked(sql, packed) : this.#db.executeMany(sql, paramLists);
-    this.#loop?.onLocalWrite?.();
-    return result;
+    return packed ? this.#db.executeManyPacked(sql, packed) : this.#db.executeMany(sql, paramLists);
   }
 
   async sync() {
@@ -143,6 +208,8 @@ export class LocalDatabase {
   }
 
   async #shutDown() {
+    // Closing rolls back an open transaction; whoever waited for it then finds the database closed.
+    if (this.#transaction) this.#endTransaction();
     if (this.#loop) {
       const stopped = this.#loop.stop();
       this.#db.abortSync();

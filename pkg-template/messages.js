@@ -7,7 +7,7 @@
 //
 // One vocabulary on both hops:
 //   call {id, method, args}  ->  reply {id, ok, value | error, status}   (status: the sync status after it)
-//   event {event, payload}       a database event: "status", "rejected" or "change"
+//   event {event, payload}       a database event: "status", "rejected", "change" or "resync"
 // Page and its Worker: open {options} -> opened {status} | open-failed {error};
 //   watch {id, sql, params} -> rows {id, rows} | watch-error {id, error}; unwatch {id}.
 //   The Worker calls the page too: call {id, method: "token"}, for the sync token.

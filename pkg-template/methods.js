@@ -17,13 +17,20 @@
 // - own: every layer implements it itself instead of passing it on (close releases that layer's
 //   own Worker, loop or handles).
 // - engine: local.js answers it with the wasm Database's method of the same name.
+// - inTransaction: the `tx` of db.transaction() has it too (transaction.js); it then runs inside
+//   the transaction.
+// - step: one step of a transaction (transaction.js), passed on like any call but defined under
+//   a Symbol (TRANSACTION_STEPS), so it is no method of the public Database.
+//
+// While a transaction is open, the database runs its calls only and every other call waits
+// (local.js), wherever it comes from; the steps carry the transaction's id.
 
 export const METHODS = Object.freeze(
   [
-    method("execute", ["sql", "params"], { writes: (sql) => [sql], engine: true }),
-    method("executeMany", ["sql", "paramLists"], { writes: (sql) => [sql] }),
-    method("batch", ["statements"], { writes: statementSqls, engine: true }),
-    method("query", ["sql", "params"], { resend: true, engine: true }),
+    method("execute", ["sql", "params"], { writes: (sql) => [sql], engine: true, inTransaction: true }),
+    method("executeMany", ["sql", "paramLists"], { writes: (sql) => [sql], inTransaction: true }),
+    method("batch", ["statements"], { writes: statementSqls, engine: true, inTransaction: true }),
+    method("query", ["sql", "params"], { resend: true, engine: true, inTransaction: true }),
     method("pendingWrites", ["options"], { resend: true, engine: true }),
     method("rejectedWrites", ["options"], { resend: true, engine: true }),
     method("discardRejected", ["seq"], { engine: true }),
@@ -32,11 +39,26 @@ export const METHODS = Object.freeze(
     method("ensureFresh", ["options"]),
     // The tables a query reads, for a watch in a tab that does not hold the database.
     method("readTables", ["sql"], { resend: true, api: false }),
+    // The callback cannot travel: each layer runs it where it is called, over the steps below.
+    method("transaction", ["callback"], { tabs: false, own: true }),
+    method("beginTransaction", [], { step: true }),
+    method("runInTransaction", ["transaction", "method", "args"], { writes: transactionWrites, step: true }),
+    method("endTransaction", ["transaction", "commit"], { step: true }),
     method("close", [], { tabs: false, own: true }),
   ].map(Object.freeze),
 );
 
 const BY_NAME = new Map(METHODS.map((m) => [m.name, m]));
+
+/** The property keys of a transaction's steps on every layer's Database. */
+export const TRANSACTION_STEPS = Object.freeze({
+  begin: methodNamed("beginTransaction").key,
+  run: methodNamed("runInTransaction").key,
+  end: methodNamed("endTransaction").key,
+});
+
+/** The calls a transaction's `tx` offers. */
+export const IN_TRANSACTION = METHODS.filter((m) => m.inTransaction);
 
 /** The method called `name`, or undefined: message data is not trusted to name a real one. */
 export function methodNamed(name) {
@@ -47,9 +69,10 @@ export function methodNamed(name) {
 export const PASSED_ON = METHODS.filter((m) => m.api && !m.own);
 
 /**
- * Defines `methods` on `target`'s prototype. Each calls `forward(method, args)` with `this` the
- * instance and `args` cut to the method's params, and returns what it returns. Call it from the
- * class's static block, so `forward` can reach the class's private members.
+ * Defines `methods` on `target`'s prototype, each under its `key`. Each calls
+ * `forward(method, args)` with `this` the instance and `args` cut to the method's params, and
+ * returns what it returns. Call it from the class's static block, so `forward` can reach the
+ * class's private members.
  */
 export function defineMethods(target, methods, forward) {
   for (const method of methods) {
@@ -60,12 +83,23 @@ export function defineMethods(target, methods, forward) {
       },
     };
     Object.defineProperty(passOn, "length", { value: arity });
-    Object.defineProperty(target.prototype, method.name, { value: passOn, writable: true, configurable: true });
+    Object.defineProperty(target.prototype, method.key, { value: passOn, writable: true, configurable: true });
   }
 }
 
-function method(name, params, { writes = null, resend = false, tabs = true, api = true, own = false, engine = false } = {}) {
-  return { name, params, writes, resend, tabs, api, own, engine };
+function method(
+  name,
+  params,
+  { writes = null, resend = false, tabs = true, api = true, own = false, engine = false, inTransaction = false, step = false } = {},
+) {
+  const key = step ? Symbol(name) : name;
+  return { name, key, params, writes, resend, tabs, api, own, engine, inTransaction, step };
+}
+
+/** What a call inside a transaction writes: what the call itself would. */
+function transactionWrites(_transaction, name, args) {
+  const inner = methodNamed(name);
+  return inner?.inTransaction && inner.writes && Array.isArray(args) ? inner.writes(...args) : [];
 }
 
 function statementSqls(statements) {

@@ -5,6 +5,7 @@
 import { OutpostError } from "./error.js";
 import { Listeners } from "./events.js";
 import { defineMethods, PASSED_ON } from "./methods.js";
+import { runTransaction } from "./transaction.js";
 import { watchArguments } from "./watch.js";
 import { errorFromMessage, postReply, replyTo, settle } from "./messages.js";
 
@@ -80,6 +81,11 @@ class RemoteDatabase {
     defineMethods(this, PASSED_ON, function (method, args) {
       return this.#call(method.name, args);
     });
+  }
+
+  /** Runs `callback(tx)` here, on the page; its calls run in one transaction in the Worker (transaction.js). */
+  transaction(callback) {
+    return runTransaction(this, callback);
   }
 
   watch(sql, params, onRows, options) {

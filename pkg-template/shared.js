@@ -6,19 +6,24 @@
 // itself. Calls the old holder never answered then fail with HOLDER_CHANGED (a write may or may not
 // have been applied); reads are simply sent again. A holder that closes cleanly says so first, and
 // calls it did not answer are re-sent without an error. Sync and its events run in the holder only.
+// A tab's transaction runs in the holder like its other calls, keeping every other tab out until
+// it ends; if the tab goes away first, the holder rolls it back (presence.js).
 //
 // Which calls travel, and which are re-sent to a new holder: methods.js. The channel's messages:
 // messages.js.
 import { OutpostError } from "./error.js";
-import { Listeners } from "./events.js";
+import { EVENT_NAMES, Listeners } from "./events.js";
 import { LiveDatabase } from "./live.js";
 import { checkOptions, openLocal } from "./local.js";
-import { defineMethods, methodNamed, PASSED_ON } from "./methods.js";
+import { defineMethods, methodNamed, PASSED_ON, TRANSACTION_STEPS } from "./methods.js";
+import { announcePresence, whenGone } from "./presence.js";
+import { runTransaction } from "./transaction.js";
 import { ALL_TABLES, Watches, watchArguments } from "./watch.js";
 import { errorToMessage, postReply, replyTo, settle, statusToMessage } from "./messages.js";
 /** In a set of changed tables: any table may have changed. */
 const EVERY = Symbol("every table");
 const IDLE_STATUS = { state: "idle", pending: 0, lastSyncedAt: null, lastError: null };
+const { begin: BEGIN, end: END } = TRANSACTION_STEPS;
 
 /** Web Locks and BroadcastChannel: present in every browser with OPFS, in windows and workers. */
 export function sharingAvailable() {
@@ -75,6 +80,10 @@ export class SharedDatabase {
   #watches;
   #failure = null;
   #closing = null;
+  /** This tab's own presence lock (presence.js). */
+  #presence;
+  /** Transactions other tabs have open here: id -> the AbortController of the wait for their tab to go. */
+  #foreignTransactions = new Map();
 
   constructor(name, options, initWasm) {
     this.#name = name;
@@ -88,6 +97,7 @@ export class SharedDatabase {
       (sql, params) => this.query(sql, params),
       (sql) => this.#call("readTables", [sql]),
     );
+    this.#presence = announcePresence(name, this.#id);
     this.#channel = new BroadcastChannel(`outpost:${name}`);
     this.#channel.onmessage = (event) => this.#receive(event.data);
     navigator.locks
@@ -100,8 +110,15 @@ export class SharedDatabase {
 
   static {
     defineMethods(this, PASSED_ON, function (method, args) {
+      // The holder rolls back a transaction whose tab is gone, by this tab's lock: hold it first.
+      if (method.key === BEGIN) return this.#presence.held.then(() => this.#call(method.name, args));
       return this.#call(method.name, args);
     });
+  }
+
+  /** Runs `callback(tx)` in one transaction (transaction.js), in the holder. */
+  transaction(callback) {
+    return runTransaction(this, callback);
   }
 
   syncStatus() {
@@ -149,6 +166,10 @@ export class SharedDatabase {
     this.#channel.close();
     this.#channelClosed = true;
     this.#listeners.clear();
+    for (const watch of this.#foreignTransactions.values()) watch.abort();
+    this.#foreignTransactions.clear();
+    // A transaction of this tab still open in the holder is rolled back there now.
+    this.#presence.release();
   }
 
   // ---- the election ----
@@ -180,7 +201,7 @@ export class SharedDatabase {
     }
     this.#local = local;
     this.#role = "holder";
-    for (const event of ["status", "rejected", "change"]) {
+    for (const event of EVENT_NAMES) {
       local.on(event, (payload) => {
         this.#listeners.emit(event, payload);
         this.#post({ kind: "event", event, payload: event === "status" ? statusToMessage(payload) : payload });
@@ -260,8 +281,9 @@ export class SharedDatabase {
   }
 
   async #runLocal(method, args) {
-    if (!methodNamed(method)?.tabs) throw new TypeError(`unknown method ${method}`);
-    return this.#local[method](...args);
+    const called = methodNamed(method);
+    if (!called?.tabs) throw new TypeError(`unknown method ${method}`);
+    return this.#local[called.key](...args);
   }
 
   // ---- the channel ----
@@ -317,9 +339,31 @@ export class SharedDatabase {
   #serve({ from, id, method, args }) {
     const answered = replyTo(id, () => this.#runLocal(method, args)).then((reply) => {
       this.#serving.delete(answered);
+      if (method === "beginTransaction" && reply.ok) this.#watchTransaction(from, reply.value);
+      if (method === "endTransaction" && Array.isArray(args)) this.#unwatchTransaction(args[0]);
       this.#post({ ...reply, to: from, status: this.#local ? statusToMessage(this.#local.syncStatus()) : undefined });
     });
     this.#serving.add(answered);
+  }
+
+  /** Rolls back transaction `id` if tab `from`, which opened it, goes away before ending it. */
+  #watchTransaction(from, id) {
+    const watch = new AbortController();
+    this.#foreignTransactions.set(id, watch);
+    whenGone(this.#name, from, watch.signal, async () => {
+      if (this.#foreignTransactions.get(id) !== watch) return;
+      this.#foreignTransactions.delete(id);
+      try {
+        await this.#local?.[END](id, false);
+      } catch {
+        // closed meanwhile: closing rolled it back
+      }
+    });
+  }
+
+  #unwatchTransaction(id) {
+    this.#foreignTransactions.get(id)?.abort();
+    this.#foreignTransactions.delete(id);
   }
 
   /**

@@ -4,7 +4,10 @@
 // nothing may run outside a request) it runs nothing by itself: the app pulls on demand with
 // ensureFresh() and pushes with push(). Each push or pull is one round trip done by the wasm;
 // correctness (at-most-once, cursor atomicity, discarding stale pulls) lives there. This file only
-// schedules, backs off with jitter, and reports status. No Promise it starts is left unhandled.
+// schedules, backs off with jitter, and reports status and events. No Promise it starts is left
+// unhandled. While the app's transaction is open, sync reads and applies nothing (the wasm says
+// TRANSACTION_OPEN): each push and pull waits for the transaction to end, then runs; that is a
+// pause, never a failure.
 import { OutpostError } from "./error.js";
 
 /** How long a live pull asks the primary to wait for a change. */
@@ -12,6 +15,8 @@ const LIVE_WAIT_MS = 25_000;
 const BACKOFF_MIN_MS = 500;
 // A replica that was offline retries at least this often, so it is back soon after the primary.
 const BACKOFF_MAX_MS = 10_000;
+/** A push or pull met a transaction this loop was not told of: how long it waits to try again. */
+const TRANSACTION_RETRY_MS = 50;
 /** ensureFresh()'s bound when neither it nor the sync options give one. */
 export const DEFAULT_MAX_STALENESS_MS = 1000;
 
@@ -48,13 +53,16 @@ export class SyncLoop {
   #timer = null;
   #liveTask = null;
   #onOnline = () => this.#kick();
+  /** A Promise that resolves when the app's open transaction ends, or undefined when none is open. */
+  #transactionEnded;
 
   /**
    * @param {import("./outpost.js").Database} db
    * @param {{ url: string, token?: string | (() => string | Promise<string>), intervalMs?: number, live?: boolean, maxStalenessMs?: number }} options
    * @param {(event: string, payload: unknown) => void} emit
+   * @param {() => Promise<void> | undefined} transactionEnded
    */
-  constructor(db, options, emit) {
+  constructor(db, options, emit, transactionEnded = () => undefined) {
     this.#db = db;
     this.#url = options.url;
     this.#token = options.token;
@@ -63,6 +71,7 @@ export class SyncLoop {
     this.#maxStalenessMs = options.maxStalenessMs ?? DEFAULT_MAX_STALENESS_MS;
     this.#background = this.#live || this.#intervalMs > 0;
     this.#emit = emit;
+    this.#transactionEnded = transactionEnded;
   }
 
   start() {
@@ -181,10 +190,14 @@ export class SyncLoop {
     clearTimeout(this.#timer);
     return this.#tracked(async () => {
       const token = await this.#currentToken();
-      const { pushed, rejected } = await this.#pushAll(token);
-      const { pulled } = await this.#pullAll(token);
+      const pushedReport = await this.#pushAll(token);
+      const pulledReport = await this.#pullAll(token);
       this.#schedule(this.#intervalMs);
-      return { pushed, pulled, rejected };
+      return {
+        pushed: pushedReport.pushed,
+        pulled: pulledReport.pulled,
+        rejected: [...pushedReport.rejected, ...pulledReport.rejected],
+      };
     });
   }
 
@@ -218,7 +231,7 @@ export class SyncLoop {
   async #pushAll(token) {
     const report = { pushed: 0, rejected: [] };
     for (;;) {
-      const { pushed, rejected } = await this.#db.push(this.#url, token);
+      const { pushed, rejected } = await this.#outsideTransaction(() => this.#db.push(this.#url, token));
       this.#pending = null;
       report.pushed += pushed;
       report.rejected.push(...rejected);
@@ -232,15 +245,48 @@ export class SyncLoop {
     const startedAt = Date.now();
     const tables = new Set();
     let total = 0;
+    const rejected = [];
     for (;;) {
-      const { pulled, tables: touched, more } = await this.#db.pull(this.#url, token, 0);
-      total += pulled;
-      for (const table of touched) tables.add(table);
-      if (!more) break;
+      const outcome = await this.#outsideTransaction(() => this.#db.pull(this.#url, token, 0));
+      total += outcome.pulled;
+      for (const table of outcome.tables) tables.add(table);
+      rejected.push(...this.#settled(outcome));
+      if (!outcome.more) break;
     }
     this.#pulledAt = Math.max(this.#pulledAt ?? 0, startedAt);
     if (tables.size > 0) this.#emit("change", { tables: [...tables] });
-    return { pulled: total };
+    return { pulled: total, rejected };
+  }
+
+  /**
+   * Reports what a pull settled besides rows: writes it found refused (as a push reports them),
+   * and a resync. Returns the refused writes.
+   */
+  #settled({ rejected, reset }) {
+    // Either changes the outbox: a refusal leaves it, a resync may make writes pending again.
+    if (reset || rejected.length > 0) this.#pending = null;
+    if (reset) this.#emit("resync", { at: Date.now() });
+    for (const mutation of rejected) this.#emit("rejected", mutation);
+    return rejected;
+  }
+
+  /**
+   * Runs one push or pull (`step`) once no transaction of the app is open. A transaction begun
+   * while it was on its way (TRANSACTION_OPEN) is waited for, and the step runs again.
+   */
+  async #outsideTransaction(step) {
+    for (;;) {
+      const ended = this.#transactionEnded();
+      if (ended) await ended;
+      try {
+        return await step();
+      } catch (err) {
+        if (err?.code !== "TRANSACTION_OPEN" || !this.#running) throw err;
+        // No transaction known now: it ended meanwhile, or is none this loop is told of. A short
+        // pause, so that this never spins.
+        if (!this.#transactionEnded()) await sleep(TRANSACTION_RETRY_MS);
+      }
+    }
   }
 
 
@@ -254,7 +300,9 @@ export class SyncLoop {
       try {
         const token = await this.#currentToken();
         const startedAt = Date.now();
-        const { pulled, tables, more } = await this.#db.pull(this.#url, token, LIVE_WAIT_MS);
+        const outcome = await this.#outsideTransaction(() => this.#db.pull(this.#url, token, LIVE_WAIT_MS));
+        const { pulled, tables, more } = outcome;
+        this.#settled(outcome);
         if (!more) this.#pulledAt = Math.max(this.#pulledAt ?? 0, startedAt);
         if (pulled > 0) {
           this.#lastSyncedAt = Date.now();

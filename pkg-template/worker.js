@@ -4,6 +4,7 @@
 // are described in messages.js. The sync token function stays on the page: the worker calls the
 // page for a token each time it needs one.
 import init from "./outpost.js";
+import { EVENT_NAMES } from "./events.js";
 import { methodNamed } from "./methods.js";
 import { openShared } from "./shared.js";
 import { errorToMessage, postReply, replyTo, settle, statusToMessage } from "./messages.js";
@@ -31,7 +32,7 @@ async function handleOpen(options) {
       sync.token = requestToken;
     }
     db = await openShared(options, () => (wasmReady ??= init()));
-    for (const event of ["status", "rejected", "change"]) {
+    for (const event of EVENT_NAMES) {
       db.on(event, (payload) => {
         self.postMessage({ kind: "event", event, payload: event === "status" ? statusToMessage(payload) : payload });
       });
@@ -44,12 +45,13 @@ async function handleOpen(options) {
 
 async function handleCall({ id, method, args }) {
   const reply = await replyTo(id, () => {
-    if (!methodNamed(method)?.api) throw new TypeError(`unknown method ${method}`);
+    const called = methodNamed(method);
+    if (!called?.api) throw new TypeError(`unknown method ${method}`);
     if (method === "close") {
       for (const stop of watches.values()) stop();
       watches.clear();
     }
-    return db[method](...args);
+    return db[called.key](...args);
   });
   postReply((message) => self.postMessage(message), { ...reply, status: statusToMessage(db?.syncStatus()) });
 }

@@ -48,9 +48,9 @@ async function replica(name) {
 async function push({ url, name, rows }) {
   const db = await replica(name);
   let t = performance.now();
-  db.execute("BEGIN", undefined);
+  const transaction = db.begin();
   for (let id = 1; id <= rows; id++) db.execute(INSERT, row(id));
-  db.execute("COMMIT", undefined);
+  db.commit(transaction);
   const fillMs = performance.now() - t;
   let pushed = 0;
   let requests = 0;

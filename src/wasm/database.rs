@@ -1,7 +1,7 @@
 //! The `Database` class the package's JS wraps: synchronous local calls, and one-round-trip
 //! `push` / `pull` Promises that the JS sync loop schedules.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use js_sys::{Array, Object, Promise};
@@ -33,8 +33,10 @@ struct JsOpenOptions {
     sync_tables: Vec<String>,
 }
 
-struct Inner {
-    db: RefCell<Option<Database>>,
+pub(super) struct Inner {
+    pub(super) db: RefCell<Option<Database>>,
+    /// The id of the app's open transaction (`transaction.rs`), or None.
+    pub(super) transaction: Cell<Option<f64>>,
     pool: Option<OpfsPool>,
     /// One controller per push or pull in flight, made when it starts: in workerd an AbortSignal
     /// belongs to the request that created it, and a fetch made by a later request cannot use it.
@@ -42,7 +44,7 @@ struct Inner {
 }
 
 impl Inner {
-    fn with_db<T>(&self, f: impl FnOnce(&Database) -> Result<T>) -> Result<T> {
+    pub(super) fn with_db<T>(&self, f: impl FnOnce(&Database) -> Result<T>) -> Result<T> {
         match self.db.borrow().as_ref() {
             Some(db) => f(db),
             None => Err(Error::Closed),
@@ -69,7 +71,7 @@ impl Inner {
 
 #[wasm_bindgen(js_name = Database)]
 pub struct JsDatabase {
-    inner: Rc<Inner>,
+    pub(super) inner: Rc<Inner>,
 }
 
 fn valid_local_name(name: &str) -> bool {
@@ -124,6 +126,7 @@ impl JsDatabase {
         Ok(JsDatabase {
             inner: Rc::new(Inner {
                 db: RefCell::new(Some(db)),
+                transaction: Cell::new(None),
                 pool,
                 in_flight: RefCell::new(Vec::new()),
             }),
@@ -212,6 +215,8 @@ impl JsDatabase {
     /// Close the database and give its OPFS handles back. Calling it again does nothing.
     pub fn close(&self) -> JsResult<()> {
         self.abort_sync();
+        // Closing rolls back a transaction still open.
+        self.inner.transaction.set(None);
         let db = self.inner.db.borrow_mut().take();
         let closed = db.map(Database::close).unwrap_or(Ok(()));
         if let Some(pool) = &self.inner.pool {
@@ -294,7 +299,10 @@ impl JsDatabase {
         })
     }
 
-    /// Pull once, waiting up to `waitMs` for a change: `{ pulled, tables, more }`.
+    /// Pull once, waiting up to `waitMs` for a change: `{ pulled, tables, more, rejected, reset }`.
+    /// `rejected`: writes of this replica the pull found refused, or set aside because this
+    /// replica's history is not the primary's; `reset`: the histories parted, and the replica now
+    /// pulls everything again (its pending writes kept).
     pub fn pull(&self, url: String, token: Option<String>, wait_ms: f64) -> Promise {
         let inner = self.inner.clone();
         future_to_promise(async move {
@@ -317,6 +325,9 @@ impl JsDatabase {
                 "more",
                 &JsValue::from_bool(outcome.more || outcome.stale),
             );
+            let rejected: Array = outcome.rejected.iter().map(rejected_to_js).collect();
+            set(&result, "rejected", &rejected);
+            set(&result, "reset", &JsValue::from_bool(outcome.reset));
             Ok(result.into())
         })
     }

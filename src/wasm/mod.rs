@@ -6,6 +6,7 @@ mod database;
 mod error;
 mod local_writes;
 mod opfs;
+mod transaction;
 mod transport;
 
 pub use database::JsDatabase;

@@ -1,10 +1,13 @@
 // The built package in Node, imported by its package name (through the "node" export condition):
-// memory storage, migrations, execute/query/batch, values, errors with stable codes, and the
-// pending and rejected writes against the real outpost-primary.
+// memory storage, migrations, execute/query/batch, transactions, values, errors with stable codes,
+// and against the real outpost-primary: the pending and rejected writes, sync around a
+// transaction, and what a pull settles (refusals whose push answer was lost, a resync).
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { rmSync } from "node:fs";
-import { startPrimary } from "../support/primary.mjs";
+import { createServer } from "node:http";
+import { queryPrimary, startPrimary } from "../support/primary.mjs";
+import { until } from "../support/wait.mjs";
 import { importPackage } from "./helpers/package.mjs";
 
 const { open, OutpostError } = await importPackage();
@@ -191,6 +194,209 @@ describe("outpost-sqlite in Node", () => {
     assert.equal(db.syncStatus().pending >= 0, true);
     await rejectsWith(db.sync(), "OFFLINE");
     await db.close();
+  });
+
+  it("refuses transaction statements, and runs db.transaction() all or nothing", async () => {
+    const db = await open({ name: "node-transactions", migrations: [TODOS, "CREATE TABLE log (what TEXT, seen INTEGER)"] });
+    await db.execute("INSERT INTO todos (id, title) VALUES ('a', 'kept')");
+    for (const sql of ["BEGIN", "BEGIN IMMEDIATE", "COMMIT", "END", "ROLLBACK", "SAVEPOINT s", "RELEASE s", "ROLLBACK TO s"]) {
+      await rejectsWith(db.execute(sql), "TRANSACTION_STATEMENT");
+      await rejectsWith(db.query(sql), "TRANSACTION_STATEMENT");
+      await rejectsWith(db.batch([{ sql: "DELETE FROM todos" }, { sql }]), "TRANSACTION_STATEMENT");
+      await rejectsWith(db.executeMany(sql, [[]]), "TRANSACTION_STATEMENT");
+    }
+    assert.deepEqual(await db.query("SELECT id FROM todos"), [{ id: "a" }], "nothing ran");
+
+    // Committed when the callback resolves, with its value; its reads see its own writes.
+    const seen = await db.transaction(async (tx) => {
+      await tx.execute("INSERT INTO todos (id, title) VALUES ('b', 'two')");
+      await tx.batch([{ sql: "INSERT INTO todos (id, title) VALUES ('c', 'three')" }]);
+      await tx.executeMany("INSERT INTO todos (id, title) VALUES (?, ?)", [["d", "four"], ["e", "five"]]);
+      return (await tx.query("SELECT count(*) AS n FROM todos"))[0].n;
+    });
+    assert.equal(seen, 5);
+
+    // Rolled back when it throws, and the error comes back as it was thrown.
+    const failure = new Error("the app changed its mind");
+    await assert.rejects(
+      db.transaction(async (tx) => {
+        await tx.execute("DELETE FROM todos");
+        await tx.execute("INSERT INTO todos (id, title) VALUES ('x', 'gone')");
+        throw failure;
+      }),
+      (err) => err === failure,
+    );
+    // A statement that fails inside rolls the whole transaction back too, unless the callback catches it.
+    await rejectsWith(
+      db.transaction(async (tx) => {
+        await tx.execute("INSERT INTO todos (id, title) VALUES ('y', 'gone too')");
+        await tx.execute("INSERT INTO todos (id, title) VALUES ('a', 'duplicate')");
+      }),
+      "SQLITE_CONSTRAINT_PRIMARYKEY",
+    );
+    assert.deepEqual(
+      (await db.query("SELECT id FROM todos ORDER BY id")).map((r) => r.id),
+      ["a", "b", "c", "d", "e"],
+      "nothing of either rolled-back transaction",
+    );
+
+    // Every other call waits until the transaction ends, then runs after it, in order.
+    let release;
+    const released = new Promise((resolve) => {
+      release = resolve;
+    });
+    const order = [];
+    const transaction = db.transaction(async (tx) => {
+      await tx.execute("INSERT INTO todos (id, title) VALUES ('f', 'six')");
+      await released;
+      await tx.execute("INSERT INTO log VALUES ('in the transaction', (SELECT count(*) FROM todos))");
+      order.push("transaction");
+    });
+    await new Promise((r) => setTimeout(r, 20)); // the transaction is open now
+    const outside = db.execute("INSERT INTO log VALUES ('outside', (SELECT count(*) FROM todos))").then(() => order.push("write"));
+    const read = db.query("SELECT count(*) AS n FROM todos").then((rows) => {
+      order.push("read");
+      return rows[0].n;
+    });
+    await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(order, [], "the other calls wait");
+    release();
+    await Promise.all([transaction, outside]);
+    assert.equal(await read, 6, "the read ran after the commit");
+    assert.equal(order[0], "transaction");
+    assert.deepEqual(await db.query("SELECT what, seen FROM log ORDER BY rowid"), [
+      { what: "in the transaction", seen: 6 },
+      { what: "outside", seen: 6 },
+    ]);
+
+    // tx works only while its callback runs; transactions do not take a non-function.
+    let escaped;
+    await db.transaction((tx) => {
+      escaped = tx;
+    });
+    await rejectsWith(escaped.execute("DELETE FROM todos"), "TRANSACTION_STATEMENT");
+    await rejectsWith(db.transaction("BEGIN"), "BAD_PARAMS");
+    assert.equal((await db.query("SELECT count(*) AS n FROM todos"))[0].n, 6);
+    await db.close();
+  });
+
+  it("a sync during a transaction waits for it and pushes only committed writes", async () => {
+    const primary = await startPrimary({ schemaSql: `${TODOS};\n`, args: ["--no-auth"] });
+    try {
+      const db = await open({
+        name: "node-sync-transaction",
+        migrations: [TODOS],
+        sync: { url: `${primary.origin}/v1/db/node-sync-transaction`, tables: ["todos"], live: false, intervalMs: 0 },
+      });
+      const states = [];
+      db.on("status", ({ state }) => states.push(state));
+      await db.execute("INSERT INTO todos (id, title) VALUES ('before', 'committed')");
+
+      let syncing;
+      await assert.rejects(
+        db.transaction(async (tx) => {
+          await tx.execute("INSERT INTO todos (id, title) VALUES ('undone', 'rolled back')");
+          syncing = db.sync(); // waits: it must not read the open transaction
+          await new Promise((r) => setTimeout(r, 300));
+          assert.deepEqual(await queryPrimary(primary.origin, "node-sync-transaction", "SELECT id FROM todos"), [], "nothing pushed yet");
+          throw new Error("undo");
+        }),
+        /undo/,
+      );
+      const round = await syncing;
+      assert.equal(round.pushed, 1, "only the committed write");
+      assert.deepEqual(await queryPrimary(primary.origin, "node-sync-transaction", "SELECT id FROM todos ORDER BY id"), [{ id: "before" }]);
+
+      // The next committed write is applied, not taken for a retry of the rolled-back one.
+      await db.transaction((tx) => tx.execute("INSERT INTO todos (id, title) VALUES ('after', 'committed')"));
+      await db.sync();
+      assert.deepEqual(await queryPrimary(primary.origin, "node-sync-transaction", "SELECT id FROM todos ORDER BY id"), [
+        { id: "after" },
+        { id: "before" },
+      ]);
+      assert.deepEqual(await db.pendingWrites(), { count: 0, writes: [] });
+      assert.ok(!states.includes("error") && !states.includes("offline"), `the wait was no failure: ${states}`);
+      await db.close();
+    } finally {
+      await primary.stop();
+      rmSync(primary.dataDir, { recursive: true, force: true });
+      rmSync(primary.schemaFile, { force: true });
+    }
+  });
+
+  it("a pull reports the refusals whose push answer was lost, and a resync when the primary lost its history", async () => {
+    // The primary refuses long notes; the replica's schema does not.
+    const schemaSql = "CREATE TABLE notes (id TEXT PRIMARY KEY, body TEXT NOT NULL CHECK (length(body) <= 10));\n";
+    let primary = await startPrimary({ schemaSql, args: ["--no-auth"] });
+    // Between the replica and the primary: the answer to the first push is lost on the way back.
+    let losePushAnswers = 1;
+    const proxy = createServer(async (req, res) => {
+      const body = await new Promise((resolve) => {
+        const chunks = [];
+        req.on("data", (c) => chunks.push(c)).on("end", () => resolve(Buffer.concat(chunks)));
+      });
+      try {
+        const answer = await fetch(`${primary.origin}${req.url}`, { method: req.method, headers: { "content-type": "application/json" }, body });
+        const text = await answer.text();
+        if (req.url.endsWith("/push") && losePushAnswers > 0) {
+          losePushAnswers -= 1;
+          req.socket.destroy(); // applied on the primary, never answered
+          return;
+        }
+        res.writeHead(answer.status, { "content-type": "application/json" }).end(text);
+      } catch {
+        req.socket.destroy();
+      }
+    });
+    await new Promise((r) => proxy.listen(0, "127.0.0.1", r));
+    const url = `http://127.0.0.1:${proxy.address().port}/v1/db/node-pull-settles`;
+    try {
+      const db = await open({
+        name: "node-pull-settles",
+        migrations: ["CREATE TABLE notes (id TEXT PRIMARY KEY, body TEXT NOT NULL)"],
+        sync: { url, tables: ["notes"], live: false, intervalMs: 0 },
+      });
+      const events = { rejected: [], resync: [], change: [] };
+      for (const event of Object.keys(events)) db.on(event, (payload) => events[event].push(payload));
+      await db.execute("INSERT INTO notes (id, body) VALUES ('ok', 'fits')");
+      await db.execute("INSERT INTO notes (id, body) VALUES ('long', 'far too long to fit')");
+      await rejectsWith(db.push(), "OFFLINE");
+      assert.deepEqual(events.rejected, [], "the push's answer, with the refusal, was lost");
+
+      // The pull's state holds both writes: it settles them and reports the refusal, as the push would have.
+      const fresh = await db.ensureFresh({ maxStalenessMs: 0 });
+      assert.equal(fresh.pulled >= 0, true);
+      assert.deepEqual(
+        events.rejected.map(({ key, code, op }) => ({ key, code, op })),
+        [{ key: ["long"], code: "SQLITE_CONSTRAINT_CHECK", op: "insert" }],
+      );
+      assert.deepEqual((await db.rejectedWrites()).writes.map((w) => w.key), [["long"]]);
+      assert.deepEqual(await db.pendingWrites(), { count: 0, writes: [] });
+      assert.deepEqual(events.resync, []);
+
+      // The primary is replaced by one without this history (restored from an older backup, say).
+      const listen = primary.listen;
+      await primary.stop();
+      rmSync(primary.dataDir, { recursive: true, force: true });
+      primary = await startPrimary({ schemaFile: primary.schemaFile, listen, args: ["--no-auth"] });
+      await db.sync();
+      assert.equal(events.resync.length, 1, "one resync");
+      assert.equal(typeof events.resync[0].at, "number");
+      // It pulled everything again: its rows are the new primary's (what that primary lost, it
+      // lost), and a write made now reaches it.
+      assert.deepEqual(await db.query("SELECT id FROM notes"), await queryPrimary(primary.origin, "node-pull-settles", "SELECT id FROM notes"));
+      assert.ok(events.change.some(({ tables }) => tables.includes("notes")));
+      await db.execute("INSERT INTO notes (id, body) VALUES ('new', 'after')");
+      await db.sync();
+      assert.deepEqual(await queryPrimary(primary.origin, "node-pull-settles", "SELECT id FROM notes"), [{ id: "new" }]);
+      assert.equal(events.resync.length, 1, "still one resync");
+      await db.close();
+    } finally {
+      await new Promise((r) => proxy.close(r));
+      await primary.stop();
+      rmSync(primary.dataDir, { recursive: true, force: true });
+      rmSync(primary.schemaFile, { force: true });
+    }
   });
 
   it("lists pending writes until a sync drains them, and rejected writes until they are discarded", async () => {

@@ -2,7 +2,8 @@
 // database (one holds it, the others forward), a page that holds it can close mid-stream without
 // losing an acknowledged write, and db.watch() re-runs a query after writes in any tab and after
 // pulls from the real outpost-primary, once per burst, and never for unrelated tables; the pending
-// and rejected writes read the same from every page.
+// and rejected writes read the same from every page; a transaction in one page keeps the others
+// (and sync) waiting until it ends, and one whose page goes away is rolled back.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { rmSync } from "node:fs";
@@ -31,7 +32,7 @@ describe("many tabs share one database; watch() re-runs live queries", { timeout
   }
 
   /** Polls `check` in the test every 25 ms until it returns a truthy value. */
-  const until = (check, what) => waitUntil(check, { interval: 25, message: what });
+  const until = (check, what, options = {}) => waitUntil(check, { interval: 25, message: what, ...options });
 
   it("three pages write and read the same database, with the same results and errors", async () => {
     const pages = [await appPage(), await appPage(), await appPage()];
@@ -286,6 +287,165 @@ describe("many tabs share one database; watch() re-runs live queries", { timeout
       assert.deepEqual(onPrimary, [{ body: "hello" }]);
       assert.ok((await a.evaluate(() => window.tokenCalls)) > 0, "the holder page's token function was called");
       assert.equal(await b.evaluate(() => window.tokenCalls), 0, "the forwarding page never synced itself");
+
+      for (const page of [a, b]) await page.evaluate(() => window.db.close());
+      assert.deepEqual([a, b].flatMap((p) => p.errors), []);
+      for (const page of [a, b]) await page.close();
+    } finally {
+      await primary.stop();
+      rmSync(primary.dataDir, { recursive: true, force: true });
+      rmSync(primary.schemaFile, { force: true });
+    }
+  });
+
+  it("a transaction in one page keeps the other pages waiting; one that throws, or whose page closes, leaves nothing", async () => {
+    const [a, b, c] = [await appPage(), await appPage(), await appPage()];
+    const options = { name: "transactions", migrations: [LOG] };
+    for (const page of [a, b, c]) await openIn(page, options); // a holds it
+
+    /** Starts, in `page`, a transaction that writes `id` and then waits for window.finish(outcome). */
+    const startTransaction = (page, id) =>
+      page.evaluate((id) => {
+        window.transactionState = "running";
+        window.transactionDone = window.db
+          .transaction(async (tx) => {
+            await tx.execute("INSERT INTO log (id, tab, n) VALUES (?, 'tx', 1)", [id]);
+            window.transactionState = "open";
+            const outcome = await new Promise((resolve) => {
+              window.finish = resolve;
+            });
+            const [{ n }] = await tx.query("SELECT count(*) AS n FROM log");
+            await tx.execute("INSERT INTO log (id, tab, n) VALUES (?, 'tx', ?)", [`${id}-last`, n]);
+            if (outcome === "throw") throw new Error("the app gave up");
+            return n;
+          })
+          .then(
+            (n) => (window.transactionState = `committed ${n}`),
+            (err) => (window.transactionState = `failed ${err.message}`),
+          );
+      }, id);
+    const state = (page) => page.evaluate(() => window.transactionState);
+    /** Starts a write in `page` (as window.waiting) that records how many rows it saw. */
+    const startWrite = (page, id) =>
+      page.evaluate((id) => {
+        window.written = null;
+        window.waiting = window.db
+          .execute("INSERT INTO log (id, tab, n) SELECT ?, 'other', count(*) FROM log", [id])
+          .then(() => (window.written = "done"), (err) => (window.written = err.code));
+      }, id);
+    const written = (page) => page.evaluate(() => window.written);
+    const ids = async (page) => (await page.evaluate(() => window.db.query("SELECT id, n FROM log ORDER BY id"))).map((r) => `${r.id}:${r.n}`);
+
+    // B (which forwards) holds a transaction open; A's (the holder's) and C's writes wait, then land after it.
+    await startTransaction(b, "b1");
+    await until(async () => (await state(b)) === "open", "B's transaction to be open");
+    await startWrite(a, "a-during");
+    await startWrite(c, "c-during");
+    const readDuring = c.evaluate(() => window.db.query("SELECT count(*) AS n FROM log"));
+    await new Promise((r) => setTimeout(r, 400));
+    assert.equal(await written(a), null, "A's write waits for B's transaction");
+    assert.equal(await written(c), null, "C's write waits too");
+    await b.evaluate(() => window.finish("commit"));
+    await until(async () => (await state(b)) === "committed 1", "B's commit");
+    await until(async () => (await written(a)) === "done" && (await written(c)) === "done", "the writes that waited");
+    assert.equal((await readDuring)[0].n >= 2, true, "C's read ran after the commit");
+    const afterCommit = await ids(a);
+    assert.ok(afterCommit.includes("b1:1") && afterCommit.includes("b1-last:1"), afterCommit.join());
+    // Each write that waited saw B's two rows: it ran after the commit.
+    assert.ok(["a-during:2", "a-during:3"].some((row) => afterCommit.includes(row)), afterCommit.join());
+    assert.ok(["c-during:2", "c-during:3"].some((row) => afterCommit.includes(row)), afterCommit.join());
+
+    // A transaction that throws leaves nothing, and the write that waited for it lands.
+    await startTransaction(c, "c1");
+    await until(async () => (await state(c)) === "open", "C's transaction to be open");
+    await startWrite(b, "b-during");
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(await written(b), null);
+    await c.evaluate(() => window.finish("throw"));
+    await until(async () => (await state(c)) === "failed the app gave up", "C's transaction to fail with its own error");
+    await until(async () => (await written(b)) === "done", "B's write");
+    const afterThrow = await ids(a);
+    assert.ok(!afterThrow.some((row) => row.startsWith("c1")), `nothing of C's transaction: ${afterThrow}`);
+    assert.ok(afterThrow.includes(`b-during:${afterCommit.length}`), afterThrow.join());
+
+    // The holder's own transaction keeps the other pages out the same way.
+    await startTransaction(a, "a1");
+    await until(async () => (await state(a)) === "open", "A's transaction to be open");
+    await startWrite(b, "b-during-a");
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(await written(b), null);
+    await a.evaluate(() => window.finish("commit"));
+    await until(async () => (await written(b)) === "done", "B's write after A's transaction");
+
+    // A page that closes mid-transaction: the holder rolls its transaction back, and the others go on.
+    await startTransaction(c, "c2");
+    await until(async () => (await state(c)) === "open", "C's second transaction to be open");
+    await startWrite(b, "b-after-close");
+    await c.close();
+    await until(async () => (await written(b)) === "done", "B's write once C's page is gone", { timeout: 15_000 });
+    const afterClose = await ids(b);
+    assert.ok(!afterClose.some((row) => row.startsWith("c2")), `C's transaction was rolled back: ${afterClose}`);
+    assert.ok(afterClose.some((row) => row.startsWith("b-after-close:")));
+
+    for (const page of [a, b]) await page.evaluate(() => window.db.close());
+    assert.deepEqual([a, b, c].flatMap((p) => p.errors), []);
+    for (const page of [a, b]) await page.close();
+  });
+
+  it("a sync during a transaction in another page waits for it and pushes only what committed", async () => {
+    const primary = await startPrimary({ schemaSql: "CREATE TABLE notes (id TEXT PRIMARY KEY, body TEXT NOT NULL);\n", args: ["--no-auth"] });
+    try {
+      const [a, b] = [await appPage(), await appPage()];
+      const options = {
+        name: "transaction-sync",
+        migrations: ["CREATE TABLE notes (id TEXT PRIMARY KEY, body TEXT NOT NULL)"],
+        sync: { url: `${primary.origin}/v1/db/transaction-sync`, tables: ["notes"], intervalMs: 60_000 },
+      };
+      await openIn(a, options); // a holds it, and syncs (live)
+      await openIn(b, options);
+      await a.evaluate(() => {
+        window.states = [];
+        window.db.on("status", ({ state }) => window.states.push(state));
+      });
+      const onPrimary = () => queryPrimary(primary.origin, "transaction-sync", "SELECT id FROM notes ORDER BY id");
+
+      await b.evaluate(async () => {
+        window.syncDone = null;
+        await window.db.execute("INSERT INTO notes (id, body) VALUES ('committed', 'yes')");
+        window.transactionDone = window.db
+          .transaction(async (tx) => {
+            await tx.execute("INSERT INTO notes (id, body) VALUES ('undone', 'no')");
+            // A sync asked for from the holding page while B's transaction is open waits for it.
+            window.released = new Promise((resolve) => {
+              window.finish = resolve;
+            });
+            await window.released;
+            throw new Error("undo");
+          })
+          .catch((err) => err.message);
+      });
+      await a.evaluate(() => {
+        window.syncState = "waiting";
+        window.syncDone = window.db.sync().then(
+          () => (window.syncState = "done"),
+          (err) => (window.syncState = `failed ${err.code}`),
+        );
+      });
+      await new Promise((r) => setTimeout(r, 500));
+      assert.equal(await a.evaluate(() => window.syncState), "waiting", "the sync waits for the transaction");
+      assert.ok(!(await onPrimary()).some((row) => row.id === "undone"), "the open transaction's write stays local");
+      await b.evaluate(() => window.finish());
+      assert.equal(await b.evaluate(() => window.transactionDone), "undo");
+      await a.evaluate(() => window.syncDone);
+      assert.equal(await a.evaluate(() => window.syncState), "done");
+      assert.deepEqual(await onPrimary(), [{ id: "committed" }], "only what committed reached the primary");
+
+      // A committed transaction reaches the primary, with a seq the primary has not seen.
+      await b.evaluate(() => window.db.transaction((tx) => tx.execute("INSERT INTO notes (id, body) VALUES ('later', 'yes')")));
+      await a.evaluate(() => window.db.sync());
+      assert.deepEqual(await onPrimary(), [{ id: "committed" }, { id: "later" }]);
+      const states = await a.evaluate(() => window.states);
+      assert.ok(!states.includes("error") && !states.includes("offline"), `waiting was no failure: ${states}`);
 
       for (const page of [a, b]) await page.evaluate(() => window.db.close());
       assert.deepEqual([a, b].flatMap((p) => p.errors), []);

@@ -12,10 +12,12 @@ import type {
   PendingWrite,
   RejectedMutation,
   RejectedWrite,
+  ResyncEvent,
   Row,
   SqlValue,
   Statement,
   SyncOptions,
+  Transaction,
   SyncResult,
   SyncStatus,
   WatchOptions,
@@ -64,6 +66,21 @@ async function everything(): Promise<void> {
   const results: ExecuteResult[] = await db.batch(statements);
   const many: ExecuteResult = await db.executeMany("INSERT INTO todos (id, title) VALUES (?, ?)", [["c", "three"], ["d", "four"]]);
 
+  // A transaction resolves with what its callback returns; tx has the calls that run inside it.
+  const openCount: number = await db.transaction(async (tx: Transaction) => {
+    await tx.execute("INSERT INTO todos (id, title) VALUES (?, ?)", ["t", "in a transaction"]);
+    await tx.batch(statements);
+    await tx.executeMany("INSERT INTO todos (id, title) VALUES (?, ?)", [["u", "five"]]);
+    const inside: Todo[] = await tx.query<Todo>("SELECT * FROM todos WHERE done = 0");
+    return inside.length;
+  });
+  const label: string = await db.transaction(() => "a plain value");
+  // @ts-expect-error a transaction's callback returns what the transaction resolves with
+  const wrong: number = await db.transaction(async () => "text");
+  // @ts-expect-error tx has no sync: sync waits for the transaction
+  await db.transaction((tx) => tx.sync());
+  void [openCount, label, wrong];
+
   const round: SyncResult = await db.sync();
   const counts: [number, number] = [round.pushed, round.pulled];
   const refused: RejectedMutation[] = round.rejected;
@@ -94,9 +111,11 @@ async function everything(): Promise<void> {
   const offStatus: () => void = db.on("status", (s: SyncStatus) => void s.state);
   const offRejected = db.on("rejected", (mutation: RejectedMutation) => void mutation.columns[mutation.key.length]);
   const offChange = db.on("change", (change: ChangeEvent) => void change.tables.join());
+  const offResync = db.on("resync", (resync: ResyncEvent) => void resync.at.toFixed());
   offStatus();
   offRejected();
   offChange();
+  offResync();
   const payload: DatabaseEvents["change"] = { tables: ["todos"] };
 
   const stopWatch: () => void = db.watch<Todo>("SELECT * FROM todos WHERE done = ?", [0], (live: Todo[]) => void live[0]?.title, {

@@ -37,6 +37,7 @@ it("index.d.ts's Database declares the method table's public calls", async () =>
   const declared = new Set([...body.matchAll(/^ {2}(\w+)[<(]/gm)].map((m) => m[1]));
   // The synchronous calls are each proxy's own, not passed on.
   const synchronous = ["syncStatus", "on", "watch"];
-  const passedOn = METHODS.filter((m) => m.api).map((m) => m.name);
+  // A transaction's steps travel like calls but are no methods of the Database (methods.js: step).
+  const passedOn = METHODS.filter((m) => m.api && !m.step).map((m) => m.name);
   assert.deepEqual([...declared].sort(), [...passedOn, ...synchronous].sort());
 });
