@@ -1,4 +1,4 @@
-// Issue 5: the demo page (www-demo/) in headless Chromium, served by the real outpost-primary.
+// The demo page (www-demo/) in headless Chromium, served by the real outpost-primary.
 // Two browser contexts are two devices of one board (device A at a laptop's width, device B at a
 // phone's). Everything is driven through the page's own controls, as a person would.
 import { after, before, describe, it } from "node:test";
@@ -7,7 +7,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { launchChromium } from "../support/chromium.mjs";
 import { until } from "../support/wait.mjs";
-import { artifacts, describePng, makeStaticRoot, root, startPrimary } from "./helpers.mjs";
+import { artifacts, describePng, makeStaticRoot, root, settled, startPrimary } from "./helpers.mjs";
 
 /** A task added on one device must show on the other, without a reload, within this (measured: see the diagnostics). */
 const PROPAGATION_BOUND_MS = 1000;
@@ -227,7 +227,7 @@ describe("the demo page", { timeout: 240_000 }, () => {
     await A.page.keyboard.type(", finished");
     await A.page.keyboard.press("Enter");
     await task(B, "Typed while B, finished").waitFor({ timeout: 10_000 });
-    assert.equal(await input.inputValue(), "");
+    await settled(() => input.inputValue(), "", { message: "the field to be cleared after its task was added" });
     for (const title of ["Arrives mid-typing", "Typed while B, finished"]) {
       await task(A, title).getByRole("button", { name: `Delete: ${title}` }).click();
     }
@@ -249,9 +249,11 @@ describe("the demo page", { timeout: 240_000 }, () => {
       message: "the outbox count to show 7",
       explain: () => describeDevice(A),
     });
-    assert.equal(await A.page.locator("#outbox-entries .entry").count(), 7);
-    assert.equal(await A.page.evaluate(async () => (await window.outpostDemo.db()).syncStatus().pending), 7);
-    assert.equal(await A.page.locator("#sync-state").textContent(), "Offline");
+    await settled(() => A.page.locator("#outbox-entries .entry").count(), 7, { message: "seven entries in the outbox panel" });
+    await settled(() => A.page.evaluate(async () => (await window.outpostDemo.db()).syncStatus().pending), 7, {
+      message: "the package to count seven pending writes",
+    });
+    await settled(() => A.page.locator("#sync-state").textContent(), "Offline", { message: 'the status to read "Offline"' });
 
     // The switch really stops the sync module: B hears nothing.
     await new Promise((r) => setTimeout(r, 1500));
@@ -302,7 +304,7 @@ describe("the demo page", { timeout: 240_000 }, () => {
     await A.page.click("#provoke");
     await until(async () => (await A.page.locator("#rejected-count").textContent()) === "1", { message: "one rejection" });
     const rejection = A.page.locator(".rejection").first();
-    assert.equal(await rejection.locator(".rejection-code").textContent(), "SQLITE_CONSTRAINT_TRIGGER");
+    await settled(() => rejection.locator(".rejection-code").textContent(), "SQLITE_CONSTRAINT_TRIGGER", { message: "the rejection's code" });
     assert.match(await rejection.locator(".rejection-reason").textContent(), /at most 80 characters/);
     await until(async () => (await A.page.locator(".task-title", { hasText: "deliberately longer" }).count()) === 0, {
       message: "the refused task to be undone on A",
@@ -313,7 +315,7 @@ describe("the demo page", { timeout: 240_000 }, () => {
     assert.match(await rejection.locator(".entry-columns").textContent(), /title="This title is deliberately/);
     await A.page.click("#clear-rejected");
     await until(async () => (await A.page.locator("#rejected-count").textContent()) === "0", { message: "the rejection to be cleared" });
-    assert.equal(await A.page.locator(".rejection").count(), 0);
+    await settled(() => A.page.locator(".rejection").count(), 0, { message: "the rejection to leave the panel" });
   });
 
   it("keeps everything across a reload, even offline (OPFS)", async () => {
@@ -323,9 +325,8 @@ describe("the demo page", { timeout: 240_000 }, () => {
     await setOffline(A, true);
     await A.page.reload();
     await A.page.evaluate(() => window.outpostDemo.ready);
-    await until(async () => (await shown(A)).length > 0, { message: "the board after the reload" });
-    assert.equal(await A.page.locator("#offline-switch").getAttribute("aria-checked"), "true");
-    assert.deepEqual(await shown(A), before);
+    await settled(() => shown(A), before, { message: "the board as it was before the reload" });
+    await settled(() => A.page.locator("#offline-switch").getAttribute("aria-checked"), "true", { message: "the switch still offline" });
     assert.deepEqual(await stored(A), storedBefore);
     await setOffline(A, false);
     await converged("the devices to agree after the reload");

@@ -2,11 +2,13 @@
 // authentication, serving a temporary static root with the demo and the built package; and a PNG
 // check for screenshots. The browser and waiting come from tests/support too.
 import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from "node:fs";
+import { isDeepStrictEqual } from "node:util";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { inflateSync } from "node:zlib";
 import { queryPrimary, startPrimary as startSupportPrimary } from "../support/primary.mjs";
+import { until } from "../support/wait.mjs";
 
 export const root = resolve(fileURLToPath(new URL("../..", import.meta.url)));
 export const artifacts = join(root, "tests/e2e/.artifacts");
@@ -45,6 +47,27 @@ export async function startPrimary({ staticDir, ...options }) {
     /** Read-only SQL on the primary's database `db`, over its /query endpoint. */
     query: (db, sql, params = []) => queryPrimary(primary.origin, db, sql, { params }),
   };
+}
+
+/**
+ * Polls `read()` until it deep-equals `expected`, and returns it: what another device, a Worker or
+ * the sync loop brings about is asserted only once it has happened (a test that asserts it at once
+ * passes or fails by timing). On timeout the error shows the last value read.
+ */
+export async function settled(read, expected, { timeout = 15_000, message = "the expected state" } = {}) {
+  let last;
+  try {
+    return await until(
+      async () => {
+        last = await read();
+        return isDeepStrictEqual(last, expected) ? { value: last } : null;
+      },
+      { timeout, message },
+    ).then(({ value }) => value);
+  } catch (err) {
+    err.message += `\n  expected: ${JSON.stringify(expected)}\n  last read: ${JSON.stringify(last)}`;
+    throw err;
+  }
 }
 
 /**
