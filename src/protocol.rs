@@ -169,6 +169,11 @@ pub struct PullRequest {
     /// changes after their own cursor come in the same version order as the rest.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub behind: std::collections::BTreeMap<String, i64>,
+    /// v2: the highest `acked_through` this replica was told before sending this request. That
+    /// push committed before this pull arrived, so a pulled state that holds less means the
+    /// primary lost it (restored from a backup): the answer is then `reset`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acked_seen: Option<i64>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -187,8 +187,14 @@ impl Database {
     ) -> Result<PushOutcome> {
         self.require_sync()?;
         self.require_autocommit()?;
+        // Rows a refusal puts back are the primary's, whose parents may not be here yet.
+        let _foreign_keys = super::pull::ForeignKeysOff::new(self.conn())?;
         let tx = self.conn().unchecked_transaction()?;
         let mut outcome = PushOutcome::default();
+        // An answer for the client id this replica had before it diverged: nothing is its own.
+        if request.client_id != self.client_id()? {
+            return Ok(outcome);
+        }
         if response.diverged {
             outcome.rejected = self.diverged(&tx, response.acked_through)?;
             tx.commit()?;

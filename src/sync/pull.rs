@@ -86,6 +86,7 @@ impl Database {
             epoch,
             pending_from: Some(pending_from.unwrap_or(last_seq(conn)? + 1)),
             behind,
+            acked_seen: Some(meta_get(conn, ACKED_SEEN)?.unwrap_or(0)),
         })
     }
 
@@ -117,7 +118,14 @@ impl Database {
         // after its child. The switch works only outside a transaction, so it goes around it.
         let _foreign_keys = ForeignKeysOff::new(self.conn())?;
         let tx = self.conn().unchecked_transaction()?;
-        if self.pull_position(&tx)?.cursor != request.cursor {
+        // An answer for another cursor, or for the client id this replica had before it diverged.
+        let client_id = self.client_id()?;
+        if self.pull_position(&tx)?.cursor != request.cursor
+            || request
+                .client_id
+                .as_ref()
+                .is_some_and(|id| *id != client_id)
+        {
             return Ok(PullOutcome {
                 stale: true,
                 ..PullOutcome::default()
@@ -294,10 +302,10 @@ impl Database {
 }
 
 /// Turns foreign keys off for as long as it lives, and back on if they were on.
-struct ForeignKeysOff<'a>(&'a Connection, bool);
+pub(crate) struct ForeignKeysOff<'a>(&'a Connection, bool);
 
 impl<'a> ForeignKeysOff<'a> {
-    fn new(conn: &'a Connection) -> Result<Self> {
+    pub(crate) fn new(conn: &'a Connection) -> Result<Self> {
         let on: bool = conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0))?;
         if on {
             conn.execute_batch("PRAGMA foreign_keys = OFF")?;

@@ -93,6 +93,16 @@ pub async fn read_changes<T: ReadTx>(
     };
     if let Some(client) = &request.client_id {
         settle_for(tx, client, request.pending_from, &mut answer).await?;
+        if request
+            .acked_seen
+            .is_some_and(|seen| answer.acked_through.is_some_and(|acked| acked < seen))
+        {
+            return Ok(PullResponse {
+                cursor: request.cursor,
+                reset: true,
+                ..PullResponse::default()
+            });
+        }
     }
     Ok(answer)
 }

@@ -65,6 +65,12 @@ pub async fn apply<T: WriteTx>(
         };
         if let Some(refusal) = refusal {
             tx.store_refusal(client, mutation.seq, &refusal).await?;
+            // The replica shows the refused write until it learns of the refusal. If the answer
+            // is lost, a pull settles the entry instead, and must bring the row's state: a new
+            // version for it puts it in that pull.
+            if let Ok(table) = check_shape(tables, mutation) {
+                tx.touch(table, &mutation.key).await?;
+            }
         }
         state.acked_through = mutation.seq;
         last_applied = Some(mutation);
@@ -121,9 +127,9 @@ enum History {
     PrimaryLost,
 }
 
-/// Only a v2 replica says its `last_seq`; a v1 replica is trusted as before. A replica sends
-/// from its oldest entry not yet acknowledged, and a retry carries at least what the lost
-/// attempt carried, so a request that starts at or below the acknowledged seq holds that seq.
+/// Only a v2 replica says its `last_seq`; a v1 replica is trusted as before. A request that holds
+/// the acknowledged seq must hold it with the same content; one that does not (a retry in a
+/// smaller batch) is judged by `last_seq` alone.
 fn history_check(known: &ClientState, request: &PushRequest) -> History {
     let (Some(last_seq), Some(first)) = (request.last_seq, request.mutations.first()) else {
         return History::Same;
@@ -139,7 +145,7 @@ fn history_check(known: &ClientState, request: &PushRequest) -> History {
         return History::Same;
     }
     match request.mutations.iter().find(|m| m.seq == acked) {
-        None => History::ReplicaDiverged,
+        None => History::Same,
         Some(mutation) => match &known.acked_digest {
             Some(digest) if mutation.digest() != *digest => History::ReplicaDiverged,
             _ => History::Same,

@@ -96,3 +96,23 @@ fn a_pull_computed_before_the_push_landed_keeps_the_local_write_visible() {
     a.sync(&world.transport).unwrap();
     world.assert_converged(&[&a], &[vec![text("x"), text("from a")]]);
 }
+
+#[test]
+fn a_refusal_whose_answer_was_lost_is_settled_by_a_pull_that_puts_the_row_back() {
+    let world = World::new_split(
+        "CREATE TABLE todos(id TEXT PRIMARY KEY, title TEXT CHECK (length(title) <= 8))",
+        TODOS,
+        ALL_TODOS,
+    );
+    let a = world.replica("a");
+    a.run("INSERT INTO todos VALUES ('x', 'first')");
+    world.sync(&a);
+    a.run("UPDATE todos SET title = 'far too long a title' WHERE id = 'x'");
+    let request = a.db().push_request(100).unwrap().expect("pending");
+    // Refused on the primary; the answer never arrives.
+    let _lost = block_on(world.transport.push(&request)).unwrap();
+    let outcome = pull_once(&world, &a);
+    assert_eq!(outcome.rejected.len(), 1, "{outcome:?}");
+    assert_eq!(a.pending(), 0);
+    world.assert_converged(&[&a], &[vec![text("x"), text("first")]]);
+}

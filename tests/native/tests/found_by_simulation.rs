@@ -1,0 +1,222 @@
+//! Failures the convergence simulation found, each reduced to the few calls that show it, with
+//! the seed and step it was found at. Written with the kit like the focused tests.
+
+use outpost::sync::Transport;
+use outpost::Value;
+use outpost_tests::replica::text;
+use outpost_tests::{block_on, scratch_dir, HttpTransport, Replica, TestPrimary};
+
+const POSITIONS: &str = "CREATE TABLE items(id TEXT PRIMARY KEY, list TEXT NOT NULL, \
+                         position INTEGER NOT NULL, UNIQUE(list, position))";
+const ALL_ITEMS: &str = "SELECT id, list, position FROM items ORDER BY id";
+
+fn item(id: &str, position: i64) -> Vec<Value> {
+    vec![text(id), text("l"), Value::Integer(position)]
+}
+
+/// Found by seed 1 on SQLite, step 615. A reorder through a free slot is refused whole by the
+/// primary, because another replica took the slot meanwhile: each of its three updates is
+/// rejected. Putting the first refused row back to the primary's state collides with the
+/// replica's own second move (the row now holding that position), so applying the push answer
+/// fails with SQLITE_CONSTRAINT_UNIQUE, and so does every retry: sync never gets past its push.
+#[test]
+fn a_refused_reorder_does_not_wedge_the_replica() {
+    let primary = TestPrimary::start(POSITIONS);
+    let transport = HttpTransport::new(primary.endpoint(), "app");
+    let dir = scratch_dir();
+    let a = Replica::open(dir.path(), "a", &[POSITIONS], &["items"]);
+    let b = Replica::open(dir.path(), "b", &[POSITIONS], &["items"]);
+    a.run("INSERT INTO items VALUES ('x', 'l', 1), ('y', 'l', 2)");
+    a.sync(&transport).unwrap();
+    b.sync(&transport).unwrap();
+    // B adds an item at the end, where A's reorder is about to park x.
+    b.run("INSERT INTO items VALUES ('z', 'l', 3)");
+    b.sync(&transport).unwrap();
+
+    a.run("UPDATE items SET position = 3 WHERE id = 'x'");
+    a.run("UPDATE items SET position = 1 WHERE id = 'y'");
+    a.run("UPDATE items SET position = 2 WHERE id = 'x'");
+    let report = a
+        .sync(&transport)
+        .expect("the refusals are reported, not a local error");
+    assert_eq!(report.rejected.len(), 3, "{report:?}");
+    assert!(report
+        .rejected
+        .iter()
+        .all(|r| r.code == "SQLITE_CONSTRAINT_UNIQUE"));
+    assert_eq!(a.pending(), 0);
+    let expected = vec![item("x", 1), item("y", 2), item("z", 3)];
+    assert_eq!(primary.rows("app", ALL_ITEMS), expected);
+    assert_eq!(a.rows(ALL_ITEMS), expected);
+}
+
+const FAMILY: &str = "
+CREATE TABLE lists(id TEXT PRIMARY KEY);
+CREATE TABLE items(id TEXT PRIMARY KEY, list TEXT NOT NULL REFERENCES lists(id) ON DELETE CASCADE);
+";
+
+/// Found by seed 11 on SQLite, step 64. Two replicas made an item with the same key, each in a
+/// list of its own. The second insert is refused (`KEY_EXISTS`) with the primary's row, whose
+/// list this replica has not pulled yet: putting that row back breaks the local foreign key,
+/// so applying the push answer fails with SQLITE_CONSTRAINT_FOREIGNKEY, on every retry.
+#[test]
+fn a_refused_child_whose_primary_parent_is_not_here_yet_does_not_wedge_the_replica() {
+    let primary = TestPrimary::start(FAMILY);
+    let transport = HttpTransport::new(primary.endpoint(), "app");
+    let dir = scratch_dir();
+    let a = Replica::open(dir.path(), "a", &[FAMILY], &["lists", "items"]);
+    let b = Replica::open(dir.path(), "b", &[FAMILY], &["lists", "items"]);
+    a.run("INSERT INTO lists VALUES ('la')");
+    a.run("INSERT INTO items VALUES ('x', 'la')");
+    a.sync(&transport).unwrap();
+    b.run("INSERT INTO lists VALUES ('lb')");
+    b.run("INSERT INTO items VALUES ('x', 'lb')");
+
+    let report = b
+        .sync(&transport)
+        .expect("the refusal is reported, not a local error");
+    assert_eq!(report.rejected.len(), 1, "{report:?}");
+    assert_eq!(report.rejected[0].code, "KEY_EXISTS");
+    assert_eq!(b.pending(), 0);
+    let all = "SELECT id, list FROM items ORDER BY id";
+    assert_eq!(b.rows(all), vec![vec![text("x"), text("la")]]);
+    assert_eq!(primary.rows("app", all), b.rows(all));
+    assert!(b.rows("PRAGMA foreign_key_check").is_empty());
+}
+
+const TODOS: &str = "CREATE TABLE todos(id TEXT PRIMARY KEY, title TEXT)";
+/// The primary also logs every update it applies, so one applied twice shows.
+const TODOS_LOGGED: &str = "
+CREATE TABLE todos(id TEXT PRIMARY KEY, title TEXT);
+CREATE TABLE applied(n INTEGER PRIMARY KEY, title TEXT);
+CREATE TRIGGER todos_applied AFTER UPDATE ON todos BEGIN
+  INSERT INTO applied(title) VALUES (NEW.title);
+END;
+";
+
+/// Found by seed 7 on SQLite (step 30; seeds 2, 3, 8, 10, 13 and 16 fail the same way). A push's
+/// answer is lost, and the replica pushes again in a smaller batch (`push_request(max)` with a
+/// smaller `max`, or a small push after `sync`'s full one). The retry starts below the
+/// primary's `acked_through` without holding it, which the primary takes for a restored copy
+/// of the file: it answers `diverged`, though nothing was restored. The replica then pushes its
+/// entries again under a new client id: the update is applied a second time, and the insert,
+/// which is on the primary, is reported rejected (`KEY_EXISTS`). Had the app restarted since
+/// making them, they would instead be reported `REPLICA_RESTORED`.
+#[test]
+fn a_retry_in_a_smaller_batch_is_not_taken_for_a_restored_replica() {
+    let primary = TestPrimary::start(TODOS_LOGGED);
+    let transport = HttpTransport::new(primary.endpoint(), "app");
+    let dir = scratch_dir();
+    let a = Replica::open(dir.path(), "a", &[TODOS], &["todos"]);
+    a.run("INSERT INTO todos VALUES ('t1', 'one')");
+    a.sync(&transport).unwrap();
+    a.run("UPDATE todos SET title = 'two' WHERE id = 't1'");
+    a.run("INSERT INTO todos VALUES ('t2', 'new')");
+    let first = a.db().push_request(1000).unwrap().expect("pending");
+    assert_eq!(first.mutations.len(), 2);
+    // Applied by the primary; the answer never arrives.
+    block_on(transport.push(&first)).unwrap();
+
+    let retry = a.db().push_request(1).unwrap().expect("still pending");
+    let answer = block_on(transport.push(&retry)).unwrap();
+    assert!(
+        !answer.diverged,
+        "a retry is not a restored replica: {answer:?}"
+    );
+    a.db().apply_push_response(&retry, &answer).unwrap();
+    let report = a.sync(&transport).unwrap();
+    assert!(report.rejected.is_empty(), "{report:?}");
+    assert_eq!(
+        primary.rows("app", "SELECT title FROM applied"),
+        vec![vec![text("two")]],
+        "the update was applied once"
+    );
+    assert_eq!(a.pending(), 0);
+}
+
+/// Found by seed 6 on SQLite (with every push a full batch), step 2258. A replica restored from
+/// an older copy of its file has two pushes out; both are answered `diverged`. The first answer
+/// moves it to a new client id, under which it pushes its new write (the answer is lost). The
+/// second answer arrives late, for the old id, and is taken as news: the replica moves to yet
+/// another id and pushes the same write again, so the primary applies it twice.
+#[test]
+fn a_late_diverged_answer_for_an_old_client_id_does_not_push_writes_again() {
+    let primary = TestPrimary::start(TODOS_LOGGED);
+    let transport = HttpTransport::new(primary.endpoint(), "app");
+    let dir = scratch_dir();
+    let file = dir.path().join("a.sqlite3");
+    let copy = dir.path().join("copy.sqlite3");
+    let mut a = Replica::open(dir.path(), "a", &[TODOS], &["todos"]);
+    a.run("INSERT INTO todos VALUES ('t1', 'one')");
+    a.sync(&transport).unwrap();
+    std::fs::copy(&file, &copy).unwrap();
+    a.run("UPDATE todos SET title = 'two' WHERE id = 't1'");
+    a.sync(&transport).unwrap();
+    drop(a);
+    std::fs::copy(&copy, &file).unwrap();
+    a = Replica::open(dir.path(), "a", &[TODOS], &["todos"]);
+
+    a.run("UPDATE todos SET title = 'three' WHERE id = 't1'");
+    let request = a.db().push_request(1000).unwrap().expect("pending");
+    // Two pushes of the same request are out at once (a background loop and an explicit push).
+    let first = block_on(transport.push(&request)).unwrap();
+    let second = block_on(transport.push(&request)).unwrap();
+    assert!(first.diverged && second.diverged);
+    a.db().apply_push_response(&request, &first).unwrap();
+    let under_new_id = a.db().push_request(1000).unwrap().expect("the new write");
+    assert_ne!(under_new_id.client_id, request.client_id);
+    // Applied; its answer is lost.
+    block_on(transport.push(&under_new_id)).unwrap();
+
+    a.db().apply_push_response(&request, &second).unwrap();
+    a.sync(&transport).unwrap();
+    a.sync(&transport).unwrap();
+    assert_eq!(
+        primary.rows("app", "SELECT title FROM applied"),
+        vec![vec![text("two")], vec![text("three")]],
+        "each update applied once"
+    );
+    assert_eq!(a.rows("SELECT title FROM todos"), vec![vec![text("three")]]);
+    assert_eq!(a.pending(), 0);
+}
+
+/// Found by seed 9 on SQLite (with every push a full batch), steps 1812 to 1866. The primary is
+/// restored from a backup taken after a replica's last pull, while that replica holds a write
+/// the primary acknowledged after the backup (pushed, not yet settled by a pull). Its cursor is
+/// in the restored history, so pulls see no reset; it has nothing unacknowledged, so it never
+/// pushes, and only a push would hear `reset`. The pull says the primary has acknowledged less
+/// than the replica was told (`ackedThrough` below what the push answer said), but that goes
+/// unnoticed: the write stays acknowledged in the outbox, never pushed again, and the primary
+/// never has it.
+#[test]
+fn a_write_acknowledged_after_the_primary_backup_is_pushed_again_after_the_restore() {
+    let mut primary = TestPrimary::start(TODOS);
+    let transport = HttpTransport::new(primary.endpoint(), "app");
+    let dir = scratch_dir();
+    let a = Replica::open(dir.path(), "a", &[TODOS], &["todos"]);
+    a.run("INSERT INTO todos VALUES ('t1', 'one')");
+    a.sync(&transport).unwrap();
+    let backup = primary.backup("app");
+
+    a.run("INSERT INTO todos VALUES ('t2', 'two')");
+    let push = a.db().push_request(1000).unwrap().expect("pending");
+    let answer = block_on(transport.push(&push)).unwrap();
+    a.db().apply_push_response(&push, &answer).unwrap();
+    assert_eq!(a.pending(), 0, "acknowledged, not yet settled by a pull");
+
+    primary.restore(&backup);
+    a.sync(&transport).unwrap();
+    a.sync(&transport).unwrap();
+    let all = "SELECT id, title FROM todos ORDER BY id";
+    let expected = vec![vec![text("t1"), text("one")], vec![text("t2"), text("two")]];
+    assert_eq!(
+        primary.rows("app", all),
+        expected,
+        "the write the replica held"
+    );
+    assert_eq!(a.rows(all), expected);
+    assert_eq!(
+        a.rows("SELECT count(*) FROM _outpost_outbox"),
+        vec![vec![Value::Integer(0)]]
+    );
+}
