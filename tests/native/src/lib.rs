@@ -17,6 +17,8 @@
 //! - [`command`]: [`ServingCommand`], the `outpost-primary` command serving in a child process.
 //! - [`faults`]: [`FaultyTransport`], a seeded network that loses, duplicates and delays requests.
 //! - [`replica`]: [`Replica`], a database on a file that can die and reopen.
+//! - [`restore`]: [`PrimaryBackup`], a backup of a primary's database on either store, and
+//!   restoring the primary from it.
 //! - [`world`]: [`World`], a primary database with one synced table and replicas of it.
 
 pub mod api;
@@ -27,6 +29,7 @@ pub mod http;
 pub mod postgres;
 pub mod primary;
 pub mod replica;
+pub mod restore;
 pub mod todos;
 pub mod world;
 
@@ -41,6 +44,7 @@ pub use faults::{FaultCounts, Faults, FaultyTransport, Rng};
 pub use http::{HttpTransport, RawAnswer};
 pub use primary::{Backend, Endpoint, StartFailure, TestPrimary};
 pub use replica::Replica;
+pub use restore::PrimaryBackup;
 pub use world::World;
 
 /// A fresh directory for database files, in memory (`/dev/shm`) when the machine has it. The
