@@ -21,10 +21,16 @@ pub struct Stmt {
     pub tables: &'static [&'static Table],
     /// An UPDATE that keeps the key (the only write the primary may drop).
     pub update: bool,
+    /// Rows an `INSERT OR REPLACE` removes here, (table, key): their deletes must reach the
+    /// primary too.
+    pub removes: Vec<(&'static str, String)>,
+    /// For an upsert: a query of whether its row exists (the key bound to `?1`, as in the
+    /// statement). Asked just before the statement runs, it says whether the statement updates.
+    pub upserts: Option<&'static str>,
 }
 
-/// A row a statement wrote: (table, token, key as text).
-pub type Written = (&'static str, String, String);
+/// A row a statement wrote: its token, and the write as the ledger keeps it.
+pub type Written = (String, Write);
 
 /// Local refusals an app meets and handles; anything else is a failure of the run.
 pub fn refused_locally(error: &Error) -> bool {
@@ -37,11 +43,18 @@ pub fn refused_locally(error: &Error) -> bool {
     )
 }
 
-/// Run `stmt` and read back the rows it wrote.
-pub fn run(db: &Database, stmt: &Stmt) -> Result<Vec<Written>, Error> {
+/// Run `stmt` as replica `r` at `step`, and read back the rows it wrote.
+pub fn run(db: &Database, stmt: &Stmt, r: usize, step: u64) -> Result<Vec<Written>, Error> {
     if crate::sim::tracing() {
         println!("  {} {:?}", stmt.sql, stmt.params);
     }
+    let update = match stmt.upserts {
+        Some(exists) => {
+            let key = Params::Positional(stmt.params[..1].to_vec());
+            !db.query(exists, &key)?.rows.is_empty()
+        }
+        None => stmt.update,
+    };
     db.execute(&stmt.sql, &Params::Positional(stmt.params.clone()))?;
     let prefix = format!("{}:", stmt.token);
     let mut written = Vec::new();
@@ -52,7 +65,15 @@ pub fn run(db: &Database, stmt: &Stmt) -> Result<Vec<Written>, Error> {
         );
         let params = vec![text(&prefix), Value::Integer(prefix.len() as i64)];
         for row in db.query(&sql, &Params::Positional(params))?.rows {
-            written.push((table.name, as_text(&row[0]), as_text(&row[1])));
+            let write = Write {
+                replica: Some(r),
+                step,
+                table: table.name,
+                key: as_text(&row[1]),
+                update,
+                removed: stmt.removes.clone(),
+            };
+            written.push((as_text(&row[0]), write));
         }
     }
     Ok(written)
@@ -81,17 +102,10 @@ impl Sim {
     }
 
     /// Record what a statement outside any transaction wrote.
-    pub fn made(&mut self, r: usize, stmt: &Stmt, written: Vec<Written>) {
-        for (table, token, key) in written {
-            let write = Write {
-                replica: Some(r),
-                step: self.step,
-                table,
-                key,
-                update: stmt.update,
-            };
+    pub fn made(&mut self, written: Vec<Written>) {
+        for (token, write) in written {
+            self.counts.bump(&format!("writes made: {}", write.table));
             self.ledger.made(token, write);
-            self.counts.bump(&format!("writes made: {table}"));
         }
     }
 
@@ -99,8 +113,8 @@ impl Sim {
     pub fn app_write(&mut self, r: usize) {
         let stmts = self.some_write(r, 0);
         for stmt in &stmts {
-            match run(self.db(r), stmt) {
-                Ok(written) => self.made(r, stmt, written),
+            match run(self.db(r), stmt, r, self.step) {
+                Ok(written) => self.made(written),
                 Err(e) if refused_locally(&e) => {
                     self.counts.bump(&format!("refused locally: {}", e.code()));
                     // The app stops at the first refusal, as code with `?` does.
@@ -161,6 +175,8 @@ impl Sim {
             token: self.token(r, n),
             tables: &[&LISTS],
             update: false,
+            removes: Vec::new(),
+            upserts: None,
         })
     }
 
@@ -177,6 +193,8 @@ impl Sim {
             token: self.token(r, n),
             tables: &[&LISTS],
             update: true,
+            removes: Vec::new(),
+            upserts: None,
         })
     }
 
@@ -189,6 +207,8 @@ impl Sim {
             token: String::new(),
             tables: &[],
             update: false,
+            removes: Vec::new(),
+            upserts: None,
         })
     }
 
@@ -203,6 +223,8 @@ impl Sim {
             token: self.token(r, n),
             tables: &[&LISTS],
             update: false,
+            removes: vec![("lists", as_text(&list[0]))],
+            upserts: None,
         })
     }
 
@@ -242,6 +264,8 @@ impl Sim {
             token: self.token(r, n),
             tables: &[&ITEMS],
             update: false,
+            removes: Vec::new(),
+            upserts: None,
         })
     }
 
@@ -274,6 +298,8 @@ impl Sim {
             token: self.token(r, n),
             tables: &[&ITEMS],
             update: true,
+            removes: Vec::new(),
+            upserts: None,
         })
     }
 
@@ -312,6 +338,8 @@ impl Sim {
                 token: self.token(r, n + i),
                 tables: &[&ITEMS],
                 update: true,
+                removes: Vec::new(),
+                upserts: None,
             })
             .collect()
     }
@@ -326,6 +354,8 @@ impl Sim {
             token: String::new(),
             tables: &[],
             update: false,
+            removes: Vec::new(),
+            upserts: None,
         })
     }
 
@@ -340,6 +370,8 @@ impl Sim {
             token: self.token(r, n),
             tables: &[&ITEMS],
             update: false,
+            removes: Vec::new(),
+            upserts: None,
         })
     }
 
@@ -371,6 +403,9 @@ impl Sim {
             token: self.token(r, n),
             tables: &[&ITEMS],
             update: false,
+            // The row in its key, or in its slot: the same row either way.
+            removes: vec![("items", as_text(&item[0]))],
+            upserts: None,
         })
     }
 
@@ -387,6 +422,8 @@ impl Sim {
             token: self.token(r, n),
             tables: &[&ITEMS],
             update: true,
+            removes: Vec::new(),
+            upserts: None,
         })
     }
 
@@ -398,17 +435,16 @@ impl Sim {
             token: self.token(r, n),
             tables: &[&NOTES],
             update: false,
+            removes: Vec::new(),
+            upserts: None,
         })
     }
 
     /// `INSERT … ON CONFLICT DO UPDATE` of a note the replica has, or of the next id.
     fn upsert_note(&mut self, r: usize, n: usize) -> Option<Stmt> {
-        let (id, exists) = match self.pick_local(r, "SELECT id FROM notes ORDER BY id") {
-            Some(row) if self.rng.chance(0.6) => (row[0].clone(), true),
-            _ => (
-                self.local(r, "SELECT coalesce(max(id), 0) + 1 FROM notes", vec![])[0][0].clone(),
-                false,
-            ),
+        let id = match self.pick_local(r, "SELECT id FROM notes ORDER BY id") {
+            Some(row) if self.rng.chance(0.6) => row[0].clone(),
+            _ => self.local(r, "SELECT coalesce(max(id), 0) + 1 FROM notes", vec![])[0][0].clone(),
         };
         Some(Stmt {
             sql: "INSERT INTO notes(id, body, tok) VALUES (?1, ?2, ?3 || ':' || ?1) \
@@ -417,7 +453,9 @@ impl Sim {
             params: vec![id, text("upserted"), text(&self.token(r, n))],
             token: self.token(r, n),
             tables: &[&NOTES],
-            update: exists,
+            update: false,
+            removes: Vec::new(),
+            upserts: Some("SELECT 1 FROM notes WHERE id = ?1"),
         })
     }
 
@@ -433,6 +471,8 @@ impl Sim {
             token: self.token(r, n),
             tables: &[&NOTES],
             update: true,
+            removes: Vec::new(),
+            upserts: None,
         })
     }
 
@@ -444,6 +484,8 @@ impl Sim {
             token: String::new(),
             tables: &[],
             update: false,
+            removes: Vec::new(),
+            upserts: None,
         })
     }
 
@@ -459,6 +501,8 @@ impl Sim {
             token: self.token(r, n),
             tables: &[&MARKS],
             update: false,
+            removes: Vec::new(),
+            upserts: None,
         })
     }
 
@@ -483,6 +527,8 @@ impl Sim {
             token: self.token(r, n),
             tables: &[&MARKS],
             update: false,
+            removes: Vec::new(),
+            upserts: None,
         })
     }
 
@@ -494,6 +540,8 @@ impl Sim {
             token: String::new(),
             tables: &[],
             update: false,
+            removes: Vec::new(),
+            upserts: None,
         })
     }
 
@@ -501,21 +549,19 @@ impl Sim {
     pub fn oversize_write(&mut self, r: usize) {
         let pending = self.db(r).pending_count().unwrap();
         let stmt = self.new_note(r, 0, "x".repeat(MAX_PUSH_BYTES + 1)).unwrap();
-        match run(self.db(r), &stmt) {
+        match run(self.db(r), &stmt, r, self.step) {
             Err(e) if e.code() == "MUTATION_TOO_LARGE" => {}
             other => panic!(
                 "step {}: replica {r}: an oversize write: {other:?}",
                 self.step
             ),
         }
-        let left = run(
-            self.db(r),
-            &Stmt {
-                sql: "SELECT 1".into(),
-                params: vec![],
-                ..stmt
-            },
-        );
+        let nothing = Stmt {
+            sql: "SELECT 1".into(),
+            params: vec![],
+            ..stmt
+        };
+        let left = run(self.db(r), &nothing, r, self.step);
         assert!(left.unwrap().is_empty(), "an oversize write left a row");
         assert_eq!(
             self.db(r).pending_count().unwrap(),
@@ -528,8 +574,8 @@ impl Sim {
     /// A third of a push: a few of these make pushes split by bytes and pulls paged by bytes.
     pub fn large_write(&mut self, r: usize) {
         let stmt = self.new_note(r, 0, "y".repeat(MAX_PUSH_BYTES / 3)).unwrap();
-        let written = run(self.db(r), &stmt).expect("a large write that fits");
-        self.made(r, &stmt, written);
+        let written = run(self.db(r), &stmt, r, self.step).expect("a large write that fits");
+        self.made(written);
         self.counts.bump("large writes");
     }
 }

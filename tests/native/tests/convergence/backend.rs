@@ -74,6 +74,7 @@ impl Sim {
                 table,
                 key,
                 update,
+                removed: Vec::new(),
             };
             self.ledger.made(token, write);
         }

@@ -123,6 +123,11 @@ impl Sim {
              WHERE kind = 'update' AND old_item IS DISTINCT FROM item",
         ));
         let inserted = pairs("SELECT DISTINCT tbl, item FROM audit WHERE kind = 'insert'");
+        let updated_tokens =
+            rows("SELECT DISTINCT tok FROM audit WHERE kind = 'update' AND tok IS NOT NULL")
+                .iter()
+                .map(|row| text(&row[0]))
+                .collect();
         let mut history: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
         for row in rows("SELECT n, tbl, kind, item, old_item, tok FROM audit ORDER BY n") {
             let entry = format!("{:?}", row);
@@ -140,6 +145,7 @@ impl Sim {
             applied,
             deleted,
             inserted,
+            updated_tokens,
             history,
         }
     }

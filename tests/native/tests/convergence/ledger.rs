@@ -41,6 +41,8 @@ pub struct Write {
     pub key: String,
     /// An UPDATE that kept the key: the only kind the primary may drop.
     pub update: bool,
+    /// Rows the write removed on its replica (`INSERT OR REPLACE`), (table, key).
+    pub removed: Vec<(&'static str, String)>,
 }
 
 /// What one replica's file knows of its reports: restored with the file.
@@ -59,6 +61,8 @@ pub struct Audit {
     pub deleted: BTreeSet<(String, String)>,
     /// (table, key) of every row the primary inserted at some point.
     pub inserted: BTreeSet<(String, String)>,
+    /// Tokens the primary wrote with an UPDATE: an insert among them overwrote a row.
+    pub updated_tokens: BTreeSet<String>,
     /// Every entry of `audit` by (table, key), old keys included: for failure messages.
     pub history: BTreeMap<(String, String), Vec<String>>,
 }
@@ -201,6 +205,25 @@ impl Ledger {
         self.lost_with_primary.extend(lost);
     }
 
+    /// The rows an `INSERT OR REPLACE` removed on its replica are deleted on the primary too
+    /// (or were never there), unless what the write sent may be lost with a restore.
+    fn check_replaced_rows(&self, r: usize, token: &str, write: &Write, audit: &Audit, lost: bool) {
+        if lost {
+            return;
+        }
+        for (table, key) in &write.removed {
+            let id = (table.to_string(), key.clone());
+            assert!(
+                audit.deleted.contains(&id)
+                    || self.rows_lost_with_primary.contains(&id)
+                    || !audit.inserted.contains(&id),
+                "replica {r}: {token} ({write:?}) replaced {table} {key}, which the primary never \
+                 deleted; its history there: {:?}",
+                audit.history.get(&id)
+            );
+        }
+    }
+
     /// The final account. `listed[r]` is what replica `r`'s `rejected_writes()` lists (token ->
     /// code); `in_tables` every token in any synced table of any replica or the primary.
     pub fn check(
@@ -275,7 +298,16 @@ impl Ledger {
                 listed, reported,
                 "replica {r}: {token} ({write:?}) is listed rejected as {listed:?}, reported as {reported:?}"
             );
+            let lost = lost_with_primary || listed.is_some_and(|code| code == REPLICA_RESTORED);
+            self.check_replaced_rows(r, token, write, audit, lost);
             match (applied, listed.map(String::as_str)) {
+                (true, None) if !write.update && audit.updated_tokens.contains(token) => {
+                    panic!(
+                    "replica {r}: the insert {token} ({write:?}) overwrote a row the primary had, \
+                     which its writer never saw; the primary's history of that row: {:?}",
+                    audit.history.get(&(write.table.to_owned(), write.key.clone()))
+                )
+                }
                 (true, None) => seen.on_primary += 1,
                 (true, Some(REPLICA_RESTORED)) => seen.restored_and_on_primary += 1,
                 (true, Some(code)) => {

@@ -43,15 +43,15 @@ impl Sim {
     /// `begin`, writes that read what the transaction wrote so far, sync attempts, an end.
     fn open_transaction(&mut self, r: usize) {
         self.db(r).begin().unwrap();
-        let mut written: Vec<(Written, bool)> = Vec::new();
+        let mut written: Vec<Written> = Vec::new();
         let mut failed = false;
         let mut n = 0;
         for _ in 0..2 + self.rng.below(3) {
             let stmts = self.some_write(r, n);
             n += stmts.len().max(1);
             for stmt in &stmts {
-                match run(self.db(r), stmt) {
-                    Ok(rows) => written.extend(rows.into_iter().map(|w| (w, stmt.update))),
+                match run(self.db(r), stmt, r, self.step) {
+                    Ok(rows) => written.extend(rows),
                     Err(e) if refused_locally(&e) => {
                         self.counts.bump(&format!("refused locally: {}", e.code()));
                         failed = true;
@@ -86,7 +86,7 @@ impl Sim {
                 End::Crash
             }
         };
-        self.ended(r, end, written);
+        self.ended(end, written);
     }
 
     /// `Database::transaction` with a closure, which commits on `Ok` and rolls back on `Err`;
@@ -99,10 +99,10 @@ impl Sim {
         }
         let give_up = self.rng.chance(0.25);
         let mut written = Vec::new();
+        let step = self.step;
         let done = self.db(r).transaction(|db| {
             for stmt in &stmts {
-                let rows = run(db, stmt)?;
-                written.extend(rows.into_iter().map(|w| (w, stmt.update)));
+                written.extend(run(db, stmt, r, step)?);
             }
             match give_up {
                 true => Err(Error::BadParams("the app changed its mind".into())),
@@ -110,37 +110,27 @@ impl Sim {
             }
         });
         match done {
-            Ok(()) => self.ended(r, End::Commit, written),
+            Ok(()) => self.ended(End::Commit, written),
             Err(e) if refused_locally(&e) => {
                 self.counts.bump(&format!("refused locally: {}", e.code()));
-                self.ended(r, End::Rollback, written);
+                self.ended(End::Rollback, written);
             }
-            Err(Error::BadParams(_)) if give_up => self.ended(r, End::Rollback, written),
+            Err(Error::BadParams(_)) if give_up => self.ended(End::Rollback, written),
             Err(e) => panic!("step {}: replica {r}: a transaction: {e}", self.step),
         }
     }
 
-    fn ended(&mut self, r: usize, end: End, written: Vec<(Written, bool)>) {
+    fn ended(&mut self, end: End, written: Vec<Written>) {
         let name = match end {
             End::Commit => "transactions committed",
             End::Rollback => "transactions rolled back",
             End::Crash => "transactions lost in a crash",
         };
         self.counts.bump(name);
-        for ((table, token, key), update) in written {
-            match end {
-                End::Commit => {
-                    let write = crate::ledger::Write {
-                        replica: Some(r),
-                        step: self.step,
-                        table,
-                        key,
-                        update,
-                    };
-                    self.ledger.made(token, write);
-                    self.counts.bump(&format!("writes made: {table}"));
-                }
-                End::Rollback | End::Crash => {
+        match end {
+            End::Commit => self.made(written),
+            End::Rollback | End::Crash => {
+                for (token, _) in written {
                     self.ledger.rolled_back(token);
                     self.counts.bump("writes rolled back");
                 }
