@@ -17,8 +17,24 @@ export type SqlValue = null | number | bigint | string | Uint8Array;
  */
 export type Params = readonly SqlValue[] | { readonly [name: string]: SqlValue };
 
-/** One result row: column name → value. */
+/**
+ * One result row: column name → value. `db.query<Todo>()` takes any object type for its rows, an
+ * `interface` as well as a `type` alias.
+ */
 export type Row = Record<string, SqlValue>;
+
+/** One result row of a query run with `{ rowMode: "array" }`: the values in column order. */
+export type ArrayRow = SqlValue[];
+
+/** The options of {@link Database.query}. */
+export interface QueryOptions {
+  /**
+   * `"object"` (the default): each row an object keyed by column name; of two columns with the
+   * same name, the last one wins. `"array"`: each row an array of values in column order, so
+   * nothing is lost when a join selects two columns of the same name (what ORM drivers use).
+   */
+  rowMode?: "object" | "array";
+}
 
 /** What a write did. */
 export interface ExecuteResult {
@@ -214,7 +230,9 @@ export interface Database {
    * Runs one statement and returns its rows. Local only: no network, ever.
    * The type argument describes the rows; it is not checked at run time.
    */
-  query<T extends Row = Row>(sql: string, params?: Params): Promise<T[]>;
+  query<T extends object = Row>(sql: string, params?: Params, options?: QueryOptions & { rowMode?: "object" }): Promise<T[]>;
+  /** {@link Database.query} with each row an array of values in column order. */
+  query<T extends readonly unknown[] = ArrayRow>(sql: string, params: Params | undefined, options: QueryOptions & { rowMode: "array" }): Promise<T[]>;
   /**
    * Runs one statement once per parameter list, in one transaction: all rows, or (on any error)
    * none. The statement is compiled once and the call crosses into the database once, so this is
@@ -275,9 +293,9 @@ export interface Database {
    * for a `sql` that is not a string or an `onRows` that is not a function; a query that fails is
    * reported to `options.onError` (by default, as an uncaught error).
    */
-  watch<T extends Row = Row>(sql: string, params: Params | undefined, onRows: (rows: T[]) => void, options?: WatchOptions): () => void;
+  watch<T extends object = Row>(sql: string, params: Params | undefined, onRows: (rows: T[]) => void, options?: WatchOptions): () => void;
   /** {@link Database.watch} without parameters. */
-  watch<T extends Row = Row>(sql: string, onRows: (rows: T[]) => void): () => void;
+  watch<T extends object = Row>(sql: string, onRows: (rows: T[]) => void): () => void;
   /** Stops syncing and closes the database, releasing its storage (and, in a browser, its Worker). Idempotent. */
   close(): Promise<void>;
 }

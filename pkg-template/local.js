@@ -95,9 +95,19 @@ export class LocalDatabase {
 
   /** Runs `method` now (its caller waited for its turn); a write wakes the sync loop. */
   #answer(method, args) {
+    if (method.name === "query") return this.#query(...args);
     const result = method.name === "executeMany" ? this.#executeMany(...args) : this.#db[method.name](...args);
     if (method.writes && !this.#transaction) this.#loop?.onLocalWrite?.();
     return result;
+  }
+
+  /** A query's rows, as objects or (rowMode "array") as arrays; a query that wrote wakes the sync loop. */
+  #query(sql, params, options) {
+    const arrays = queryRowMode(options) === "array";
+    const changesBefore = this.#loop ? this.#db.totalChanges() : 0;
+    const rows = arrays ? this.#db.queryArrays(sql, params) : this.#db.query(sql, params);
+    if (this.#loop && !this.#transaction && this.#db.totalChanges() !== changesBefore) this.#loop.onLocalWrite?.();
+    return rows;
   }
 
   /** Resolves once no transaction is open (a transaction begun meanwhile is waited for too). */
@@ -285,6 +295,14 @@ function checkSyncOptions(sync, bad) {
     ...(live !== undefined ? { live } : {}),
     ...(maxStalenessMs !== undefined ? { maxStalenessMs } : {}),
   };
+}
+
+/** query()'s third argument: `{ rowMode?: "object" | "array" }`; BAD_OPTIONS otherwise. */
+function queryRowMode(options) {
+  if (options === undefined) return "object";
+  const rowMode = options !== null && typeof options === "object" && !Array.isArray(options) ? options.rowMode : null;
+  if (rowMode === undefined || rowMode === "object" || rowMode === "array") return rowMode ?? "object";
+  throw new OutpostError("BAD_OPTIONS", `query()'s options must be { rowMode?: "object" | "array" }, got ${describe(options)}`);
 }
 
 function checkMilliseconds(value, what, bad) {

@@ -11,7 +11,7 @@
 //   the sync loop pushes soon after.
 // - resend: it changes nothing, so when the tab holding the database goes away before answering
 //   it, it is simply sent to the next holder. Every other call then rejects with HOLDER_CHANGED:
-//   it may or may not have been applied.
+//   it may or may not have been applied. A function decides from the call's arguments.
 // - tabs: a tab that does not hold the database sends it to the tab that does.
 // - api: a method of the public Database; a page's Worker runs it for the page.
 // - own: every layer implements it itself instead of passing it on (close releases that layer's
@@ -30,7 +30,9 @@ export const METHODS = Object.freeze(
     method("execute", ["sql", "params"], { writes: (sql) => [sql], engine: true, inTransaction: true }),
     method("executeMany", ["sql", "paramLists"], { writes: (sql) => [sql], inTransaction: true }),
     method("batch", ["statements"], { writes: statementSqls, engine: true, inTransaction: true }),
-    method("query", ["sql", "params"], { resend: true, engine: true, inTransaction: true }),
+    // A query may write too (INSERT ... RETURNING, as ORMs send it): the live layer finds which
+    // tables before it runs, and a query that returns what it wrote is not re-sent.
+    method("query", ["sql", "params", "options"], { writes: (sql) => [sql], resend: readsOnly, engine: true, inTransaction: true }),
     method("pendingWrites", ["options"], { resend: true, engine: true }),
     method("rejectedWrites", ["options"], { resend: true, engine: true }),
     method("discardRejected", ["seq"], { engine: true }),
@@ -59,6 +61,11 @@ export const TRANSACTION_STEPS = Object.freeze({
 
 /** The calls a transaction's `tx` offers. */
 export const IN_TRANSACTION = METHODS.filter((m) => m.inTransaction);
+
+/** Whether a call of `method` with `args` may be sent again to a new holder (see resend above). */
+export function mayResend(method, args) {
+  return typeof method.resend === "function" ? method.resend(...args) : method.resend;
+}
 
 /** The method called `name`, or undefined: message data is not trusted to name a real one. */
 export function methodNamed(name) {
@@ -100,6 +107,11 @@ function method(
 function transactionWrites(_transaction, name, args) {
   const inner = methodNamed(name);
   return inner?.inTransaction && inner.writes && Array.isArray(args) ? inner.writes(...args) : [];
+}
+
+/** A query whose SQL says RETURNING writes what it returns: sent twice, it could write twice. */
+function readsOnly(sql) {
+  return typeof sql !== "string" || !/\breturning\b/i.test(sql);
 }
 
 function statementSqls(statements) {

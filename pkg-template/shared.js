@@ -15,7 +15,7 @@ import { OutpostError } from "./error.js";
 import { EVENT_NAMES, Listeners } from "./events.js";
 import { LiveDatabase } from "./live.js";
 import { checkOptions, openLocal } from "./local.js";
-import { defineMethods, methodNamed, PASSED_ON, TRANSACTION_STEPS } from "./methods.js";
+import { defineMethods, mayResend, methodNamed, PASSED_ON, TRANSACTION_STEPS } from "./methods.js";
 import { announcePresence, whenGone } from "./presence.js";
 import { runTransaction } from "./transaction.js";
 import { ALL_TABLES, Watches, watchArguments } from "./watch.js";
@@ -227,7 +227,7 @@ export class SharedDatabase {
     if (old === undefined || old === holder.id) return;
     for (const [id, call] of this.#pending) {
       if (call.sentTo === null || call.sentTo === holder.id) continue;
-      if (methodNamed(call.method).resend) {
+      if (mayResend(methodNamed(call.method), call.args)) {
         call.sentTo = null;
       } else {
         this.#pending.delete(id);

@@ -173,6 +173,12 @@ impl Database {
         })
     }
 
+    /// Rows changed since the connection opened, by every statement and trigger: compared
+    /// across a query, it tells whether the query wrote (an `INSERT ... RETURNING`).
+    pub fn total_changes(&self) -> u64 {
+        self.conn.total_changes()
+    }
+
     /// Run one statement and return its rows.
     pub fn query(&self, sql: &str, params: &Params) -> Result<QueryResult> {
         let mut rows = Vec::new();

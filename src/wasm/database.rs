@@ -161,6 +161,28 @@ impl JsDatabase {
         Ok(rows)
     }
 
+    /// Run one statement; its rows as arrays of values in column order. Unlike objects keyed by
+    /// column name, nothing collapses when a join selects two columns of the same name, so the
+    /// ORM drivers (drizzle.js, kysely.js) map columns by position.
+    #[wasm_bindgen(js_name = queryArrays)]
+    pub fn query_arrays(&self, sql: &str, params: JsValue) -> JsResult<Array> {
+        let params = params_from_js(&params)?;
+        let rows = Array::new();
+        self.inner.with_db(|db| {
+            db.each_row(sql, &params, |_, values| {
+                rows.push(&values.iter().map(|v| value_to_js(*v)).collect::<Array>());
+                Ok(())
+            })
+        })?;
+        Ok(rows)
+    }
+
+    /// Rows changed since the database opened (`Database::total_changes`), as a number.
+    #[wasm_bindgen(js_name = totalChanges)]
+    pub fn total_changes(&self) -> JsResult<f64> {
+        Ok(self.inner.with_db(|db| Ok(db.total_changes()))? as f64)
+    }
+
     /// Run one statement once per parameter list, in one transaction, all or nothing; the
     /// statement is compiled once. `{ rowsAffected, lastInsertRowid }` for the whole run.
     #[wasm_bindgen(js_name = executeMany)]

@@ -1,5 +1,5 @@
 // The package in headless Chromium, used from a page's main thread as an app would use it:
-// OPFS persistence across a reload, a second tab sharing the database, values and errors
+// OPFS persistence across a reload, a second tab sharing the database (array rows included), values and errors
 // crossing the Worker boundary, batch atomicity, and local mode inside the app's own Worker.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -43,6 +43,11 @@ describe("outpost-sqlite in a browser page", { timeout: 120_000 }, () => {
       return window.db.query("SELECT id FROM todos ORDER BY id");
     }, TODOS);
     assert.deepEqual(shared, [{ id: "a" }, { id: "b" }, { id: "c" }]);
+    // Array rows cross both hops (page to Worker, tab to the holding tab) with every column.
+    const arrays = await second.evaluate(() =>
+      window.db.query("SELECT t.id, u.id FROM todos t JOIN todos u ON u.id = t.id ORDER BY t.id", [], { rowMode: "array" }),
+    );
+    assert.deepEqual(arrays, [["a", "a"], ["b", "b"], ["c", "c"]]);
 
     // The first tab sees the second tab's write, and writes on.
     const still = await page.evaluate(async () => {

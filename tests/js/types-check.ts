@@ -2,6 +2,8 @@
 // The @ts-expect-error lines prove that the types refuse what the runtime refuses.
 import { open, OutpostError } from "outpost-sqlite";
 import type {
+  ArrayRow,
+  QueryOptions,
   ChangeEvent,
   Database,
   DatabaseEvents,
@@ -25,11 +27,13 @@ import type {
   WriteListOptions,
 } from "outpost-sqlite";
 
-interface Todo extends Row {
+// An interface, as most apps write their rows: no index signature needed.
+interface Todo {
   id: string;
   title: string;
   done: number;
 }
+
 
 async function everything(): Promise<void> {
   const sync: SyncOptions = {
@@ -61,6 +65,14 @@ async function everything(): Promise<void> {
   const first: SqlValue | undefined = rows[0]?.["title"];
   const todos: Todo[] = await db.query<Todo>("SELECT id, title, done FROM todos WHERE done = ?", [0]);
   const title: string | undefined = todos[0]?.title;
+  const arrays: ArrayRow[] = await db.query("SELECT id, title FROM todos", [], { rowMode: "array" });
+  const pairs: [string, string][] = await db.query<[string, string]>("SELECT id, title FROM todos", undefined, { rowMode: "array" });
+  const objectMode = { rowMode: "object" } satisfies QueryOptions;
+  const objects: Row[] = await db.query("SELECT 1", [], objectMode);
+  // @ts-expect-error array rows are arrays, not objects
+  const notObjects: Todo[] = await db.query("SELECT * FROM todos", [], { rowMode: "array" });
+  // @ts-expect-error there are two row modes
+  await db.query("SELECT 1", [], { rowMode: "columns" });
 
   const statements: Statement[] = [{ sql: "INSERT INTO todos (id, title) VALUES (?, ?)", params: ["b", "two"] }, { sql: "UPDATE todos SET done = 1" }];
   const results: ExecuteResult[] = await db.batch(statements);

@@ -1,6 +1,7 @@
 // The package's TypeScript types: types-check.ts (every public API, strict) compiles against the
-// built pkg/index.d.ts, index.d.ts never falls back to `any`, and its Database declares exactly the
-// public calls of the package's method table (methods.js), besides the synchronous ones.
+// built pkg/index.d.ts and types-orm.ts against its drizzle and kysely subpaths; index.d.ts never
+// falls back to `any`, and its Database declares exactly the public calls of the package's method
+// table (methods.js), besides the synchronous ones.
 import { it } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
@@ -10,17 +11,21 @@ import { linkPackage, pkgDir } from "./helpers/package.mjs";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 
-it("types-check.ts compiles with tsc --strict against the package's index.d.ts", () => {
+function tsc(project) {
   linkPackage();
   try {
-    execFileSync(process.execPath, ["node_modules/typescript/bin/tsc", "-p", "tests/js/tsconfig.json"], {
-      cwd: root,
-      encoding: "utf8",
-      stdio: "pipe",
-    });
+    execFileSync(process.execPath, ["node_modules/typescript/bin/tsc", "-p", project], { cwd: root, encoding: "utf8", stdio: "pipe" });
   } catch (err) {
     assert.fail(`tsc failed:\n${err.stdout}${err.stderr}`);
   }
+}
+
+it("types-check.ts compiles with tsc --strict against the package's index.d.ts", () => {
+  tsc("tests/js/tsconfig.json");
+});
+
+it("types-orm.ts compiles with tsc --strict against the drizzle and kysely subpaths", () => {
+  tsc("tests/js/tsconfig.orm.json");
 });
 
 it("index.d.ts has no `any`", () => {

@@ -1,5 +1,6 @@
 // The README's Cloudflare Workers example (the block marked <!-- readme-test: workerd -->), run as
-// written: bundled with esbuild as wrangler would, in workerd, against a real primary.
+// written: bundled with esbuild as wrangler would, in workerd, against a real primary, and then
+// with the primary gone, when it serves its copy.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -53,5 +54,20 @@ describe("the README's Workers example", { timeout: 120_000 }, () => {
     await until(() => primary.query("SELECT title FROM todos WHERE id = 'a'").then((rows) => rows[0]?.title === "from the README"), {
       message: "the README Worker's push to reach the primary",
     });
+  });
+
+  it("serves its copy, marked stale, when the primary cannot be reached", async () => {
+    await primary.stop();
+    // maxStalenessMs is 1000: once the last pull is older, ensureFresh() asks the primary and fails.
+    const response = await until(
+      async () => {
+        const res = await mf.dispatchFetch("http://edge.test/");
+        return res.headers.get("x-outpost-stale") ? res : (await res.arrayBuffer(), null);
+      },
+      { message: "a response marked stale" },
+    );
+    assert.equal(response.status, 200);
+    assert.equal(response.headers.get("x-outpost-stale"), "OFFLINE");
+    assert.deepEqual(await response.json(), [{ id: "a", title: "from the README", done: 0 }]);
   });
 });
