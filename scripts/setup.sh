@@ -36,14 +36,16 @@ if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$WASM_BINDGE
 fi
 
 # JS tooling, pinned in package-lock.json: playwright-core, typescript, binaryen (wasm-opt),
-# miniflare (workerd), esbuild, smol-toml. npm ci is skipped when node_modules matches the lockfile.
-if [ -f package-lock.json ]; then
-  stamp=node_modules/.outpost-lock.sha256
-  if [ "$(cat "$stamp" 2>/dev/null)" != "$(sha256sum package-lock.json | cut -d' ' -f1)" ]; then
-    npm ci --no-audit --no-fund
-    sha256sum package-lock.json | cut -d' ' -f1 > "$stamp"
+# miniflare and wrangler (workerd), esbuild, smol-toml, drizzle-orm and kysely; and, in
+# tests/bundlers, the bundlers the package is tested with (Vite 8 and 7, webpack, Rollup, Parcel).
+# npm ci is skipped when a node_modules matches its lockfile.
+npm_ci() {
+  local stamp="$1/node_modules/.outpost-lock.sha256"
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$(sha256sum "$1/package-lock.json" | cut -d' ' -f1)" ]; then
+    (cd "$1" && npm ci --no-audit --no-fund)
+    sha256sum "$1/package-lock.json" | cut -d' ' -f1 > "$stamp"
   fi
-else
-  npm install --no-audit --no-fund
-fi
+}
+npm_ci .
+npm_ci tests/bundlers
 echo "setup: ready"

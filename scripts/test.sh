@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Every test Outpost has, after installing what they need (scripts/setup.sh) on a fresh Debian
 # machine: formatting and lints (native and wasm32), the Rust tests (core, primary, end-to-end sync
-# and the convergence simulation), the wasm tests in headless Chromium, and the JS tests (package,
-# pages, workerd, types, browser end-to-end). Benchmarks are not tests: scripts/bench.sh runs them.
+# and the convergence simulation), the wasm tests in headless Chromium, the JS tests (package,
+# pages, workerd, types, ORMs, browser end-to-end), and the package in every bundler's fresh app. Benchmarks are not tests: scripts/bench.sh runs them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,6 +25,9 @@ cargo test -p outpost --target wasm32-unknown-unknown --test wasm_opfs
 
 step "JS tests (package, pages, workerd, types, README)"
 bash scripts/test-js.sh
+
+step "bundler tests (the packed package in fresh Vite, webpack, esbuild, Rollup, Parcel, Node, tsc and wrangler apps)"
+bash scripts/test-bundlers.sh
 
 step "Cloudflare Workers tests (workerd via miniflare, wrangler dry-run bundle)"
 bash scripts/test-workers.sh

@@ -6,7 +6,7 @@ import { extname, join, normalize, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = resolve(fileURLToPath(new URL("../../..", import.meta.url)));
-const mounts = { "/pkg/": join(root, "pkg"), "/pages/": join(root, "tests/js/pages") };
+const PAGE_MOUNTS = { "/pkg/": join(root, "pkg"), "/pages/": join(root, "tests/js/pages") };
 const types = {
   ".html": "text/html; charset=utf-8",
   ".js": "text/javascript; charset=utf-8",
@@ -18,8 +18,9 @@ const types = {
 /**
  * Starts the server; resolves with its origin, a close() function, and `primaryRequests`: the
  * requests made to /primary/* (answered 503, as by a primary that is down), for checking headers.
+ * `mounts` (URL prefix -> folder) replaces the page tests' /pkg/ and /pages/, e.g. { "/": dist }.
  */
-export async function startServer() {
+export async function startServer({ mounts = PAGE_MOUNTS } = {}) {
   const primaryRequests = [];
   const server = createServer(async (req, res) => {
     const path = decodeURIComponent(new URL(req.url, "http://x").pathname);
@@ -30,7 +31,7 @@ export async function startServer() {
       return;
     }
     const mount = Object.keys(mounts).find((prefix) => path.startsWith(prefix));
-    const file = mount && normalize(join(mounts[mount], path.slice(mount.length)));
+    const file = mount && normalize(join(mounts[mount], path.slice(mount.length) || "index.html"));
     if (!file || !file.startsWith(mounts[mount])) {
       res.writeHead(404).end();
       return;
