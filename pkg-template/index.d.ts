@@ -331,6 +331,7 @@ export type OutpostErrorCode =
   | "TRANSACTION_STATEMENT"
   | "MUTATION_TOO_LARGE"
   | "REPLICA_RESTORED"
+  | "SCHEMA_CHANGED"
   // Sent by the primary.
   | "BAD_REQUEST"
   | "UNSUPPORTED_VERSION"
@@ -341,6 +342,7 @@ export type OutpostErrorCode =
   | "BAD_KEY"
   | "KEY_EXISTS"
   | "SCHEMA_AHEAD"
+  | "UPGRADE_REQUIRED"
   | "READ_ONLY"
   | "QUERY_DISABLED"
   | "UNAUTHORIZED"

@@ -57,6 +57,7 @@ codes! {
     TRANSACTION_OPEN [Replica] "sync waits: the app's own transaction is open on this database";
     TRANSACTION_STATEMENT [Replica] "BEGIN, COMMIT, ROLLBACK, SAVEPOINT or RELEASE sent as a statement; use transaction()";
     MUTATION_TOO_LARGE [Replica] "one write is larger than a push may carry; it was set aside, and its row put back";
+    SCHEMA_CHANGED [Replica] "a write made before a migration of this app changed its table's key or stopped syncing the table; it was set aside unsent, its content kept";
     REPLICA_RESTORED [Replica] "this replica's file was restored from an older copy or is open on two devices; the write may or may not have reached the primary";
     HOLDER_CHANGED [Package] "the tab holding the database went away before answering; the call may or may not have been applied";
     WORKER_FAILED [Package] "the database's Worker could not start or crashed";
@@ -70,6 +71,7 @@ codes! {
     UNKNOWN_COLUMN [Primary] "a mutation names a column the table does not have";
     BAD_KEY [Primary] "a mutation's key has the wrong length or a value that is not INTEGER or TEXT";
     SCHEMA_AHEAD [Primary] "the replica writes a table or column the primary does not have yet; the writes wait, in order, until it does";
+    UPGRADE_REQUIRED [Primary] "the primary's migrations need a newer app: the replica's schema version is below their minimum; nothing was applied, and its writes wait";
     KEY_EXISTS [Primary] "an insert names a key the table already has: another replica made that row";
     READ_ONLY [Primary] "a query would write";
     QUERY_DISABLED [Primary] "queries are off for this store, since one could read another database";

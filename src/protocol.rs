@@ -88,6 +88,10 @@ pub struct PushRequest {
     /// for this client lost mutations it acknowledged (restored from a backup, or replaced).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acked_seen: Option<i64>,
+    /// v2: the replica's schema version, the number of migrations its app applies. A primary
+    /// whose migrations need a newer one refuses the request with `UPGRADE_REQUIRED`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema_version: Option<u32>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -174,6 +178,9 @@ pub struct PullRequest {
     /// primary lost it (restored from a backup): the answer is then `reset`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acked_seen: Option<i64>,
+    /// v2: the replica's schema version, as in [`PushRequest::schema_version`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema_version: Option<u32>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

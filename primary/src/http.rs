@@ -20,7 +20,7 @@ use tower_http::services::ServeDir;
 use crate::error::ApiError;
 use crate::extract::{DatabaseAccess, ProtocolBody};
 use crate::store::{QueryAnswer, Store};
-use crate::validate::{check_pull, check_push};
+use crate::validate::{check_pull, check_push, check_replica_schema};
 use crate::{App, MAX_BODY_BYTES};
 
 /// How often a waiting pull looks again even without a signal: writes made on the database file
@@ -65,6 +65,7 @@ async fn push<S: Store>(
     ProtocolBody(request): ProtocolBody<PushRequest>,
 ) -> Result<Json<PushResponse>, ApiError> {
     check_push(&request)?;
+    check_replica_schema(request.schema_version, app.min_replica_schema)?;
     Ok(Json(app.store.push(&db, request).await?))
 }
 
@@ -74,6 +75,7 @@ async fn pull<S: Store>(
     ProtocolBody(request): ProtocolBody<PullRequest>,
 ) -> Result<Json<PullResponse>, ApiError> {
     check_pull(&request)?;
+    check_replica_schema(request.schema_version, app.min_replica_schema)?;
     let wait = Duration::from_millis(request.wait_ms.min(MAX_PULL_WAIT_MS));
     // Subscribe before the first read, so a push landing between the read and the wait still wakes us.
     let mut changes = app.store.changes(&db).await?;

@@ -63,6 +63,9 @@ pub struct App<S> {
     pub auth: Auth,
     pub databases: Option<Vec<String>>,
     pub static_dir: Option<PathBuf>,
+    /// Replicas below this schema version are refused with `UPGRADE_REQUIRED` (the schema's
+    /// `-- outpost:min-replica-schema` lines).
+    pub min_replica_schema: u32,
     /// Becomes true when the server is shutting down, so waiting pulls answer at once.
     pub shutdown: watch::Receiver<bool>,
 }
@@ -105,9 +108,12 @@ pub async fn serve<S: Store>(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
+    let min_replica_schema = store::min_replica_schema(&config.schema_sql)
+        .map_err(|e| ServeError::Setup(e.to_string()))?;
     let (stop, stopping) = watch::channel(false);
     let app = Arc::new(App {
         store,
+        min_replica_schema,
         auth: config.auth,
         databases: config.databases,
         static_dir: config.static_dir,

@@ -12,6 +12,24 @@ use crate::error::ApiError;
 /// Long enough for any UUID-like id, short enough to keep the clients table small.
 const MAX_CLIENT_ID_LEN: usize = 128;
 
+/// A replica older than the primary's migrations allow (a breaking change, docs/MIGRATIONS.md)
+/// is refused before anything is read or applied, so its writes wait in its outbox. One that
+/// does not say its version (protocol v1) is taken for the oldest.
+pub fn check_replica_schema(version: Option<u32>, min: u32) -> Result<(), ApiError> {
+    let version = version.unwrap_or(0);
+    if version >= min {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        StatusCode::CONFLICT,
+        codes::UPGRADE_REQUIRED,
+        format!(
+            "this primary serves apps from schema version {min} on, and this replica is at \
+             {version}: upgrade the app; its unsent writes wait"
+        ),
+    ))
+}
+
 pub fn check_push(request: &PushRequest) -> Result<(), ApiError> {
     if request.mutations.len() > MAX_PUSH_MUTATIONS {
         return Err(ApiError::new(

@@ -79,6 +79,9 @@ pub struct Database {
     /// The first outbox seq this open can assign: entries from it on were written since the
     /// file was opened, so after a restore or a copy of the file they are certainly new writes.
     pub(crate) session_first_seq: i64,
+    /// The app's schema version: how many migrations it applies. Sent with every push and pull,
+    /// so a primary that needs a newer app can say so (`UPGRADE_REQUIRED`).
+    pub(crate) schema_version: u32,
 }
 
 /// Writes the header's user_version back unchanged: a write, so SQLite opens the WAL and holds it.
@@ -140,6 +143,7 @@ impl Database {
             false => {
                 // A table new to sync, or one with new columns, is backfilled by the next pull.
                 crate::sync::note_shape(&tx, &synced)?;
+                crate::sync::set_aside_unfit(&tx, &synced)?;
                 crate::sync::last_assigned_seq(&tx)? + 1
             }
         };
@@ -151,6 +155,7 @@ impl Database {
             synced,
             wal: options.exclusive,
             session_first_seq,
+            schema_version: options.migrations.len() as u32,
         })
     }
 

@@ -3,6 +3,7 @@
 
 use rusqlite::{params, Connection};
 
+use super::older_schema::without_dropped_columns;
 use super::settle::{last_seq, meta_get, meta_set, set_aside, ACKED_SEEN};
 use crate::protocol::{
     Mutation, Op, PushRequest, PushResponse, Waiting, MAX_PUSH_BYTES, PROTOCOL_VERSION,
@@ -157,13 +158,14 @@ impl Database {
             if bytes > MAX_PUSH_BYTES && !mutations.is_empty() {
                 break;
             }
-            mutations.push(Mutation {
+            let mutation = Mutation {
                 seq: r.get(0)?,
                 table: r.get(1)?,
                 op: parse_op(&r.get::<_, String>(2)?)?,
                 key: json_column(3, key)?,
                 columns: json_column(4, columns)?,
-            });
+            };
+            mutations.push(without_dropped_columns(&self.synced, mutation));
         }
         if mutations.is_empty() {
             return Ok(None);
@@ -174,6 +176,7 @@ impl Database {
             mutations,
             last_seq: Some(last_seq(conn)?),
             acked_seen: Some(meta_get(conn, ACKED_SEEN)?.unwrap_or(0)),
+            schema_version: Some(self.schema_version),
         }))
     }
 

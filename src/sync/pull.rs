@@ -87,6 +87,7 @@ impl Database {
             pending_from: Some(pending_from.unwrap_or(last_seq(conn)? + 1)),
             behind,
             acked_seen: Some(meta_get(conn, ACKED_SEEN)?.unwrap_or(0)),
+            schema_version: Some(self.schema_version),
         })
     }
 

@@ -16,6 +16,12 @@ use super::StoreError;
 /// The line that starts a step.
 pub const MARKER: &str = "-- outpost:migration";
 
+/// A line in a step, `-- outpost:min-replica-schema N`: from this step on, the primary refuses
+/// replicas whose schema version (the number of migrations their app applies) is below `N` with
+/// `UPGRADE_REQUIRED`. It marks a breaking change (a dropped or renamed column, a changed key),
+/// which older app versions would write in a shape the database no longer has.
+pub const MIN_REPLICA_MARKER: &str = "-- outpost:min-replica-schema";
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Migration {
     /// 1-based.
@@ -78,6 +84,28 @@ pub fn parse(text: &str) -> Vec<Migration> {
             sql,
         })
         .collect()
+}
+
+/// The oldest replica schema version the steps accept: the highest `MIN_REPLICA_MARKER` among
+/// them, 0 (any) without one. A marker without a number is a set-up error naming its step.
+pub fn min_replica_schema(migrations: &[Migration]) -> Result<u32, StoreError> {
+    let mut min = 0;
+    for step in migrations {
+        for line in step.sql.lines() {
+            let Some(number) = line.trim_start().strip_prefix(MIN_REPLICA_MARKER) else {
+                continue;
+            };
+            let number = number.trim().parse::<u32>().map_err(|_| {
+                StoreError::Setup(format!(
+                    "migration {} ({}): {MIN_REPLICA_MARKER} takes a schema version, a whole \
+                     number: {line:?}",
+                    step.step, step.name
+                ))
+            })?;
+            min = min.max(number);
+        }
+    }
+    Ok(min)
 }
 
 /// Of the SQL as written, but for white space around it and a final semicolon, which change
@@ -171,6 +199,18 @@ mod tests {
             parse("CREATE TABLE t(id TEXT PRIMARY KEY);")[0].digest,
             steps[0].digest
         );
+    }
+
+    #[test]
+    fn the_minimum_replica_schema_is_the_highest_marker() {
+        assert_eq!(min_replica_schema(&parse("SELECT 1;")).unwrap(), 0);
+        let steps = parse(
+            "SELECT 1;\n-- outpost:migration drop\n-- outpost:min-replica-schema 3\nSELECT 2;\n\
+             -- outpost:migration later\n  -- outpost:min-replica-schema 2\nSELECT 3;",
+        );
+        assert_eq!(min_replica_schema(&steps).unwrap(), 3);
+        let bad = parse("-- outpost:migration x\n-- outpost:min-replica-schema three\nSELECT 1;");
+        assert!(matches!(min_replica_schema(&bad), Err(StoreError::Setup(m)) if m.contains("(x)")));
     }
 
     #[test]

@@ -22,7 +22,9 @@ use outpost::Value;
 use serde::Serialize;
 use tokio::sync::watch;
 
-pub use migrations::{read_schema, MARKER as MIGRATION_MARKER};
+pub use migrations::{
+    read_schema, MARKER as MIGRATION_MARKER, MIN_REPLICA_MARKER as MIN_REPLICA_SCHEMA_MARKER,
+};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
@@ -57,6 +59,12 @@ pub trait Store: Send + Sync + 'static {
         &self,
         db: &str,
     ) -> impl Future<Output = Result<watch::Receiver<i64>, StoreError>> + Send;
+}
+
+/// The oldest replica schema version `schema_sql`'s migrations accept (see
+/// [`MIN_REPLICA_SCHEMA_MARKER`]); 0 when any will do.
+pub fn min_replica_schema(schema_sql: &str) -> Result<u32, StoreError> {
+    migrations::min_replica_schema(&migrations::parse(schema_sql))
 }
 
 /// The answer to a read-only query: column names, then rows of values in column order.

@@ -47,6 +47,20 @@ pub use replica::Replica;
 pub use restore::PrimaryBackup;
 pub use world::World;
 
+/// Expand each `fn name(store: Backend)` of a test file into a test per store, `name::sqlite` and
+/// `name::postgres`.
+#[macro_export]
+macro_rules! on_both_stores {
+    ($($test:ident),* $(,)?) => {
+        $(mod $test {
+            #[test]
+            fn sqlite() { super::$test($crate::Backend::Sqlite) }
+            #[test]
+            fn postgres() { super::$test($crate::Backend::Postgres) }
+        })*
+    };
+}
+
 /// A fresh directory for database files, in memory (`/dev/shm`) when the machine has it. The
 /// tests make thousands of commits and every one syncs to disk; what they check is what the
 /// processes see, not what survives a power cut, so tmpfs keeps them fast without weakening them.

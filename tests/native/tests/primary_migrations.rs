@@ -30,18 +30,7 @@ fn insert(seq: i64, id: &str, columns: serde_json::Value) -> serde_json::Value {
     json!({"seq": seq, "table": "todos", "op": "insert", "key": [id], "columns": columns})
 }
 
-macro_rules! on_both_stores {
-    ($($test:ident),* $(,)?) => {
-        $(mod $test {
-            #[test]
-            fn sqlite() { super::$test(outpost_tests::Backend::Sqlite) }
-            #[test]
-            fn postgres() { super::$test(outpost_tests::Backend::Postgres) }
-        })*
-    };
-}
-
-on_both_stores!(
+outpost_tests::on_both_stores!(
     an_existing_database_gains_the_new_column_and_table,
     a_failing_migration_leaves_the_database_as_it_was_and_says_why,
     an_edited_migration_is_refused,
