@@ -4,6 +4,7 @@
 //! where the push and pull algorithms run over the SQLite dialect (`dialect.rs`).
 
 mod dialect;
+mod group_commit;
 mod guard;
 mod schema;
 
@@ -15,12 +16,13 @@ use std::time::Duration;
 use outpost::codes;
 use outpost::protocol::{PullRequest, PullResponse, PushRequest, PushResponse};
 use outpost::Value;
-use rusqlite::{params_from_iter, Connection, OpenFlags, TransactionBehavior};
+use rusqlite::{params_from_iter, Connection, OpenFlags};
 use tokio::sync::watch;
 
 use super::dialect::run_ready;
-use super::{pull, push, QueryAnswer, Store, StoreError};
+use super::{pull, QueryAnswer, Store, StoreError};
 use dialect::Sqlite;
+use group_commit::PushQueue;
 use schema::Schema;
 
 /// Cheap to clone: clones share the open databases.
@@ -37,6 +39,8 @@ struct Inner {
 
 struct Database {
     writer: Mutex<Connection>,
+    /// Pushes waiting for `writer`, committed together (`group_commit.rs`).
+    pushes: PushQueue,
     reader: Mutex<Connection>,
     schema: Schema,
     /// The newest version committed through `writer`.
@@ -106,6 +110,7 @@ impl Inner {
         let version = dialect::current_version(&writer)?;
         let db = Arc::new(Database {
             writer: Mutex::new(writer),
+            pushes: PushQueue::default(),
             reader: Mutex::new(reader),
             schema,
             changes: watch::Sender::new(version),
@@ -118,17 +123,16 @@ impl Inner {
 impl Store for SqliteStore {
     async fn push(&self, db: &str, request: PushRequest) -> Result<PushResponse, StoreError> {
         let database = self.database(db).await?;
-        let answer = {
-            let database = database.clone();
-            blocking(move || {
-                let mut conn = lock(&database.writer);
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                let answer = run_ready(push::apply(&mut Sqlite(&tx), &database.schema, &request))?;
-                tx.commit()?;
-                Ok(answer)
-            })
-            .await?
-        };
+        let answer = database.pushes.enqueue(request);
+        // Not awaited: the writer that takes this push may go on with later groups, and this
+        // caller waits only for its own answer.
+        let writer = database.clone();
+        tokio::task::spawn_blocking(move || {
+            writer.pushes.commit_waiting(&writer.writer, &writer.schema);
+        });
+        let answer = answer
+            .await
+            .map_err(|_| StoreError::Internal("a queued push was never answered".into()))??;
         database.changes.send_if_modified(|seen| {
             let newer = answer.version > *seen;
             *seen = (*seen).max(answer.version);

@@ -10,6 +10,7 @@ use super::{primary, rejection_codes, rows, v1_pull};
 on_both_stores!(
     pushed_rows_come_back_in_a_pull_and_a_retry_resends_them,
     a_retried_batch_is_applied_once,
+    concurrent_pushes_of_many_clients_are_each_applied_once,
     a_rejection_does_not_block_the_batch_and_is_returned_on_retry,
     an_update_of_a_missing_row_is_dropped,
     a_delete_comes_down_as_a_tombstone,
@@ -272,6 +273,69 @@ fn a_key_change_is_a_tombstone_and_a_new_row(store: Backend) {
             {"version": 5, "table": "todos", "key": ["b2"], "row": {"id": "b2", "title": "two", "done": 0}},
         ])
     );
+}
+
+/// Pushes that arrive together (the SQLite store commits them as one group) are each answered
+/// for their own client, as if alone: own `ackedThrough`, own refusals, a retry applied once.
+fn concurrent_pushes_of_many_clients_are_each_applied_once(store: Backend) {
+    const CLIENTS: i64 = 8;
+    const BATCHES: i64 = 4;
+    let primary = primary(store);
+    let app = primary.api("app");
+    let answers: Vec<Vec<(serde_json::Value, serde_json::Value)>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..CLIENTS)
+            .map(|c| {
+                let app = app.clone();
+                scope.spawn(move || {
+                    // Seqs differ per client, so an answer sent to the wrong push would show.
+                    let first = c * 100;
+                    (0..BATCHES)
+                        .map(|b| {
+                            let seq = first + b * 3;
+                            let batch = json!([
+                                insert_todo(seq + 1, &format!("c{c}-{b}-a"), "x"),
+                                // Every client inserts this key: one gets it, the rest KEY_EXISTS.
+                                insert_todo(seq + 2, &format!("shared-{b}"), &format!("c{c}")),
+                                insert_todo(seq + 3, &format!("c{c}-{b}-b"), "x"),
+                            ]);
+                            let client = format!("c{c}");
+                            (app.push(&client, batch.clone()), app.push(&client, batch))
+                        })
+                        .collect()
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().unwrap()).collect()
+    });
+    for (c, client) in answers.iter().enumerate() {
+        for (b, (answer, retry)) in client.iter().enumerate() {
+            let seq = c as i64 * 100 + b as i64 * 3;
+            assert_eq!(
+                answer["ackedThrough"],
+                seq + 3,
+                "client {c} batch {b}: {answer}"
+            );
+            assert_eq!(retry["ackedThrough"], answer["ackedThrough"]);
+            assert_eq!(rejection_codes(retry), rejection_codes(answer));
+        }
+    }
+    for b in 0..BATCHES {
+        let refused: Vec<_> = answers
+            .iter()
+            .map(|client| rejection_codes(&client[b as usize].0))
+            .filter(|codes| !codes.is_empty())
+            .collect();
+        assert_eq!(
+            refused.len(),
+            CLIENTS as usize - 1,
+            "batch {b}: one client made shared-{b}"
+        );
+        assert!(refused
+            .iter()
+            .all(|codes| codes.len() == 1 && codes[0].1 == "KEY_EXISTS"));
+    }
+    let count = app.query("SELECT count(*) AS n FROM todos");
+    assert_eq!(count["rows"], json!([[CLIENTS * BATCHES * 2 + BATCHES]]));
 }
 
 fn pages_deliver_every_row_exactly_once(store: Backend) {
