@@ -104,14 +104,24 @@ export interface OpenOptions {
 
 /** The state of the sync loop. */
 export interface SyncStatus {
-  /** `idle`: nothing in flight; `syncing`: a round is running; `offline`: the primary cannot be reached; `error`: the last round failed. */
-  state: "idle" | "syncing" | "offline" | "error";
+  /**
+   * `idle`: nothing in flight; `syncing`: a round is running; `waiting`: the last push stopped at a
+   * write the primary cannot take yet (see `waiting`); `offline`: the primary cannot be reached;
+   * `error`: the last round failed (`UPGRADE_REQUIRED` in `lastError`: the primary needs a newer app).
+   */
+  state: "idle" | "syncing" | "waiting" | "offline" | "error";
   /** Local writes not yet acknowledged by the primary. */
   pending: number;
   /** When a round last completed (milliseconds since the epoch), or `null`. */
   lastSyncedAt: number | null;
   /** Why the last round failed, or `null`. */
   lastError: { code: string; message: string } | null;
+  /**
+   * Set while pushes wait for the primary: `SCHEMA_AHEAD` when this app is a migration ahead of it
+   * (a table or column it does not have yet). The writes stay pending, in order, and go out once
+   * the primary has the migration; `null` otherwise.
+   */
+  waiting: { code: "SCHEMA_AHEAD"; reason: string } | null;
 }
 
 /** A local write the primary refused. The row returns to the primary's state. */

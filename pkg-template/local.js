@@ -205,7 +205,7 @@ export class LocalDatabase {
     } catch {
       // a status read never throws; the count is only informative
     }
-    return { state: "idle", pending, lastSyncedAt: null, lastError: null };
+    return { state: "idle", pending, lastSyncedAt: null, lastError: null, waiting: null };
   }
 
   on(event, listener) {

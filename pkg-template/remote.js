@@ -46,7 +46,7 @@ class RemoteDatabase {
   #nextId = 1;
   /** Watches by id: { onRows, onError }. */
   #watches = new Map();
-  #status = { state: "idle", pending: 0, lastSyncedAt: null, lastError: null };
+  #status = { state: "idle", pending: 0, lastSyncedAt: null, lastError: null, waiting: null };
   #opening = null;
   #closing = null;
   #failure = null;

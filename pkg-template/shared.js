@@ -22,7 +22,7 @@ import { ALL_TABLES, Watches, watchArguments } from "./watch.js";
 import { errorToMessage, postReply, replyTo, settle, statusToMessage } from "./messages.js";
 /** In a set of changed tables: any table may have changed. */
 const EVERY = Symbol("every table");
-const IDLE_STATUS = { state: "idle", pending: 0, lastSyncedAt: null, lastError: null };
+const IDLE_STATUS = { state: "idle", pending: 0, lastSyncedAt: null, lastError: null, waiting: null };
 const { begin: BEGIN, end: END } = TRANSACTION_STEPS;
 
 /** Web Locks and BroadcastChannel: present in every browser with OPFS, in windows and workers. */

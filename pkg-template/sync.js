@@ -5,7 +5,9 @@
 // ensureFresh() and pushes with push(). Each push or pull is one round trip done by the wasm;
 // correctness (at-most-once, cursor atomicity, discarding stale pulls) lives there. This file only
 // schedules, backs off with jitter, and reports status and events. No Promise it starts is left
-// unhandled. While the app's transaction is open, sync reads and applies nothing (the wasm says
+// unhandled. A push the primary stops short (SCHEMA_AHEAD: the app is a migration ahead of it)
+// leaves the state "waiting" after the round: the writes stay pending, and every later round
+// pushes them again until the primary has the migration. While the app's transaction is open, sync reads and applies nothing (the wasm says
 // TRANSACTION_OPEN): each push and pull waits for the transaction to end, then runs; that is a
 // pause, never a failure.
 import { OutpostError } from "./error.js";
@@ -36,6 +38,8 @@ export class SyncLoop {
   /** When the newest complete pull (every page, `more: false`) was sent: the replica is at least that fresh. */
   #pulledAt = null;
   #lastError = null;
+  /** `{ code, reason }` while the primary cannot take the oldest pending write yet, else null. */
+  #waiting = null;
   /** Rounds, pushes and pulls in flight: the state is "syncing" while any runs. */
   #busy = 0;
   #failures = 0;
@@ -156,10 +160,14 @@ export class SyncLoop {
       try {
         this.#pending = this.#db.pendingCount();
       } catch {
-        return { state: this.#state, pending: 0, lastSyncedAt: this.#lastSyncedAt, lastError: this.#lastError };
+        return this.#statusWith(0);
       }
     }
-    return { state: this.#state, pending: this.#pending, lastSyncedAt: this.#lastSyncedAt, lastError: this.#lastError };
+    return this.#statusWith(this.#pending);
+  }
+
+  #statusWith(pending) {
+    return { state: this.#state, pending, lastSyncedAt: this.#lastSyncedAt, lastError: this.#lastError, waiting: this.#waiting };
   }
 
   /** Stop timers and the live pull; resolves when nothing of the loop is running any more. */
@@ -219,7 +227,7 @@ export class SyncLoop {
       this.#failures = 0;
       this.#lastError = null;
       this.#lastSyncedAt = Date.now();
-      this.#setState(this.#busy > 0 ? "syncing" : "idle");
+      this.#setState(this.#busy > 0 ? "syncing" : this.#waiting ? "waiting" : "idle");
       return result;
     } catch (err) {
       this.#busy -= 1;
@@ -231,12 +239,14 @@ export class SyncLoop {
   async #pushAll(token) {
     const report = { pushed: 0, rejected: [] };
     for (;;) {
-      const { pushed, rejected } = await this.#outsideTransaction(() => this.#db.push(this.#url, token));
+      const { pushed, rejected, waiting } = await this.#outsideTransaction(() => this.#db.push(this.#url, token));
       this.#pending = null;
       report.pushed += pushed;
       report.rejected.push(...rejected);
       for (const mutation of rejected) this.#emit("rejected", mutation);
-      if (pushed + rejected.length === 0) return report;
+      // Stopped short, or everything went: either way this push is over.
+      this.#waiting = waiting ?? null;
+      if (waiting || pushed + rejected.length === 0) return report;
     }
   }
 

@@ -18,7 +18,7 @@ use super::local_writes::{
 use super::opfs::OpfsPool;
 use super::transport::FetchTransport;
 use crate::db::OpenOptions;
-use crate::protocol::MAX_PUSH_MUTATIONS;
+use crate::protocol::{Waiting, MAX_PUSH_MUTATIONS};
 use crate::sync::{RejectedMutation, Transport};
 use crate::{Database, Error, ExecResult, Result, Storage};
 
@@ -305,19 +305,25 @@ impl JsDatabase {
         }
     }
 
-    /// Push one batch of the outbox: `{ pushed, rejected }`.
+    /// Push one batch of the outbox: `{ pushed, rejected, waiting }`. `waiting` is
+    /// `{ code, reason }` when the primary stopped at a write it cannot take yet (`SCHEMA_AHEAD`:
+    /// that write and the ones behind it stay pending), else null.
     pub fn push(&self, url: String, token: Option<String>) -> Promise {
         let inner = self.inner.clone();
         future_to_promise(async move {
             let Some(request) = inner.with_db(|db| db.push_request(MAX_PUSH_MUTATIONS))? else {
-                return Ok(push_result_to_js(0, &[]));
+                return Ok(push_result_to_js(0, &[], None));
             };
             let (transport, controller) = inner.transport(url, token)?;
             let response = transport.push(&request).await;
             inner.finished(&controller);
             let response = response?;
             let outcome = inner.with_db(|db| db.apply_push_response(&request, &response))?;
-            Ok(push_result_to_js(outcome.pushed, &outcome.rejected))
+            Ok(push_result_to_js(
+                outcome.pushed,
+                &outcome.rejected,
+                outcome.waiting.as_ref(),
+            ))
         })
     }
 
@@ -367,10 +373,24 @@ fn exec_result_to_js(result: ExecResult) -> JsValue {
     object.into()
 }
 
-fn push_result_to_js(pushed: usize, rejected: &[RejectedMutation]) -> JsValue {
+fn push_result_to_js(
+    pushed: usize,
+    rejected: &[RejectedMutation],
+    waiting: Option<&Waiting>,
+) -> JsValue {
     let result = Object::new();
     set(&result, "pushed", &JsValue::from_f64(pushed as f64));
     let list: Array = rejected.iter().map(rejected_to_js).collect();
     set(&result, "rejected", &list);
+    let waiting = match waiting {
+        Some(waiting) => {
+            let object = Object::new();
+            set(&object, "code", &JsValue::from_str(&waiting.code));
+            set(&object, "reason", &JsValue::from_str(&waiting.reason));
+            object.into()
+        }
+        None => JsValue::NULL,
+    };
+    set(&result, "waiting", &waiting);
     result.into()
 }

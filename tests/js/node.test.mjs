@@ -4,7 +4,7 @@
 // transaction, and what a pull settles (refusals whose push answer was lost, a resync).
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { rmSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { queryPrimary, startPrimary } from "../support/primary.mjs";
 import { until } from "../support/wait.mjs";
@@ -167,7 +167,7 @@ describe("outpost-sqlite in Node", () => {
   it("without sync options, sync() rejects with SYNC_NOT_CONFIGURED and the status is idle", async () => {
     const db = await open({ name: "node-nosync", migrations: [TODOS] });
     await rejectsWith(db.sync(), "SYNC_NOT_CONFIGURED");
-    assert.deepEqual(db.syncStatus(), { state: "idle", pending: 0, lastSyncedAt: null, lastError: null });
+    assert.deepEqual(db.syncStatus(), { state: "idle", pending: 0, lastSyncedAt: null, lastError: null, waiting: null });
     const off = db.on("status", () => {});
     assert.equal(typeof off, "function");
     off();
@@ -393,6 +393,63 @@ describe("outpost-sqlite in Node", () => {
       await db.close();
     } finally {
       await new Promise((r) => proxy.close(r));
+      await primary.stop();
+      rmSync(primary.dataDir, { recursive: true, force: true });
+      rmSync(primary.schemaFile, { force: true });
+    }
+  });
+
+  it("an app a migration ahead waits with SCHEMA_AHEAD until the primary has it; one too old keeps its writes, UPGRADE_REQUIRED", async () => {
+    const name = "node-schema-versions";
+    let primary = await startPrimary({ schemaSql: `${TODOS};\n`, args: ["--no-auth"] });
+    const restartWith = async (schemaSql) => {
+      await primary.stop();
+      writeFileSync(primary.schemaFile, schemaSql);
+      primary = await startPrimary({ schemaFile: primary.schemaFile, dataDir: primary.dataDir, listen: primary.listen, args: ["--no-auth"] });
+    };
+    try {
+      const db = await open({
+        name,
+        migrations: [TODOS, "ALTER TABLE todos ADD COLUMN note TEXT"],
+        sync: { url: `${primary.origin}/v1/db/${name}`, tables: ["todos"], live: false, intervalMs: 0 },
+      });
+      const states = [];
+      db.on("status", ({ state }) => states.push(state));
+      const rejected = [];
+      db.on("rejected", (mutation) => rejected.push(mutation));
+      await db.execute("INSERT INTO todos (id, title, note) VALUES ('a', 'ahead', 'a note')");
+      await db.sync();
+      const waiting = db.syncStatus();
+      assert.equal(waiting.state, "waiting", JSON.stringify(waiting));
+      assert.equal(waiting.waiting?.code, "SCHEMA_AHEAD");
+      assert.match(waiting.waiting.reason, /note/);
+      assert.equal(waiting.pending, 1, "kept, not refused");
+      assert.equal(waiting.lastError, null, "waiting is no failure");
+      assert.deepEqual(await queryPrimary(primary.origin, name, "SELECT id FROM todos"), []);
+
+      // The primary gains the column: the next round pushes the write, and the state is idle again.
+      const withNote = `${TODOS};\n-- outpost:migration note\nALTER TABLE todos ADD COLUMN note TEXT;\n`;
+      await restartWith(withNote);
+      await db.sync();
+      assert.deepEqual(db.syncStatus().state, "idle");
+      assert.equal(db.syncStatus().waiting, null);
+      assert.equal(db.syncStatus().pending, 0);
+      assert.deepEqual(await queryPrimary(primary.origin, name, "SELECT id, note FROM todos"), [{ id: "a", note: "a note" }]);
+
+      // A breaking migration for app version 3: this version (2 migrations) is told to upgrade,
+      // and its write waits where the app can read it.
+      await restartWith(`${withNote}-- outpost:migration drop note\n-- outpost:min-replica-schema 3\nALTER TABLE todos DROP COLUMN note;\n`);
+      await db.execute("INSERT INTO todos (id, title, note) VALUES ('b', 'too old', 'kept')");
+      await rejectsWith(db.sync(), "UPGRADE_REQUIRED");
+      assert.equal(db.syncStatus().state, "error");
+      assert.equal(db.syncStatus().lastError?.code, "UPGRADE_REQUIRED");
+      const pending = await db.pendingWrites();
+      assert.equal(pending.count, 1);
+      assert.deepEqual(pending.writes[0].columns, { id: "b", title: "too old", done: 0, note: "kept" });
+      assert.deepEqual(rejected, [], "nothing was refused");
+      assert.ok(states.includes("waiting"), `${states}`);
+      await db.close();
+    } finally {
       await primary.stop();
       rmSync(primary.dataDir, { recursive: true, force: true });
       rmSync(primary.schemaFile, { force: true });

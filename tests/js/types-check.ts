@@ -115,7 +115,8 @@ async function everything(): Promise<void> {
   void [queuedCount, nextOp, nextKey, keptAt, keptCode, asMutation, discardedOne, discardedAll];
 
   const status: SyncStatus = db.syncStatus();
-  const state: "idle" | "syncing" | "offline" | "error" = status.state;
+  const state: "idle" | "syncing" | "waiting" | "offline" | "error" = status.state;
+  const waitingCode: "SCHEMA_AHEAD" | undefined = status.waiting?.code;
   const pending: number = status.pending;
   const when: number | null = status.lastSyncedAt;
   const why: string | undefined = status.lastError?.code;
@@ -154,7 +155,7 @@ async function everything(): Promise<void> {
   const isError: Error = made;
   await db.close();
 
-  void [n, rowid, first, title, results, many, counts, reason, state, pending, when, why, payload, isError];
+  void [n, rowid, first, title, results, many, counts, reason, state, waitingCode, pending, when, why, payload, isError];
 
   // @ts-expect-error a name is required
   await open({ storage: "memory" });
