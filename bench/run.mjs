@@ -212,7 +212,7 @@ async function syncRuns(page, primaryUrl, phase) {
   const db = (name) => `${primaryUrl}/v1/db/${name}`;
   const inBrowser = (message) => page.evaluate((m) => window.bench.sync(m), message);
   const native = (...args) => JSON.parse(execFileSync(nativeBin, args.map(String), { encoding: "utf8", maxBuffer: 1 << 24 }));
-  const out = { browser: { push10k: [], push100k: [], pull100k: [] }, native: { push10k: [], push100k: [], pull100k: [] } };
+  const out = { browser: { push10k: [], push100k: [], pull100k: [] }, native: { push10k: [], push100k: [], pull100k: [], pullFloor: [] } };
 
   for (let r = 0; r < SYNC_RUNS; r++) {
     out.browser.push10k.push(await inBrowser({ mode: "push", url: db(`bp10k-${r}`), name: `bp10k-${r}`, rows: 10_000 }));
@@ -222,6 +222,8 @@ async function syncRuns(page, primaryUrl, phase) {
     // Pull the 100,000 rows pushed above into empty replicas.
     out.browser.pull100k.push(await inBrowser({ mode: "pull", url: db(`bp100k-${r}`), name: `bpull-${r}`, expected: 100_000 }));
     out.native.pull100k.push(native("pull", primaryUrl, `np100k-${r}`, 100_000));
+    // The floor of both pulls: the same pages, fetched and decoded but not applied.
+    out.native.pullFloor.push(native("pull-floor", primaryUrl, `np100k-${r}`, 100_000));
     log(`sync run ${r + 1}/${SYNC_RUNS}: push 100k browser ${Math.round(out.browser.push100k.at(-1).rowsPerSec)} / native ${Math.round(out.native.push100k.at(-1).rowsPerSec)} rows/s; ` +
       `pull 100k browser ${Math.round(out.browser.pull100k.at(-1).rowsPerSec)} / native ${Math.round(out.native.pull100k.at(-1).rowsPerSec)} rows/s`);
   }
@@ -231,6 +233,9 @@ async function syncRuns(page, primaryUrl, phase) {
   log(`write-to-visible (native): p50 ${out.native.visible?.ms.p50.toFixed(1)} ms`);
   out.native.concurrent = await phase("sync.concurrent", () => native("concurrent", primaryUrl, "concurrent", 50, 10, 10));
   log(`50 clients: ${Math.round(out.native.concurrent?.mutationsPerSec)} mutations/s, request p99 ${out.native.concurrent?.requestMs.p99.toFixed(1)} ms`);
+  // Its floor: the same requests built in memory, no replica database, so only the primary and HTTP count.
+  out.native.concurrentFloor = await phase("sync.concurrentFloor", () => native("concurrent-floor", primaryUrl, "concurrent-floor", 50, 10, 10));
+  log(`50 clients, floor: ${Math.round(out.native.concurrentFloor?.mutationsPerSec)} mutations/s, request p99 ${out.native.concurrentFloor?.requestMs.p99.toFixed(1)} ms`);
 
   const rate = (list) => median(list.map((x) => x.rowsPerSec));
   out.summary = {
@@ -241,6 +246,7 @@ async function syncRuns(page, primaryUrl, phase) {
     nativePush10kRowsPerSec: rate(out.native.push10k),
     nativePush100kRowsPerSec: rate(out.native.push100k),
     nativePull100kRowsPerSec: rate(out.native.pull100k),
+    pullFloorRowsPerSec: rate(out.native.pullFloor),
     browserVisibleP50Ms: out.browser.visible?.ms.p50,
     browserVisibleP99Ms: out.browser.visible?.ms.p99,
     nativeVisibleP50Ms: out.native.visible?.ms.p50,
@@ -249,6 +255,9 @@ async function syncRuns(page, primaryUrl, phase) {
     concurrentRequestP99Ms: out.native.concurrent?.requestMs.p99,
     concurrentPushP99Ms: out.native.concurrent?.pushMs.p99,
     concurrentPullP99Ms: out.native.concurrent?.pullMs.p99,
+    concurrentFloorMutationsPerSec: out.native.concurrentFloor?.mutationsPerSec,
+    concurrentFloorRequestP99Ms: out.native.concurrentFloor?.requestMs.p99,
+    concurrentFloorPushP99Ms: out.native.concurrentFloor?.pushMs.p99,
   };
   return out;
 }

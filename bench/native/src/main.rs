@@ -5,10 +5,13 @@
 //! - `pull URL DB EXPECTED`: time an empty replica pulling and applying everything.
 //! - `visible URL DB SAMPLES`: write on replica A, time until the row is queryable on B (live pull).
 //! - `concurrent URL DB CLIENTS SECONDS ROWS_PER_PUSH`: clients pushing and pulling at once.
+//! - `pull-floor` and `concurrent-floor` (same arguments): the same requests without a replica
+//!   (`floors.rs`), the floor each figure is compared with.
 //!
 //! Every phase of a round trip is timed apart (build request / HTTP incl. JSON / apply), so a
 //! slow figure points at its cause.
 
+mod floors;
 mod transport;
 
 use std::path::PathBuf;
@@ -35,6 +38,8 @@ fn main() {
         "pull" => pull(arg(1), arg(2), num(3)),
         "visible" => visible(arg(1), arg(2), num(3) as usize),
         "concurrent" => concurrent(arg(1), arg(2), num(3) as usize, num(4), num(5)),
+        "pull-floor" => floors::pull_floor(arg(1), arg(2), num(3)),
+        "concurrent-floor" => floors::concurrent_floor(arg(1), arg(2), num(3) as usize, num(4), num(5)),
         _ => usage(),
     };
     println!("{out}");
@@ -236,37 +241,66 @@ fn visible(url: &str, name: &str, samples: usize) -> serde_json::Value {
 /// CLIENTS replicas of one database, each in its own thread: insert ROWS_PER_PUSH rows, push them
 /// (one request), pull once (one request, at most 5,000 changes), repeat for SECONDS.
 fn concurrent(url: &str, name: &str, clients: usize, seconds: u64, rows_per_push: u64) -> serde_json::Value {
+    run_clients(url, name, clients, seconds, rows_per_push, replica_client)
+}
+
+/// One client of [`concurrent`]: a replica that inserts, pushes and pulls until `deadline`.
+fn replica_client(c: usize, url: &str, name: &str, deadline: Instant, rows_per_push: u64) -> ClientTally {
+    let path = scratch();
+    let db = replica(&path);
+    let transport = HttpTransport::new(url, name);
+    let (mut push_ms, mut pull_ms) = (Vec::new(), Vec::new());
+    let (mut pushed, mut pulled) = (0u64, 0u64);
+    let mut next = c as i64 * 1_000_000_000 + 1;
+    while Instant::now() < deadline {
+        insert_rows(&db, next, rows_per_push);
+        next += rows_per_push as i64;
+        let t = Instant::now();
+        let request = db.push_request(MAX_PUSH_MUTATIONS).unwrap().unwrap();
+        let response = block_on(transport.push(&request)).unwrap();
+        pushed += db.apply_push_response(&request, &response).unwrap().pushed as u64;
+        push_ms.push(t.elapsed().as_secs_f64() * 1000.0);
+        let t = Instant::now();
+        let request = db.pull_request(0).unwrap();
+        let response = block_on(transport.pull(&request)).unwrap();
+        pulled += db.apply_pull_response(&request, &response).unwrap().pulled as u64;
+        pull_ms.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    let _ = std::fs::remove_file(&path);
+    (pushed, pulled, push_ms, pull_ms)
+}
+
+/// What each client thread of a concurrent run returns: mutations pushed, rows pulled, and the
+/// duration of each push and of each pull in ms.
+pub type ClientTally = (u64, u64, Vec<f64>, Vec<f64>);
+
+/// CLIENTS threads running `client` for SECONDS against database `name`, then their figures.
+pub fn run_clients(
+    url: &str,
+    name: &str,
+    clients: usize,
+    seconds: u64,
+    rows_per_push: u64,
+    client: fn(usize, &str, &str, Instant, u64) -> ClientTally,
+) -> serde_json::Value {
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let started = Instant::now();
     let handles: Vec<_> = (0..clients)
         .map(|c| {
             let (url, name) = (url.to_owned(), name.to_owned());
-            std::thread::spawn(move || {
-                let path = scratch();
-                let db = replica(&path);
-                let transport = HttpTransport::new(&url, &name);
-                let (mut push_ms, mut pull_ms) = (Vec::new(), Vec::new());
-                let (mut pushed, mut pulled) = (0u64, 0u64);
-                let mut next = c as i64 * 1_000_000_000 + 1;
-                while Instant::now() < deadline {
-                    insert_rows(&db, next, rows_per_push);
-                    next += rows_per_push as i64;
-                    let t = Instant::now();
-                    let request = db.push_request(MAX_PUSH_MUTATIONS).unwrap().unwrap();
-                    let response = block_on(transport.push(&request)).unwrap();
-                    pushed += db.apply_push_response(&request, &response).unwrap().pushed as u64;
-                    push_ms.push(t.elapsed().as_secs_f64() * 1000.0);
-                    let t = Instant::now();
-                    let request = db.pull_request(0).unwrap();
-                    let response = block_on(transport.pull(&request)).unwrap();
-                    pulled += db.apply_pull_response(&request, &response).unwrap().pulled as u64;
-                    pull_ms.push(t.elapsed().as_secs_f64() * 1000.0);
-                }
-                let _ = std::fs::remove_file(&path);
-                (pushed, pulled, push_ms, pull_ms)
-            })
+            std::thread::spawn(move || client(c, &url, &name, deadline, rows_per_push))
         })
         .collect();
+    clients_report(handles, started, rows_per_push)
+}
+
+/// The figures of a concurrent run, from its client threads.
+fn clients_report(
+    handles: Vec<std::thread::JoinHandle<ClientTally>>,
+    started: Instant,
+    rows_per_push: u64,
+) -> serde_json::Value {
+    let clients = handles.len();
     let (mut pushed, mut pulled, mut push_ms, mut pull_ms) = (0, 0, Vec::new(), Vec::new());
     for h in handles {
         let (a, b, c, d) = h.join().unwrap();
