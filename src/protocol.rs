@@ -63,13 +63,16 @@ impl Mutation {
     pub fn digest(&self) -> String {
         let content = serde_json::to_vec(&(&self.table, self.op, &self.key, &self.columns))
             .expect("a mutation always serializes");
-        let hash = content
-            .iter()
-            .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
-                (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3)
-            });
-        format!("{hash:016x}")
+        format!("{:016x}", fnv1a(&content))
     }
+}
+
+/// FNV-1a 64: a fingerprint that is the same on every machine and Rust version, unlike
+/// `DefaultHasher`. Not a cryptographic hash.
+pub fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+        (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -213,6 +216,11 @@ pub struct PullResponse {
     /// what was acknowledged.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub reset: bool,
+    /// v2, with sync rules: which rows this replica may read changed without those rows
+    /// changing (a membership it reads through, its token's claims, the rules): nothing else is
+    /// in the answer; pull again from cursor 0, and let the last page replace every synced row.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub resync: bool,
     /// v2: requested tables this primary does not sync (yet: a replica a migration ahead). The
     /// other tables are answered; these stay where they are until the primary has them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

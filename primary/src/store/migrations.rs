@@ -112,10 +112,7 @@ pub fn min_replica_schema(migrations: &[Migration]) -> Result<u32, StoreError> {
 /// nothing it does.
 fn digest(sql: &str) -> String {
     let sql = sql.trim().trim_end_matches(';').trim_end();
-    let hash = sql.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
-        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
-    });
-    format!("{hash:016x}")
+    format!("{:016x}", outpost::protocol::fnv1a(sql.as_bytes()))
 }
 
 /// The steps of `migrations` a database with `applied` still needs, after checking that what it

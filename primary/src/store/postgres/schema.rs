@@ -45,11 +45,8 @@ pub fn object_name(prefix: &str, name: &str) -> String {
     format!("{prefix}{}{hash}", &name[..keep])
 }
 
-/// FNV-1a: stable across Rust versions and machines, unlike `DefaultHasher`.
 fn fnv1a(text: &str) -> u64 {
-    text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
-        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
-    })
+    outpost::protocol::fnv1a(text.as_bytes())
 }
 
 /// Make the schema of `database` ready to serve, in the transaction `tx` (the caller commits, or
