@@ -351,6 +351,7 @@ export type OutpostErrorCode =
   | "UNKNOWN_COLUMN"
   | "BAD_KEY"
   | "KEY_EXISTS"
+  | "NOT_PERMITTED"
   | "SCHEMA_AHEAD"
   | "UPGRADE_REQUIRED"
   | "READ_ONLY"

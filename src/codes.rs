@@ -72,6 +72,7 @@ codes! {
     BAD_KEY [Primary] "a mutation's key has the wrong length or a value that is not INTEGER or TEXT";
     SCHEMA_AHEAD [Primary] "the replica writes a table or column the primary does not have yet; the writes wait, in order, until it does";
     UPGRADE_REQUIRED [Primary] "the primary's migrations need a newer app: the replica's schema version is below their minimum; nothing was applied, and its writes wait";
+    NOT_PERMITTED [Primary] "the primary's sync rules do not allow this write for this token; the row is put back as the replica may see it";
     KEY_EXISTS [Primary] "an insert names a key the table already has: another replica made that row";
     READ_ONLY [Primary] "a query would write";
     QUERY_DISABLED [Primary] "queries are off for this store, since one could read another database";

@@ -102,6 +102,7 @@ fn start_instance(runtime: &tokio::runtime::Runtime, store: &str) -> String {
         static_dir: None,
         auth: Auth::None,
         databases: None,
+        rules: None,
     };
     runtime.spawn(serve(listener, store, config, std::future::pending()));
     url

@@ -14,6 +14,7 @@ use outpost::protocol::{is_valid_database_name, MIN_PROTOCOL_VERSION, PROTOCOL_V
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
+use crate::rules::Caller;
 use crate::token::verify_token;
 use crate::{App, Auth};
 
@@ -71,8 +72,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ProtocolBody<T> {
     }
 }
 
-/// The database named in the path, which the caller may use.
-pub struct DatabaseAccess(pub String);
+/// The database named in the path, which the caller may use, and who the caller is (the
+/// verified token's claims; none without auth).
+pub struct DatabaseAccess(pub String, pub Caller);
 
 impl<S: Send + Sync> FromRequestParts<Arc<App<S>>> for DatabaseAccess {
     type Rejection = ApiError;
@@ -88,6 +90,7 @@ impl<S: Send + Sync> FromRequestParts<Arc<App<S>>> for DatabaseAccess {
                 format!("{name:?} is not a database name: 1-64 of a-z, 0-9, - and _"),
             ));
         }
+        let mut caller = Caller::default();
         if let Auth::Secret(secret) = &app.auth {
             let header = parts
                 .headers
@@ -107,6 +110,7 @@ impl<S: Send + Sync> FromRequestParts<Arc<App<S>>> for DatabaseAccess {
                     format!("this token opens database {:?}, not {name:?}", claims.db),
                 ));
             }
+            caller = Caller::from_claims(&claims.all());
         }
         if let Some(allowed) = &app.databases {
             if !allowed.contains(&name) {
@@ -117,6 +121,6 @@ impl<S: Send + Sync> FromRequestParts<Arc<App<S>>> for DatabaseAccess {
                 ));
             }
         }
-        Ok(DatabaseAccess(name))
+        Ok(DatabaseAccess(name, caller))
     }
 }

@@ -61,21 +61,29 @@ pub fn router<S: Store>(app: Arc<App<S>>) -> Router {
 
 async fn push<S: Store>(
     State(app): State<Arc<App<S>>>,
-    DatabaseAccess(db): DatabaseAccess,
+    DatabaseAccess(db, caller): DatabaseAccess,
     ProtocolBody(request): ProtocolBody<PushRequest>,
 ) -> Result<Json<PushResponse>, ApiError> {
     check_push(&request)?;
     check_replica_schema(request.schema_version, app.min_replica_schema)?;
-    Ok(Json(app.store.push(&db, request).await?))
+    Ok(Json(app.store.push(&db, request, caller).await?))
 }
 
 async fn pull<S: Store>(
     State(app): State<Arc<App<S>>>,
-    DatabaseAccess(db): DatabaseAccess,
+    DatabaseAccess(db, caller): DatabaseAccess,
     ProtocolBody(request): ProtocolBody<PullRequest>,
 ) -> Result<Json<PullResponse>, ApiError> {
     check_pull(&request)?;
     check_replica_schema(request.schema_version, app.min_replica_schema)?;
+    // A version-1 replica cannot be told to pull again when its view changes.
+    if app.store.has_rules() && request.v < 2 {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            codes::UNSUPPORTED_VERSION,
+            "this primary has sync rules, which need protocol version 2",
+        ));
+    }
     let wait = Duration::from_millis(request.wait_ms.min(MAX_PULL_WAIT_MS));
     // Subscribe before the first read, so a push landing between the read and the wait still wakes us.
     let mut changes = app.store.changes(&db).await?;
@@ -83,9 +91,10 @@ async fn pull<S: Store>(
     let mut shutdown = app.shutdown.clone();
     let deadline = Instant::now() + wait;
     loop {
-        let answer = app.store.pull(&db, request.clone()).await?;
+        let answer = app.store.pull(&db, request.clone(), caller.clone()).await?;
         let now = Instant::now();
-        if !answer.changes.is_empty() || now >= deadline || *shutdown.borrow() {
+        let news = !answer.changes.is_empty() || answer.reset || answer.resync;
+        if news || now >= deadline || *shutdown.borrow() {
             return Ok(Json(answer));
         }
         let recheck = (now + RECHECK_EVERY).min(deadline);
@@ -114,7 +123,7 @@ struct QueryRequest {
 
 async fn query<S: Store>(
     State(app): State<Arc<App<S>>>,
-    DatabaseAccess(db): DatabaseAccess,
+    DatabaseAccess(db, _): DatabaseAccess,
     ProtocolBody(request): ProtocolBody<QueryRequest>,
 ) -> Result<Json<QueryAnswer>, ApiError> {
     Ok(Json(

@@ -8,7 +8,8 @@
 //! - `validate`: request checks that need no schema; [`error`]: the `ErrorBody` answers.
 //! - [`store`]: the `Store` trait, the embedded SQLite store with its capture triggers, and the
 //!   PostgreSQL store for many stateless instances on one database (docs/POSTGRES.md).
-//! - [`token`]: HS256 bearer tokens.
+//! - [`token`]: HS256 bearer tokens, with any extra claims.
+//! - [`rules`]: sync rules (`--rules`): which rows a token reads and which writes it may make.
 //!
 //! Tests start the real server with [`run`] on `127.0.0.1:0`, as `main` does.
 
@@ -16,6 +17,7 @@ pub mod error;
 mod extract;
 pub mod http;
 mod json_numbers;
+pub mod rules;
 pub mod store;
 pub mod token;
 mod validate;
@@ -28,8 +30,9 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+pub use rules::Rules;
 pub use store::{PostgresStore, SqliteStore, Store};
-pub use token::mint_token;
+pub use token::{mint_token, mint_token_with};
 
 /// The largest request body accepted; larger ones are refused with `BATCH_TOO_LARGE`.
 pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
@@ -46,6 +49,9 @@ pub struct Config {
     pub auth: Auth,
     /// When set, only these databases exist; others answer `UNKNOWN_DATABASE`.
     pub databases: Option<Vec<String>>,
+    /// Sync rules for the embedded store [`run`] opens (`--rules`, docs/RULES.md); another
+    /// store given to [`serve`] is given its rules itself.
+    pub rules: Option<Rules>,
 }
 
 /// Whether data requests need a bearer token.
@@ -96,8 +102,13 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    let store = SqliteStore::new(&config.data_dir, config.schema_sql.clone())
+    let mut store = SqliteStore::new(&config.data_dir, config.schema_sql.clone())
         .map_err(|e| ServeError::Setup(e.to_string()))?;
+    if let Some(rules) = config.rules.clone() {
+        store = store
+            .with_rules(rules)
+            .map_err(|e| ServeError::Setup(e.to_string()))?;
+    }
     serve(listener, store, config, shutdown).await
 }
 

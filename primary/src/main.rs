@@ -10,7 +10,8 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use outpost_primary::store::StoreError;
 use outpost_primary::{
-    mint_token, run, serve as serve_with, Auth, Config, PostgresStore, ServeError, SqliteStore,
+    mint_token_with, run, serve as serve_with, Auth, Config, PostgresStore, Rules, ServeError,
+    SqliteStore,
 };
 
 #[derive(Parser)]
@@ -57,6 +58,10 @@ struct ServeArgs {
     /// Serve only these databases (comma-separated); otherwise any valid name is created on use.
     #[arg(long, value_delimiter = ',')]
     databases: Option<Vec<String>>,
+    /// Sync rules: which rows each token reads and which writes it may make, as SQL predicates
+    /// over the row and the token's claims (docs/RULES.md). Needs --secret-env.
+    #[arg(long, value_name = "FILE")]
+    rules: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -72,6 +77,26 @@ struct TokenArgs {
     db: String,
     #[arg(long, default_value_t = 86_400)]
     ttl_secs: u64,
+    /// An extra claim for sync rules, NAME=VALUE (repeatable): VALUE is read as JSON when it is
+    /// a number, true, false, null, an array or an object, and as text otherwise.
+    #[arg(long = "claim", value_name = "NAME=VALUE", value_parser = parse_claim)]
+    claims: Vec<(String, serde_json::Value)>,
+}
+
+fn parse_claim(text: &str) -> Result<(String, serde_json::Value), String> {
+    let (name, value) = text
+        .split_once('=')
+        .ok_or_else(|| format!("{text:?}: expected NAME=VALUE"))?;
+    if name.is_empty() || ["sub", "db", "exp"].contains(&name) {
+        return Err(format!(
+            "{name:?}: give a claim name other than sub, db and exp (those have their own options)"
+        ));
+    }
+    let value = match serde_json::from_str::<serde_json::Value>(value) {
+        Ok(json) if !json.is_string() => json,
+        _ => serde_json::Value::String(value.to_owned()),
+    };
+    Ok((name.to_owned(), value))
 }
 
 fn main() -> ExitCode {
@@ -85,7 +110,11 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve(args),
         Command::Token(args) => secret(&args.secret_env).map(|secret| {
             let ttl = Duration::from_secs(args.ttl_secs);
-            println!("{}", mint_token(&secret, &args.sub, &args.db, ttl));
+            let extra = args.claims.into_iter().collect();
+            println!(
+                "{}",
+                mint_token_with(&secret, &args.sub, &args.db, ttl, extra)
+            );
         }),
     };
     match outcome {
@@ -106,6 +135,10 @@ enum CliError {
     SecretTooShort { variable: String },
     /// Neither or both of `--secret-env` and `--no-auth`: the choice must be explicit.
     AuthChoice,
+    /// `--rules` with `--no-auth`: rules read the verified token's claims.
+    RulesWithoutAuth,
+    /// The rules file cannot be used; the message names the line and why.
+    Rules(String),
     /// A name given to `--databases` could never be served.
     BadDatabaseName(String),
     /// `--store` is not a Postgres URL.
@@ -136,6 +169,12 @@ impl fmt::Display for CliError {
                 "give exactly one of --secret-env VAR (tokens required) or --no-auth \
                  (anyone may read and write every database)"
             ),
+            CliError::RulesWithoutAuth => write!(
+                f,
+                "--rules needs --secret-env: the rules read the claims of each request's verified \
+                 token, and --no-auth has none"
+            ),
+            CliError::Rules(message) => write!(f, "--rules {message}"),
             CliError::BadDatabaseName(name) => {
                 write!(f, "--databases: {name:?} is not a valid database name")
             }
@@ -197,13 +236,27 @@ fn serve(args: ServeArgs) -> Result<(), CliError> {
     let schema_sql = outpost_primary::store::read_schema(&args.schema).map_err(CliError::io(
         format!("cannot read schema {}", args.schema.display()),
     ))?;
+    let rules = match &args.rules {
+        None => None,
+        Some(_) if args.no_auth => return Err(CliError::RulesWithoutAuth),
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(CliError::io(format!(
+                "cannot read rules {}",
+                path.display()
+            )))?;
+            Some(Rules::parse(&text, &path.display().to_string()).map_err(CliError::Rules)?)
+        }
+    };
     if let Some(url) = &args.store {
         if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
             return Err(CliError::NotPostgres(url.clone()));
         }
     } else {
-        // Refuse a bad schema before listening, so nothing half-starts.
-        SqliteStore::new(&args.data, schema_sql.clone()).map_err(CliError::Store)?;
+        // Refuse a bad schema or rules before listening, so nothing half-starts.
+        let store = SqliteStore::new(&args.data, schema_sql.clone()).map_err(CliError::Store)?;
+        if let Some(rules) = &rules {
+            store.with_rules(rules.clone()).map_err(CliError::Store)?;
+        }
     }
     // `/query` could read other databases' schemas in Postgres: only where no token guards them.
     let allow_queries = args.no_auth;
@@ -213,18 +266,23 @@ fn serve(args: ServeArgs) -> Result<(), CliError> {
         static_dir: args.static_dir,
         auth,
         databases: args.databases,
+        rules,
     };
     let runtime =
         tokio::runtime::Runtime::new().map_err(CliError::io("cannot start the runtime"))?;
     runtime.block_on(async move {
         // Connecting checks the schema against Postgres before we listen.
         let postgres = match &args.store {
-            Some(url) => Some(
-                PostgresStore::connect(url, config.schema_sql.clone())
+            Some(url) => {
+                let store = PostgresStore::connect(url, config.schema_sql.clone())
                     .await
                     .map_err(CliError::Store)?
-                    .allow_queries(allow_queries),
-            ),
+                    .allow_queries(allow_queries);
+                Some(match config.rules.clone() {
+                    Some(rules) => store.with_rules(rules).await.map_err(CliError::Store)?,
+                    None => store,
+                })
+            }
             None => None,
         };
         let listener = tokio::net::TcpListener::bind(args.listen)

@@ -15,17 +15,48 @@ pub struct Claims {
     pub db: String,
     /// Expiry, seconds since the Unix epoch.
     pub exp: u64,
+    /// Any other claims the app's backend put in (a team, a role): sync rules may compare them
+    /// (`:team`, docs/RULES.md); nothing else reads them.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Claims {
+    /// Every claim by name, `sub`, `db` and `exp` included: what sync rules see.
+    pub fn all(&self) -> serde_json::Map<String, serde_json::Value> {
+        let mut all = self.extra.clone();
+        all.insert("sub".into(), self.sub.clone().into());
+        all.insert("db".into(), self.db.clone().into());
+        all.insert("exp".into(), self.exp.into());
+        all
+    }
 }
 
 /// An HS256 JWT for `sub` on database `db`, valid for `ttl` from now.
 pub fn mint_token(secret: &[u8], sub: &str, db: &str, ttl: Duration) -> String {
+    mint_token_with(secret, sub, db, ttl, serde_json::Map::new())
+}
+
+/// The same token with `extra` claims besides `sub`, `db` and `exp` (which `extra` cannot
+/// replace), for sync rules that compare them.
+pub fn mint_token_with(
+    secret: &[u8],
+    sub: &str,
+    db: &str,
+    ttl: Duration,
+    mut extra: serde_json::Map<String, serde_json::Value>,
+) -> String {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
+    for reserved in ["sub", "db", "exp"] {
+        extra.remove(reserved);
+    }
     let claims = Claims {
         sub: sub.to_owned(),
         db: db.to_owned(),
         exp: (now + ttl).as_secs(),
+        extra,
     };
     encode(
         &Header::new(Algorithm::HS256),

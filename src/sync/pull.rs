@@ -143,6 +143,14 @@ impl Database {
             outcome.reset = true;
             return Ok(outcome);
         }
+        if response.resync {
+            // What this replica may read changed under it: its rows are replaced as a whole by
+            // a pull from scratch; its writes stay pending, nothing is pushed again.
+            self.resync_from_scratch(&tx)?;
+            tx.commit()?;
+            outcome.more = true;
+            return Ok(outcome);
+        }
         if response.cursor < request.cursor {
             return Err(Error::Protocol(format!(
                 "the primary moved the cursor back from {} to {}",

@@ -143,7 +143,7 @@ impl Database {
     }
 
     /// The next pull starts from cursor 0, and its last page replaces every synced row.
-    fn resync_from_scratch(&self, conn: &Connection) -> Result<()> {
+    pub(crate) fn resync_from_scratch(&self, conn: &Connection) -> Result<()> {
         meta_set(conn, RESYNC, 1)?;
         meta_set(conn, EPOCH, rusqlite::types::Null)?;
         super::stage::clear(conn)

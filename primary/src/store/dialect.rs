@@ -13,6 +13,7 @@ use std::task::{Context, Poll, Waker};
 use outpost::protocol::Mutation;
 use outpost::{Row, Value};
 
+use super::ruled::{RowView, WriteCheck};
 use super::table::Table;
 use super::StoreError;
 
@@ -89,19 +90,23 @@ pub trait ReadTx {
     /// The current row (None for a tombstone) of each entry, all of `table`, in the same order.
     /// The entries are every change of `table` in `(after, upto]`, so a dialect may read them by
     /// that range in one statement.
+    /// With a `view`, a row the caller may not read is None too (a tombstone for it).
     async fn changed_rows(
         &mut self,
         table: &Table<Self::Kind>,
         entries: &[&ChangeEntry],
         after: i64,
         upto: i64,
+        view: Option<RowView<'_>>,
     ) -> Result<Vec<Option<Row>>, StoreError>;
 
-    /// The row of `table` with `key` as it is now, every column included.
+    /// The row of `table` with `key` as it is now, every column included; None without one, or
+    /// when `view` is given and the caller may not read it.
     async fn read_row(
         &mut self,
         table: &Table<Self::Kind>,
         key: &[Value],
+        view: Option<RowView<'_>>,
     ) -> Result<Option<Row>, StoreError>;
 
     /// The newest version in the change log (0 when empty).
@@ -145,6 +150,18 @@ pub trait WriteTx: ReadTx {
         mutation: &Mutation,
     ) -> Result<Option<Refusal>, StoreError>;
 
+    /// Whether a write rule holds for `check` (a `SELECT 1 WHERE <rule>`), read in this
+    /// transaction, so it sees what the write itself changed.
+    async fn holds(
+        &mut self,
+        table: &Table<Self::Kind>,
+        check: &WriteCheck<'_>,
+    ) -> Result<bool, StoreError>;
+
+    /// Open, release or roll back to the savepoint a write checked by a rule runs in (around
+    /// [`WriteTx::apply`]'s own).
+    async fn savepoint(&mut self, step: Savepoint) -> Result<(), StoreError>;
+
     async fn store_refusal(
         &mut self,
         client: &str,
@@ -154,6 +171,25 @@ pub trait WriteTx: ReadTx {
 
     /// Forget the refusals of `client` below `seq`: the client no longer asks about them.
     async fn forget_refusals_before(&mut self, client: &str, seq: i64) -> Result<(), StoreError>;
+}
+
+/// A step of the savepoint around a write checked by a rule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Savepoint {
+    Open,
+    Release,
+    RollBack,
+}
+
+impl Savepoint {
+    /// The statement, the same in both dialects.
+    pub fn sql(self) -> &'static str {
+        match self {
+            Savepoint::Open => "SAVEPOINT outpost_rule",
+            Savepoint::Release => "RELEASE outpost_rule",
+            Savepoint::RollBack => "ROLLBACK TO outpost_rule; RELEASE outpost_rule",
+        }
+    }
 }
 
 /// Drive a future that never waits (the SQLite dialect's) to its end on this thread.

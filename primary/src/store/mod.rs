@@ -11,8 +11,9 @@ mod migrations;
 mod postgres;
 mod pull;
 mod push;
+pub(crate) mod ruled;
 mod sqlite;
-mod table;
+pub(crate) mod table;
 
 use std::fmt;
 use std::future::Future;
@@ -22,6 +23,7 @@ use outpost::Value;
 use serde::Serialize;
 use tokio::sync::watch;
 
+use crate::rules::Caller;
 pub use migrations::{
     read_schema, MARKER as MIGRATION_MARKER, MIN_REPLICA_MARKER as MIN_REPLICA_SCHEMA_MARKER,
 };
@@ -32,18 +34,25 @@ pub use sqlite::SqliteStore;
 pub trait Store: Send + Sync + 'static {
     /// Apply a push in one transaction: each mutation with `seq` above the client's
     /// `acked_through` is applied, dropped or rejected, exactly once.
+    /// With sync rules, each mutation is also held to its table's write rule for `caller`.
     fn push(
         &self,
         db: &str,
         request: PushRequest,
+        caller: Caller,
     ) -> impl Future<Output = Result<PushResponse, StoreError>> + Send;
 
     /// The changes after `request.cursor`, at once (waiting is the caller's job, see [`Store::changes`]).
+    /// With sync rules, only what `caller` may read.
     fn pull(
         &self,
         db: &str,
         request: PullRequest,
+        caller: Caller,
     ) -> impl Future<Output = Result<PullResponse, StoreError>> + Send;
+
+    /// Whether pushes and pulls are held to sync rules (`--rules`).
+    fn has_rules(&self) -> bool;
 
     /// Run one read-only statement.
     fn query(

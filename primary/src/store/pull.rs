@@ -1,6 +1,12 @@
 //! Reading changes for a pull, written once for every dialect: the latest state of each row
 //! changed after the cursor, in version order, inside one read snapshot (opened by the store) so
 //! rows, versions and the new cursor agree.
+//!
+//! With sync rules (`crate::rules`) each row is read through its table's read rule: a changed row
+//! the caller may not read comes as a tombstone, so a row that moved out of its view leaves the
+//! replica. A row can also enter or leave the view without changing, when a row its rule looks up
+//! changed (a membership) or the caller's claims or the rules did: the answer is then `resync`,
+//! and the replica pulls everything again from cursor 0, where only rows it may read are sent.
 
 use outpost::protocol::{
     Change, PullRequest, PullResponse, Rejection, MAX_PULL_BYTES, MAX_PULL_CHANGES,
@@ -8,19 +14,44 @@ use outpost::protocol::{
 use outpost::Value;
 
 use super::dialect::ReadTx;
+use super::ruled::{Access, RowView};
 use super::table::{Table, Tables};
 use super::StoreError;
+
+/// Separates the epoch from the fingerprint of the caller's view in the `epoch` field.
+const VIEW_MARK: char = '~';
 
 pub async fn read_changes<T: ReadTx>(
     tx: &mut T,
     tables: &Tables<T::Kind>,
     request: &PullRequest,
+    access: Option<Access<'_>>,
 ) -> Result<PullResponse, StoreError> {
-    let (wanted, unknown_tables) = wanted_tables(tables, request)?;
-    if !in_history(tx, request).await? {
+    let (mut wanted, unknown_tables) = wanted_tables(tables, request)?;
+    if let Some(access) = access {
+        // A table without a read rule is read by no one: nothing of it is sent, not even keys.
+        wanted.retain(|t| read_rule(access, &t.name).is_some());
+    }
+    let view = access.map(|a| a.rules.view_of(a.caller));
+    let (epoch, seen_view) = match request.epoch.as_deref().map(|e| e.split_once(VIEW_MARK)) {
+        Some(Some((epoch, seen))) => (Some(epoch), Some(seen)),
+        Some(None) => (request.epoch.as_deref(), None),
+        None => (None, None),
+    };
+    if !in_history(tx, request.cursor, epoch).await? {
         return Ok(PullResponse {
             cursor: request.cursor,
             reset: true,
+            ..PullResponse::default()
+        });
+    }
+    let after = |table: &str| request.behind.get(table).copied().unwrap_or(request.cursor);
+    if request.cursor > 0
+        && (seen_view != view.as_deref() || view_moved(tx, access, &wanted, &after).await?)
+    {
+        return Ok(PullResponse {
+            cursor: request.cursor,
+            resync: true,
             ..PullResponse::default()
         });
     }
@@ -28,7 +59,6 @@ pub async fn read_changes<T: ReadTx>(
         .limit
         .unwrap_or(MAX_PULL_CHANGES)
         .clamp(1, MAX_PULL_CHANGES) as usize;
-    let after = |table: &str| request.behind.get(table).copied().unwrap_or(request.cursor);
     let mut groups: Vec<(i64, Vec<&str>)> = Vec::new();
     for table in &wanted {
         let from = after(&table.name);
@@ -43,9 +73,10 @@ pub async fn read_changes<T: ReadTx>(
     };
     let mut more = entries.len() > limit;
     entries.truncate(limit);
+    let last_read = entries.last().map(|e| e.version);
 
     let mut rows = vec![None; entries.len()];
-    if let Some(upto) = entries.last().map(|e| e.version) {
+    if let Some(upto) = last_read {
         for table in &wanted {
             let (positions, mine): (Vec<usize>, Vec<_>) = entries
                 .iter()
@@ -55,8 +86,14 @@ pub async fn read_changes<T: ReadTx>(
             if mine.is_empty() {
                 continue;
             }
+            let view = access.and_then(|a| {
+                read_rule(a, &table.name).map(|rule| RowView {
+                    rule,
+                    caller: a.caller,
+                })
+            });
             let found = tx
-                .changed_rows(table, &mine, after(&table.name), upto)
+                .changed_rows(table, &mine, after(&table.name), upto, view)
                 .await?;
             for (position, row) in positions.into_iter().zip(found) {
                 rows[position] = row;
@@ -73,21 +110,34 @@ pub async fn read_changes<T: ReadTx>(
             row,
         })
         .collect();
+    // From cursor 0 a replica has nothing, or replaces everything: a tombstone would only tell
+    // it the keys of rows it may not read.
+    if access.is_some() && request.cursor == 0 {
+        changes.retain(|c| c.row.is_some());
+    }
+    let mut cut = false;
     if let Some(fits) = changes_within(&changes, MAX_PULL_BYTES) {
         changes.truncate(fits);
         more = true;
+        cut = true;
     }
     // Without more to send, the cursor jumps to the newest version overall, so a replica that
-    // syncs only some tables still moves past changes to the others.
-    let cursor = match (more, changes.last()) {
-        (true, Some(last)) => last.version,
+    // syncs only some tables still moves past changes to the others. A page cut short by its
+    // size ends at its last change; one cut by the limit at the last entry read, sent or not.
+    let cursor = match (more, cut, changes.last(), last_read) {
+        (true, true, Some(last), _) => last.version,
+        (true, false, _, Some(last)) => last,
         _ => tx.current_version().await?,
     };
+    let epoch = tx.epoch_of(cursor).await?;
     let mut answer = PullResponse {
         changes,
         cursor,
         more,
-        epoch: tx.epoch_of(cursor).await?,
+        epoch: match (epoch, view) {
+            (Some(epoch), Some(view)) => Some(format!("{epoch}{VIEW_MARK}{view}")),
+            (epoch, _) => epoch,
+        },
         unknown_tables,
         ..PullResponse::default()
     };
@@ -107,19 +157,59 @@ pub async fn read_changes<T: ReadTx>(
     Ok(answer)
 }
 
+fn read_rule<'a>(access: Access<'a>, table: &str) -> Option<&'a crate::rules::Predicate> {
+    access.rules.table(table).and_then(|t| t.read.as_ref())
+}
+
+/// Whether rows may have entered or left the caller's view without changing themselves: a row
+/// that a wanted table's read rule looks up changed after that table's cursor. A ruled table
+/// behind at cursor 0 (an app upgrade, a table begun) is pulled from scratch too, so that it is
+/// never sent the keys of every row it may not read.
+async fn view_moved<T: ReadTx>(
+    tx: &mut T,
+    access: Option<Access<'_>>,
+    wanted: &[&Table<T::Kind>],
+    after: &impl Fn(&str) -> i64,
+) -> Result<bool, StoreError> {
+    let Some(access) = access else {
+        return Ok(false);
+    };
+    let mut groups: Vec<(i64, Vec<&str>)> = Vec::new();
+    for table in wanted {
+        let Some(rules) = access.rules.table(&table.name) else {
+            continue;
+        };
+        let from = after(&table.name);
+        if from == 0 {
+            return Ok(true);
+        }
+        if !rules.read_depends_on.is_empty() {
+            groups.push((
+                from,
+                rules.read_depends_on.iter().map(String::as_str).collect(),
+            ));
+        }
+    }
+    Ok(!groups.is_empty() && !tx.changes_after(&groups, 1).await?.is_empty())
+}
+
 /// Whether the request's cursor is in this primary's history: not past its newest version, and
 /// in the same epoch as when the replica got it. A v1 replica (no epoch) is trusted as before.
-async fn in_history<T: ReadTx>(tx: &mut T, request: &PullRequest) -> Result<bool, StoreError> {
-    let Some(epoch) = &request.epoch else {
+async fn in_history<T: ReadTx>(
+    tx: &mut T,
+    cursor: i64,
+    epoch: Option<&str>,
+) -> Result<bool, StoreError> {
+    let Some(epoch) = epoch else {
         return Ok(true);
     };
-    if request.cursor == 0 {
+    if cursor == 0 {
         return Ok(true);
     }
-    if request.cursor > tx.current_version().await? {
+    if cursor > tx.current_version().await? {
         return Ok(false);
     }
-    Ok(tx.epoch_of(request.cursor).await?.as_ref() == Some(epoch))
+    Ok(tx.epoch_of(cursor).await?.as_deref() == Some(epoch))
 }
 
 /// What the pulled state holds of the client's own mutations, read in the same snapshot.

@@ -4,17 +4,20 @@
 //! moves in the same transaction, which makes a retried batch a no-op.
 
 use outpost::codes;
-use outpost::protocol::{Mutation, PushRequest, PushResponse, Rejection, Waiting};
+use outpost::protocol::{Mutation, Op, PushRequest, PushResponse, Rejection, Waiting};
 use outpost::Value;
 
-use super::dialect::{ClientState, Refusal, WriteTx};
+use super::dialect::{ClientState, Refusal, Savepoint, WriteTx};
+use super::ruled::{Access, RowView, WriteCheck};
 use super::table::{Table, Tables};
 use super::StoreError;
+use crate::rules::{Op as RuleOp, Predicate};
 
 pub async fn apply<T: WriteTx>(
     tx: &mut T,
     tables: &Tables<T::Kind>,
     request: &PushRequest,
+    access: Option<Access<'_>>,
 ) -> Result<PushResponse, StoreError> {
     let client = request.client_id.as_str();
     let known = tx.client_state(client).await?;
@@ -61,7 +64,10 @@ pub async fn apply<T: WriteTx>(
                 break;
             }
             Err(refusal) => Some(refusal),
-            Ok(table) => tx.apply(table, mutation).await?,
+            Ok(table) => match access {
+                None => tx.apply(table, mutation).await?,
+                Some(access) => apply_ruled(tx, table, mutation, access).await?,
+            },
         };
         if let Some(refusal) = refusal {
             tx.store_refusal(client, mutation.seq, &refusal).await?;
@@ -88,7 +94,14 @@ pub async fn apply<T: WriteTx>(
         for (seq, refusal) in tx.refusals_between(client, first.seq, last.seq).await? {
             let mutation = request.mutations.iter().find(|m| m.seq == seq);
             let row = match mutation.map(|m| (m, check_shape(tables, m))) {
-                Some((mutation, Ok(table))) => tx.read_row(table, &mutation.key).await?,
+                // The row as this caller may see it: a refusal never shows another's row.
+                Some((mutation, Ok(table))) => match access {
+                    None => tx.read_row(table, &mutation.key, None).await?,
+                    Some(access) => match read_view(access, &table.name) {
+                        Some(view) => tx.read_row(table, &mutation.key, Some(view)).await?,
+                        None => None,
+                    },
+                },
                 _ => None,
             };
             rejected.push(Rejection {
@@ -107,6 +120,103 @@ pub async fn apply<T: WriteTx>(
         diverged: false,
         reset: false,
         waiting,
+    })
+}
+
+/// Apply one mutation held to its table's write rule: a delete is judged on the row before it,
+/// an insert on the row after it, an update on both; a write the rule refuses is undone whole
+/// and refused with `NOT_PERMITTED`. A write that changes nothing (an update or delete of a row
+/// the primary no longer has) has nothing to judge.
+async fn apply_ruled<T: WriteTx>(
+    tx: &mut T,
+    table: &Table<T::Kind>,
+    mutation: &Mutation,
+    access: Access<'_>,
+) -> Result<Option<Refusal>, StoreError> {
+    let op = match mutation.op {
+        Op::Insert => RuleOp::Insert,
+        Op::Update => RuleOp::Update,
+        Op::Delete => RuleOp::Delete,
+    };
+    let Some(rule) = access.rules.table(&table.name).and_then(|t| t.rule(op)) else {
+        return Ok(Some(not_permitted(table, op, None)));
+    };
+    let old = match op {
+        RuleOp::Insert => None,
+        _ => match tx.read_row(table, &mutation.key, None).await? {
+            Some(row) => Some(row),
+            None => return tx.apply(table, mutation).await,
+        },
+    };
+    if op == RuleOp::Update && mutation.columns.is_empty() {
+        return Ok(None);
+    }
+    fn check<'a>(
+        rule: &'a Predicate,
+        access: Access<'a>,
+        old: Option<&'a outpost::Row>,
+        new: Option<&'a outpost::Row>,
+    ) -> WriteCheck<'a> {
+        WriteCheck {
+            rule,
+            caller: access.caller,
+            old,
+            new,
+        }
+    }
+    if op == RuleOp::Delete {
+        if !tx
+            .holds(table, &check(rule, access, old.as_ref(), None))
+            .await?
+        {
+            return Ok(Some(not_permitted(table, op, Some(rule))));
+        }
+        return tx.apply(table, mutation).await;
+    }
+    tx.savepoint(Savepoint::Open).await?;
+    if let Some(refusal) = tx.apply(table, mutation).await? {
+        tx.savepoint(Savepoint::Release).await?;
+        return Ok(Some(refusal));
+    }
+    // An update that sets a key column moves the row: the new row is under the new key.
+    let new_key: Vec<Value> = table
+        .key_names
+        .iter()
+        .zip(&mutation.key)
+        .map(|(name, value)| mutation.columns.get(name).unwrap_or(value).clone())
+        .collect();
+    let new = tx.read_row(table, &new_key, None).await?;
+    if tx
+        .holds(table, &check(rule, access, old.as_ref(), new.as_ref()))
+        .await?
+    {
+        tx.savepoint(Savepoint::Release).await?;
+        Ok(None)
+    } else {
+        tx.savepoint(Savepoint::RollBack).await?;
+        Ok(Some(not_permitted(table, op, Some(rule))))
+    }
+}
+
+fn not_permitted<K>(table: &Table<K>, op: RuleOp, rule: Option<&Predicate>) -> Refusal {
+    let reason = match rule {
+        Some(rule) => format!(
+            "the {} rule of table {} (rules line {}) does not allow this write for this token",
+            op.name(),
+            table.name,
+            rule.line
+        ),
+        None => format!("the rules allow no {} on table {}", op.name(), table.name),
+    };
+    Refusal::new(codes::NOT_PERMITTED, reason)
+}
+
+/// The caller's view of `table`; None when it may read none of it.
+fn read_view<'a>(access: Access<'a>, table: &str) -> Option<RowView<'a>> {
+    let rule = access.rules.table(table)?.read.as_ref()?;
+    Some(RowView {
+        rule,
+        caller: access.caller,
     })
 }
 

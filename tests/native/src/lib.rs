@@ -14,6 +14,7 @@
 //!   GETs for health, static files and CORS.
 //! - [`dump`]: [`Dump`], a database's whole state on either store, for "nothing changed" checks.
 //! - [`todos`]: the schema the primary's HTTP tests share, in both dialects.
+//! - [`team`]: the team app of docs/RULES.md: its schema and sync rules.
 //! - [`command`]: [`ServingCommand`], the `outpost-primary` command serving in a child process.
 //! - [`faults`]: [`FaultyTransport`], a seeded network that loses, duplicates and delays requests.
 //! - [`replica`]: [`Replica`], a database on a file that can die and reopen.
@@ -30,6 +31,7 @@ pub mod postgres;
 pub mod primary;
 pub mod replica;
 pub mod restore;
+pub mod team;
 pub mod todos;
 pub mod world;
 

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use outpost::Value;
 use outpost_primary::store::StoreError;
-use outpost_primary::{run, serve, Auth, Config, PostgresStore, ServeError};
+use outpost_primary::{run, serve, Auth, Config, PostgresStore, Rules, ServeError};
 use rusqlite::{Connection, OpenFlags, ToSql};
 use tempfile::TempDir;
 use tokio::sync::oneshot;
@@ -93,6 +93,7 @@ pub struct TestPrimary {
     auth: Auth,
     databases: Option<Vec<String>>,
     static_dir: Option<PathBuf>,
+    rules: Option<Rules>,
     endpoint: Endpoint,
     running: Option<Running>,
 }
@@ -140,9 +141,18 @@ impl TestPrimary {
             auth,
             databases: None,
             static_dir: None,
+            rules: None,
             endpoint: Endpoint(Arc::new(Mutex::new(NOWHERE.to_owned()))),
             running: None,
         }
+    }
+
+    /// Hold pushes and pulls to the sync rules in `text` (`--rules`, docs/RULES.md); panics if
+    /// the file does not parse (a store refuses rules that do not fit its schema at start).
+    pub fn with_rules(mut self, text: &str) -> TestPrimary {
+        let rules = Rules::parse(text, "rules.txt").unwrap_or_else(|e| panic!("{e}"));
+        self.rules = Some(rules);
+        self
     }
 
     /// Only these databases exist (`--databases`); others answer `UNKNOWN_DATABASE`.
@@ -175,6 +185,7 @@ impl TestPrimary {
             auth: self.auth.clone(),
             databases: self.databases.clone(),
             static_dir: self.static_dir.clone(),
+            rules: self.rules.clone(),
             endpoint: Endpoint(Arc::new(Mutex::new(NOWHERE.to_owned()))),
             running: None,
         }
@@ -215,6 +226,7 @@ impl TestPrimary {
             static_dir: self.static_dir.clone(),
             auth: self.auth.clone(),
             databases: self.databases.clone(),
+            rules: self.rules.clone(),
         };
         let (stop, stopped) = oneshot::channel::<()>();
         let (report, events) = mpsc::channel();
@@ -229,12 +241,19 @@ impl TestPrimary {
                 // As `outpost-primary serve`: Postgres checks the schema before anything listens.
                 let postgres = match store_url {
                     None => None,
-                    Some(url) => Some(
-                        PostgresStore::connect(&url, config.schema_sql.clone())
+                    Some(url) => {
+                        let store = PostgresStore::connect(&url, config.schema_sql.clone())
                             .await
                             .map_err(StartFailure::Connect)?
-                            .allow_queries(allow_queries),
-                    ),
+                            .allow_queries(allow_queries);
+                        Some(match config.rules.clone() {
+                            None => store,
+                            Some(rules) => store
+                                .with_rules(rules)
+                                .await
+                                .map_err(StartFailure::Connect)?,
+                        })
+                    }
                 };
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
                     .await

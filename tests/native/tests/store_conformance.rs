@@ -7,6 +7,7 @@
 //!   paging and read-only queries.
 //! - `refusals`: bad input and bad tokens never change state and get a stable code.
 //! - `live`: long polls, and writes made behind the server's back.
+//! - `rules`: sync rules: users see and write only what the rules allow, moving in and out.
 //! - `schemas`: what each store refuses at start, and Postgres' type mapping.
 
 /// Expand each `fn name(store: Backend)` into a test per store.

@@ -12,10 +12,12 @@ use tokio_postgres::Transaction;
 
 use super::refusals::refusal;
 use super::schema::PgTable;
-use super::values::{read_value, to_param, ColumnKind, PgParam};
+use super::values::{read_value, to_param, ColumnKind, PgParam, QueryParam};
+use crate::rules::Binding;
 use crate::store::dialect::{
-    key_exists_reason, ChangeEntry, ClientState, ReadTx, Refusal, WriteTx,
+    key_exists_reason, ChangeEntry, ClientState, ReadTx, Refusal, Savepoint, WriteTx,
 };
+use crate::store::ruled::{RowView, WriteCheck};
 use crate::store::StoreError;
 
 /// Statements on one open transaction in the Postgres schema `schema` (already quoted).
@@ -36,6 +38,27 @@ fn typed(params: &[(PgParam, Type)]) -> Vec<(&(dyn ToSql + Sync), Type)> {
 impl Postgres<'_, '_> {
     fn table_sql(&self, table: &PgTable) -> String {
         format!("{}.{}", self.schema, quote_ident(&table.name))
+    }
+
+    /// The rows of `table` as SQL to read from: the table, or the caller's view of it with the
+    /// claims bound from placeholder `first` on (their types are what Postgres infers).
+    fn source(
+        &self,
+        table: &PgTable,
+        view: Option<RowView<'_>>,
+        first: usize,
+    ) -> (String, Vec<QueryParam>) {
+        match view {
+            None => (self.table_sql(table), Vec::new()),
+            Some(view) => {
+                let (select, claims) =
+                    view.select(&self.table_sql(table), first, |n, _| Dollar.nth(n));
+                (
+                    format!("({select})"),
+                    claims.into_iter().map(QueryParam).collect(),
+                )
+            }
+        }
     }
 }
 
@@ -77,6 +100,7 @@ impl ReadTx for Postgres<'_, '_> {
         entries: &[&ChangeEntry],
         after: i64,
         upto: i64,
+        view: Option<RowView<'_>>,
     ) -> Result<Vec<Option<Row>>, StoreError> {
         let join: Vec<String> = table
             .key_columns()
@@ -90,16 +114,18 @@ impl ReadTx for Postgres<'_, '_> {
             })
             .collect();
         let s = &self.schema;
+        let (source, claims) = self.source(table, view, 4);
         let sql = format!(
             "SELECT c.version, t.{} IS NOT NULL, {} FROM {s}._outpost_changes c \
-             LEFT JOIN {} t ON {} \
+             LEFT JOIN {source} t ON {} \
              WHERE c.tbl = $1 AND c.version > $2 AND c.version <= $3",
             quote_ident(&table.key_names[0]),
             table.column_list(Some("t")),
-            self.table_sql(table),
             join.join(" AND "),
         );
-        let found = self.tx.query(&sql, &[&table.name, &after, &upto]).await?;
+        let mut params: Vec<&(dyn ToSql + Sync)> = vec![&table.name, &after, &upto];
+        params.extend(claims.iter().map(|c| c as &(dyn ToSql + Sync)));
+        let found = self.tx.query(&sql, &params).await?;
         let mut by_version = std::collections::HashMap::with_capacity(found.len());
         for r in &found {
             let exists: bool = r.get(1);
@@ -119,10 +145,26 @@ impl ReadTx for Postgres<'_, '_> {
         &mut self,
         table: &PgTable,
         key: &[Value],
+        view: Option<RowView<'_>>,
     ) -> Result<Option<Row>, StoreError> {
         let Ok(key) = key_params(table, key) else {
             return Ok(None);
         };
+        if view.is_some() {
+            let (source, claims) = self.source(table, view, key.len() + 1);
+            let sql = format!(
+                "SELECT {} FROM {source} t WHERE {}",
+                table.column_list(Some("t")),
+                sql::key_predicate(&table.key_names, 1, Dollar)
+            );
+            let mut params: Vec<&(dyn ToSql + Sync)> =
+                key.iter().map(|(p, _)| p as &(dyn ToSql + Sync)).collect();
+            params.extend(claims.iter().map(|c| c as &(dyn ToSql + Sync)));
+            return match self.tx.query(&sql, &params).await?.first() {
+                Some(r) => Ok(Some(to_row(r, table, 0)?)),
+                None => Ok(None),
+            };
+        }
         let sql = format!(
             "SELECT {} FROM {} t WHERE {}",
             table.column_list(Some("t")),
@@ -265,6 +307,25 @@ impl WriteTx for Postgres<'_, '_> {
                 None => Err(err.into()),
             },
         }
+    }
+
+    /// A row column's value is cast to its column's type; a claim's type is what Postgres infers.
+    async fn holds(&mut self, table: &PgTable, check: &WriteCheck<'_>) -> Result<bool, StoreError> {
+        let (sql, values) = check.select(|n, binding| match binding {
+            Binding::Old(c) | Binding::New(c) => match table.column(c) {
+                Some(column) => format!("${n}::{}", column.kind.sql_type().name()),
+                None => format!("${n}"),
+            },
+            Binding::Claim(_) => format!("${n}"),
+        });
+        let values: Vec<QueryParam> = values.into_iter().map(QueryParam).collect();
+        let params: Vec<&(dyn ToSql + Sync)> =
+            values.iter().map(|v| v as &(dyn ToSql + Sync)).collect();
+        Ok(self.tx.query_opt(&sql, &params).await?.is_some())
+    }
+
+    async fn savepoint(&mut self, step: Savepoint) -> Result<(), StoreError> {
+        Ok(self.tx.batch_execute(step.sql()).await?)
     }
 
     async fn store_refusal(

@@ -22,7 +22,9 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{IsolationLevel, NoTls};
 
+use super::ruled::{self, Access};
 use super::{pull, push, QueryAnswer, Store, StoreError};
+use crate::rules::{Caller, Rules};
 use dialect::Postgres;
 use listen::Signals;
 use schema::Tables;
@@ -40,6 +42,7 @@ const PROBE_SCHEMA: &str = "outpost__probe";
 pub struct PostgresStore {
     inner: Arc<Inner>,
     allow_queries: bool,
+    rules: Option<Arc<Rules>>,
 }
 
 struct Inner {
@@ -106,7 +109,63 @@ impl PostgresStore {
         Ok(PostgresStore {
             inner: Arc::new(inner),
             allow_queries: false,
+            rules: None,
         })
+    }
+
+    /// Hold every push and pull to `rules` (docs/RULES.md), after checking them against the
+    /// schema and preparing each rule's statement in a dry run that is rolled back, so a bad
+    /// rules file stops the server before it listens, naming the line and why.
+    pub async fn with_rules(self, mut rules: Rules) -> Result<Self, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let tables = schema::prepare(&tx, "_probe", PROBE_SCHEMA, &self.inner.schema_sql)
+            .await
+            .map_err(StoreError::at_start)?;
+        rules.check_tables(&tables).map_err(StoreError::Setup)?;
+        let schema = quote_ident(PROBE_SCHEMA);
+        tx.batch_execute(&format!("SET LOCAL search_path TO {schema}"))
+            .await?;
+        let statements = ruled::statements(
+            &rules,
+            &tables,
+            |n, _| outpost::sql::Placeholders::Dollar.nth(n),
+            |t| format!("{schema}.{}", quote_ident(&t.name)),
+        );
+        for statement in statements {
+            let prepared = tx.prepare(&statement.sql).await;
+            let problem = match &prepared {
+                Err(e) => Some(schema::describe_error(e)),
+                Ok(prepared) => prepared
+                    .params()
+                    .iter()
+                    .find(|t| !values::can_bind(t))
+                    .map(|t| {
+                        format!("a claim compared as {t} cannot be bound; cast it, e.g. :sub::text")
+                    }),
+            };
+            if let Some(problem) = problem {
+                return Err(StoreError::Setup(statement.error(&rules, &problem)));
+            }
+        }
+        tx.rollback().await?;
+        Ok(PostgresStore {
+            rules: Some(Arc::new(rules)),
+            ..self
+        })
+    }
+
+    /// In a transaction of database schema `schema` (quoted): rules name tables unqualified.
+    async fn rules_see(
+        &self,
+        tx: &tokio_postgres::Transaction<'_>,
+        schema: &str,
+    ) -> Result<(), StoreError> {
+        if self.rules.is_some() {
+            tx.batch_execute(&format!("SET LOCAL search_path TO {schema}"))
+                .await?;
+        }
+        Ok(())
     }
 
     /// Allow `/query`. Off by default: a query could name another database's schema, so it is
@@ -167,22 +226,34 @@ impl PostgresStore {
 impl Store for PostgresStore {
     /// READ COMMITTED, holding the database's advisory lock from the first statement, so
     /// versions are assigned and committed in cursor order (see `capture`).
-    async fn push(&self, db: &str, request: PushRequest) -> Result<PushResponse, StoreError> {
+    async fn push(
+        &self,
+        db: &str,
+        request: PushRequest,
+        caller: Caller,
+    ) -> Result<PushResponse, StoreError> {
         let database = self.database(db).await?;
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         let schema = quote_ident(&database.schema);
         tx.execute(&format!("SELECT {schema}._outpost_lock()"), &[])
             .await?;
+        self.rules_see(&tx, &schema).await?;
         let mut dialect = Postgres { tx: &tx, schema };
-        let answer = push::apply(&mut dialect, &database.tables, &request).await?;
+        let access = Access::of(self.rules.as_deref(), &caller);
+        let answer = push::apply(&mut dialect, &database.tables, &request, access).await?;
         tx.commit().await?;
         Ok(answer)
     }
 
     /// One REPEATABLE READ snapshot: versions become visible in increasing order, so every
     /// version at or below the snapshot's newest is in it.
-    async fn pull(&self, db: &str, request: PullRequest) -> Result<PullResponse, StoreError> {
+    async fn pull(
+        &self,
+        db: &str,
+        request: PullRequest,
+        caller: Caller,
+    ) -> Result<PullResponse, StoreError> {
         let database = self.database(db).await?;
         let mut client = self.client().await?;
         let tx = client
@@ -192,8 +263,10 @@ impl Store for PostgresStore {
             .start()
             .await?;
         let schema = quote_ident(&database.schema);
+        self.rules_see(&tx, &schema).await?;
         let mut dialect = Postgres { tx: &tx, schema };
-        let answer = pull::read_changes(&mut dialect, &database.tables, &request).await?;
+        let access = Access::of(self.rules.as_deref(), &caller);
+        let answer = pull::read_changes(&mut dialect, &database.tables, &request, access).await?;
         tx.commit().await?;
         Ok(answer)
     }
@@ -204,6 +277,9 @@ impl Store for PostgresStore {
         sql: String,
         params: Vec<Value>,
     ) -> Result<QueryAnswer, StoreError> {
+        if self.rules.is_some() {
+            return Err(ruled::queries_disabled());
+        }
         if !self.allow_queries {
             return Err(StoreError::BadQuery {
                 code: codes::QUERY_DISABLED.into(),
@@ -230,6 +306,10 @@ impl Store for PostgresStore {
         let rows = tx.query(&statement, &refs).await.map_err(query_error)?;
         tx.rollback().await?;
         query_answer(statement.columns(), rows)
+    }
+
+    fn has_rules(&self) -> bool {
+        self.rules.is_some()
     }
 
     async fn changes(&self, db: &str) -> Result<watch::Receiver<i64>, StoreError> {

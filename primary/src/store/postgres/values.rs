@@ -194,7 +194,26 @@ impl ToSql for PgParam {
     to_sql_checked!();
 }
 
-/// A `/query` parameter: its SQL type is whatever Postgres inferred for the placeholder.
+/// Whether a [`QueryParam`] can be bound to a placeholder Postgres gave this type.
+pub fn can_bind(ty: &Type) -> bool {
+    param_kind(ty).is_some()
+}
+
+fn param_kind(ty: &Type) -> Option<ColumnKind> {
+    Some(match *ty {
+        Type::INT2 => ColumnKind::SmallInt,
+        Type::INT4 => ColumnKind::Int,
+        Type::INT8 => ColumnKind::BigInt,
+        Type::FLOAT8 => ColumnKind::Double,
+        Type::BYTEA => ColumnKind::Bytes,
+        Type::BOOL => ColumnKind::Bool,
+        Type::TEXT | Type::VARCHAR | Type::UNKNOWN => ColumnKind::Text,
+        _ => return None,
+    })
+}
+
+/// A `/query` parameter (or a claim a rule compares): its SQL type is whatever Postgres inferred
+/// for the placeholder.
 #[derive(Debug)]
 pub struct QueryParam(pub Value);
 
@@ -204,20 +223,10 @@ impl ToSql for QueryParam {
         ty: &Type,
         out: &mut BytesMut,
     ) -> Result<IsNull, Box<dyn StdError + Sync + Send>> {
-        let kind = match *ty {
-            Type::INT2 => ColumnKind::SmallInt,
-            Type::INT4 => ColumnKind::Int,
-            Type::INT8 => ColumnKind::BigInt,
-            Type::FLOAT8 => ColumnKind::Double,
-            Type::BYTEA => ColumnKind::Bytes,
-            Type::BOOL => ColumnKind::Bool,
-            Type::TEXT | Type::VARCHAR | Type::UNKNOWN => ColumnKind::Text,
-            _ => {
-                return Err(format!(
-                    "cannot bind a parameter of type {ty}; cast it (e.g. $1::text)"
-                )
-                .into())
-            }
+        let Some(kind) = param_kind(ty) else {
+            return Err(
+                format!("cannot bind a parameter of type {ty}; cast it (e.g. $1::text)").into(),
+            );
         };
         to_param(kind, &self.0)?.to_sql(ty, out)
     }

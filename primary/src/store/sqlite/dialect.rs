@@ -11,8 +11,9 @@ use rusqlite::{params_from_iter, Connection, ErrorCode, OptionalExtension};
 use outpost::codes;
 
 use crate::store::dialect::{
-    key_exists_reason, ChangeEntry, ClientState, ReadTx, Refusal, WriteTx,
+    key_exists_reason, ChangeEntry, ClientState, ReadTx, Refusal, Savepoint, WriteTx,
 };
+use crate::store::ruled::{RowView, WriteCheck};
 use crate::store::table::Table;
 use crate::store::StoreError;
 
@@ -66,11 +67,13 @@ impl ReadTx for Sqlite<'_> {
         entries: &[&ChangeEntry],
         _after: i64,
         _upto: i64,
+        view: Option<RowView<'_>>,
     ) -> Result<Vec<Option<Row>>, StoreError> {
-        let mut stmt = self.0.prepare_cached(&read_row_sql(table))?;
+        let (sql, claims) = read_row_sql(table, view);
+        let mut stmt = self.0.prepare_cached(&sql)?;
         entries
             .iter()
-            .map(|e| Ok(read_row_with(&mut stmt, table, &e.key)?))
+            .map(|e| Ok(read_row_with(&mut stmt, table, &e.key, &claims)?))
             .collect()
     }
 
@@ -78,8 +81,9 @@ impl ReadTx for Sqlite<'_> {
         &mut self,
         table: &Table<Kind>,
         key: &[Value],
+        view: Option<RowView<'_>>,
     ) -> Result<Option<Row>, StoreError> {
-        Ok(read_row(self.0, table, key)?)
+        Ok(read_row(self.0, table, key, view)?)
     }
 
     async fn current_version(&mut self) -> Result<i64, StoreError> {
@@ -189,6 +193,22 @@ impl WriteTx for Sqlite<'_> {
         }
     }
 
+    async fn holds(
+        &mut self,
+        _table: &Table<Kind>,
+        check: &WriteCheck<'_>,
+    ) -> Result<bool, StoreError> {
+        let (sql, values) = check.select(|n, _| Question.nth(n));
+        Ok(self
+            .0
+            .prepare_cached(&sql)?
+            .exists(params_from_iter(values))?)
+    }
+
+    async fn savepoint(&mut self, step: Savepoint) -> Result<(), StoreError> {
+        Ok(self.0.execute_batch(step.sql())?)
+    }
+
     async fn store_refusal(
         &mut self,
         client: &str,
@@ -217,31 +237,46 @@ pub fn current_version(conn: &Connection) -> rusqlite::Result<i64> {
         .query_row([], |r| r.get(0))
 }
 
-/// The row of `table` with this key as the database has it now, every column included.
+/// The row of `table` with this key as the database has it now, every column included; through
+/// the caller's `view` of the table when one is given.
 fn read_row(
     conn: &Connection,
     table: &Table<Kind>,
     key: &[Value],
+    view: Option<RowView<'_>>,
 ) -> rusqlite::Result<Option<Row>> {
-    let mut stmt = conn.prepare_cached(&read_row_sql(table))?;
-    read_row_with(&mut stmt, table, key)
+    let (sql, claims) = read_row_sql(table, view);
+    let mut stmt = conn.prepare_cached(&sql)?;
+    read_row_with(&mut stmt, table, key, &claims)
 }
 
-fn read_row_sql(table: &Table<Kind>) -> String {
-    format!(
-        "SELECT {} FROM {} WHERE {}",
+/// The point read of one row by key (bound from 1), through `view` when given: then its claims
+/// are bound after the key.
+fn read_row_sql(table: &Table<Kind>, view: Option<RowView<'_>>) -> (String, Vec<Value>) {
+    let name = quote_ident(&table.name);
+    let (source, claims) = match view {
+        Some(view) => {
+            let first = table.key.len() + 1;
+            let (select, claims) = view.select(&name, first, |n, _| Question.nth(n));
+            (format!("({select})"), claims)
+        }
+        None => (name, Vec::new()),
+    };
+    let sql = format!(
+        "SELECT {} FROM {source} WHERE {}",
         table.column_list(None),
-        quote_ident(&table.name),
         sql::key_predicate(&table.key_names, 1, Question)
-    )
+    );
+    (sql, claims)
 }
 
 fn read_row_with(
     stmt: &mut rusqlite::Statement<'_>,
     table: &Table<Kind>,
     key: &[Value],
+    claims: &[Value],
 ) -> rusqlite::Result<Option<Row>> {
-    stmt.query_row(params_from_iter(key), |r| {
+    stmt.query_row(params_from_iter(key.iter().chain(claims)), |r| {
         let mut row = Row::new();
         for (i, column) in table.columns.iter().enumerate() {
             row.insert(column.name.clone(), r.get::<_, Value>(i)?);

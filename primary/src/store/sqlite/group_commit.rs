@@ -17,7 +17,9 @@ use tokio::sync::oneshot;
 use super::dialect::Sqlite;
 use super::lock;
 use super::schema::Schema;
+use crate::rules::{Caller, Rules};
 use crate::store::dialect::run_ready;
+use crate::store::ruled::Access;
 use crate::store::{push, StoreError};
 
 /// One group holds at most about this many mutations, so a commit (and the wait of the pushes
@@ -28,6 +30,7 @@ type Answer = Result<PushResponse, StoreError>;
 
 struct Queued {
     request: PushRequest,
+    caller: Caller,
     answer: oneshot::Sender<Answer>,
 }
 
@@ -39,24 +42,36 @@ pub(super) struct PushQueue {
 
 impl PushQueue {
     /// Queue `request`; its answer comes once a writer has committed the group it joined.
-    pub fn enqueue(&self, request: PushRequest) -> oneshot::Receiver<Answer> {
+    pub fn enqueue(&self, request: PushRequest, caller: Caller) -> oneshot::Receiver<Answer> {
         let (answer, receiver) = oneshot::channel();
-        lock(&self.waiting).push(Queued { request, answer });
+        lock(&self.waiting).push(Queued {
+            request,
+            caller,
+            answer,
+        });
         receiver
     }
 
     /// Take the writer, then apply and commit every queued push (in groups of at most
     /// [`GROUP_MUTATIONS`]). Returns at once with nothing to do when another writer took them.
-    pub fn commit_waiting(&self, writer: &Mutex<Connection>, schema: &Schema) {
+    /// Each push is held to `rules` for its own caller.
+    pub fn commit_waiting(
+        &self,
+        writer: &Mutex<Connection>,
+        schema: &Schema,
+        rules: Option<&Rules>,
+    ) {
         let mut conn = lock(writer);
         loop {
             let group = self.take_group();
             if group.is_empty() {
                 return;
             }
-            let (requests, senders): (Vec<_>, Vec<_>) =
-                group.into_iter().map(|q| (q.request, q.answer)).unzip();
-            let answers = apply_group(&mut conn, schema, &requests);
+            let (requests, senders): (Vec<_>, Vec<_>) = group
+                .into_iter()
+                .map(|q| ((q.request, q.caller), q.answer))
+                .unzip();
+            let answers = apply_group(&mut conn, schema, rules, &requests);
             for (sender, answer) in senders.into_iter().zip(answers) {
                 // The caller may have gone (its connection closed): the push is applied anyway,
                 // and a retry of it is answered from the client's acked_through.
@@ -85,15 +100,20 @@ impl PushQueue {
 /// (I/O, a full disk) is answered to the push that met it, as without grouping. No savepoint
 /// per push: one would copy every page the push changes into a sub-journal (measured: +40%
 /// primary CPU per mutation).
-fn apply_group(conn: &mut Connection, schema: &Schema, requests: &[PushRequest]) -> Vec<Answer> {
+fn apply_group(
+    conn: &mut Connection,
+    schema: &Schema,
+    rules: Option<&Rules>,
+    requests: &[(PushRequest, Caller)],
+) -> Vec<Answer> {
     if requests.len() > 1 {
-        if let Ok(answers) = apply_in_one_transaction(conn, schema, requests) {
+        if let Ok(answers) = apply_in_one_transaction(conn, schema, rules, requests) {
             return answers.into_iter().map(Ok).collect();
         }
     }
     requests
         .iter()
-        .map(|request| apply_in_one_transaction(conn, schema, std::slice::from_ref(request)))
+        .map(|request| apply_in_one_transaction(conn, schema, rules, std::slice::from_ref(request)))
         .map(|answers| answers.map(|mut one| one.remove(0)))
         .collect()
 }
@@ -101,12 +121,16 @@ fn apply_group(conn: &mut Connection, schema: &Schema, requests: &[PushRequest])
 fn apply_in_one_transaction(
     conn: &mut Connection,
     schema: &Schema,
-    requests: &[PushRequest],
+    rules: Option<&Rules>,
+    requests: &[(PushRequest, Caller)],
 ) -> Result<Vec<PushResponse>, StoreError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let answers = requests
         .iter()
-        .map(|request| run_ready(push::apply(&mut Sqlite(&tx), schema, request)))
+        .map(|(request, caller)| {
+            let access = Access::of(rules, caller);
+            run_ready(push::apply(&mut Sqlite(&tx), schema, request, access))
+        })
         .collect::<Result<Vec<_>, _>>()?;
     tx.commit()?;
     Ok(answers)

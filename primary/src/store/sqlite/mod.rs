@@ -20,15 +20,19 @@ use rusqlite::{params_from_iter, Connection, OpenFlags};
 use tokio::sync::watch;
 
 use super::dialect::run_ready;
+use super::ruled::Access;
 use super::{pull, QueryAnswer, Store, StoreError};
+use crate::rules::{Caller, Rules};
 use dialect::Sqlite;
 use group_commit::PushQueue;
+use outpost::sql::{quote_ident, Placeholders::Question};
 use schema::Schema;
 
 /// Cheap to clone: clones share the open databases.
 #[derive(Clone)]
 pub struct SqliteStore {
     inner: Arc<Inner>,
+    rules: Option<Arc<Rules>>,
 }
 
 struct Inner {
@@ -71,6 +75,30 @@ impl SqliteStore {
         };
         Ok(SqliteStore {
             inner: Arc::new(inner),
+            rules: None,
+        })
+    }
+
+    /// Hold every push and pull to `rules` (docs/RULES.md), after checking them against the
+    /// schema and preparing each rule's statement on an empty database, so a bad rules file
+    /// stops the server before it listens, naming the line and why.
+    pub fn with_rules(self, mut rules: Rules) -> Result<Self, StoreError> {
+        let mut probe = Connection::open_in_memory()?;
+        let schema = schema::prepare(&mut probe, &self.inner.schema_sql)?;
+        rules.check_tables(&schema).map_err(StoreError::Setup)?;
+        for statement in super::ruled::statements(
+            &rules,
+            &schema,
+            |n, _| Question.nth(n),
+            |t| quote_ident(&t.name),
+        ) {
+            probe.prepare(&statement.sql).map_err(|e| {
+                StoreError::Setup(statement.error(&rules, &outpost::Error::from(e).to_string()))
+            })?;
+        }
+        Ok(SqliteStore {
+            rules: Some(Arc::new(rules)),
+            ..self
         })
     }
 
@@ -121,14 +149,22 @@ impl Inner {
 }
 
 impl Store for SqliteStore {
-    async fn push(&self, db: &str, request: PushRequest) -> Result<PushResponse, StoreError> {
+    async fn push(
+        &self,
+        db: &str,
+        request: PushRequest,
+        caller: Caller,
+    ) -> Result<PushResponse, StoreError> {
         let database = self.database(db).await?;
-        let answer = database.pushes.enqueue(request);
+        let answer = database.pushes.enqueue(request, caller);
         // Not awaited: the writer that takes this push may go on with later groups, and this
         // caller waits only for its own answer.
         let writer = database.clone();
+        let rules = self.rules.clone();
         tokio::task::spawn_blocking(move || {
-            writer.pushes.commit_waiting(&writer.writer, &writer.schema);
+            writer
+                .pushes
+                .commit_waiting(&writer.writer, &writer.schema, rules.as_deref());
         });
         let answer = answer
             .await
@@ -141,18 +177,30 @@ impl Store for SqliteStore {
         Ok(answer)
     }
 
-    async fn pull(&self, db: &str, request: PullRequest) -> Result<PullResponse, StoreError> {
+    async fn pull(
+        &self,
+        db: &str,
+        request: PullRequest,
+        caller: Caller,
+    ) -> Result<PullResponse, StoreError> {
         let database = self.database(db).await?;
+        let rules = self.rules.clone();
         blocking(move || {
             let mut conn = lock(&database.reader);
             let tx = conn.transaction()?;
+            let access = Access::of(rules.as_deref(), &caller);
             run_ready(pull::read_changes(
                 &mut Sqlite(&tx),
                 &database.schema,
                 &request,
+                access,
             ))
         })
         .await
+    }
+
+    fn has_rules(&self) -> bool {
+        self.rules.is_some()
     }
 
     async fn query(
@@ -161,6 +209,9 @@ impl Store for SqliteStore {
         sql: String,
         params: Vec<Value>,
     ) -> Result<QueryAnswer, StoreError> {
+        if self.rules.is_some() {
+            return Err(super::ruled::queries_disabled());
+        }
         let database = self.database(db).await?;
         blocking(move || {
             let conn = lock(&database.reader);

@@ -5,6 +5,7 @@
 mod live;
 mod push_pull;
 mod refusals;
+mod rules;
 mod schemas;
 
 use std::time::Duration;

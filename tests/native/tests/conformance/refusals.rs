@@ -27,6 +27,7 @@ fn expired_token() -> String {
         sub: "alice".into(),
         db: "app".into(),
         exp: now.as_secs() - 10,
+        extra: Default::default(),
     };
     jsonwebtoken::encode(
         &jsonwebtoken::Header::default(),
