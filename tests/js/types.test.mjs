@@ -1,7 +1,7 @@
 // The package's TypeScript types: types-check.ts (every public API, strict) compiles against the
-// built pkg/index.d.ts and types-orm.ts against its drizzle and kysely subpaths; index.d.ts never
-// falls back to `any`, and its Database declares exactly the public calls of the package's method
-// table (methods.js), besides the synchronous ones.
+// built pkg/index.d.ts, types-ui.ts against its react and inspector subpaths, types-orm.ts against
+// its drizzle and kysely subpaths; index.d.ts never falls back to `any`, and its Database declares
+// exactly the public calls of the package's method table (methods.js), besides the synchronous ones.
 import { it } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
@@ -20,7 +20,7 @@ function tsc(project) {
   }
 }
 
-it("types-check.ts compiles with tsc --strict against the package's index.d.ts", () => {
+it("types-check.ts and types-ui.ts compile with tsc --strict against index.d.ts and the react and inspector subpaths", () => {
   tsc("tests/js/tsconfig.json");
 });
 

@@ -3,7 +3,7 @@
 // once it prints `listening on http://ADDR`, and stopped with SIGTERM, so that it answers its
 // waiting pulls and exits. Each suite adds its own authentication (--no-auth or a token secret).
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -78,6 +78,18 @@ export async function startPrimary({ schemaSql, schemaFile, dataDir, listen = "1
       clearTimeout(timer);
     },
   };
+}
+
+/** Runs `use(primary)` with a primary started from `options` (as startPrimary), then stops it and removes its files. */
+export async function withPrimary(options, use) {
+  const primary = await startPrimary(options);
+  try {
+    return await use(primary);
+  } finally {
+    await primary.stop();
+    rmSync(primary.dataDir, { recursive: true, force: true });
+    rmSync(primary.schemaFile, { force: true });
+  }
 }
 
 /** Read-only SQL on the primary's database `db`, over its /query endpoint; rows as objects. */
