@@ -95,6 +95,16 @@ pub struct PushRequest {
     /// whose migrations need a newer one refuses the request with `UPGRADE_REQUIRED`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schema_version: Option<u32>,
+    /// v2: the oldest `seq` this replica still holds in its outbox, acknowledged or not (its
+    /// `last_seq + 1` when it holds none). It never asks about an older one again, so the
+    /// primary forgets its refusals below it, and only those: a request delivered late or twice
+    /// may name newer mutations than the replica has settled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_from: Option<i64>,
+    /// Never sent: which push this is of the ones the replica built since it opened. Only the
+    /// answer to the newest is applied (see `Database::apply_push_response`).
+    #[serde(skip)]
+    pub attempt: u64,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -11,8 +11,8 @@ mod tables;
 mod transaction;
 
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::{Arc, Mutex};
 
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::Connection;
@@ -82,6 +82,10 @@ pub struct Database {
     /// The app's schema version: how many migrations it applies. Sent with every push and pull,
     /// so a primary that needs a newer app can say so (`UPGRADE_REQUIRED`).
     pub(crate) schema_version: u32,
+    /// How many push requests this open built: each request carries its number.
+    pub(crate) push_attempts: AtomicU64,
+    /// Refusals a failed sync set aside before it failed: the next sync reports them.
+    pub(crate) unreported: Mutex<Vec<crate::sync::RejectedMutation>>,
 }
 
 /// Writes the header's user_version back unchanged: a write, so SQLite opens the WAL and holds it.
@@ -156,6 +160,8 @@ impl Database {
             wal: options.exclusive,
             session_first_seq,
             schema_version: options.migrations.len() as u32,
+            push_attempts: AtomicU64::new(0),
+            unreported: Mutex::new(Vec::new()),
         })
     }
 

@@ -48,8 +48,29 @@ pub struct SyncReport {
 /// Push the whole outbox, then pull until the primary has nothing more. A pull that finds the
 /// replica's history and the primary's parted may put writes back in the outbox (`settle.rs`):
 /// they are pushed at once, and the pull goes on.
+///
+/// A sync that fails after it set refused writes aside returns the error, and the next sync of
+/// this open reports them (every open lists them in `rejected_writes()`).
 pub async fn sync<T: Transport>(db: &Database, transport: &T) -> Result<SyncReport> {
-    let mut report = SyncReport::default();
+    let mut report = SyncReport {
+        rejected: std::mem::take(&mut *db.unreported.lock().unwrap_or_else(|e| e.into_inner())),
+        ..SyncReport::default()
+    };
+    match sync_into(db, transport, &mut report).await {
+        Ok(()) => Ok(report),
+        Err(error) => {
+            let mut unreported = db.unreported.lock().unwrap_or_else(|e| e.into_inner());
+            unreported.extend(report.rejected);
+            Err(error)
+        }
+    }
+}
+
+async fn sync_into<T: Transport>(
+    db: &Database,
+    transport: &T,
+    report: &mut SyncReport,
+) -> Result<()> {
     loop {
         while let Some(request) = db.push_request(MAX_PUSH_MUTATIONS)? {
             let response = transport.push(&request).await?;
@@ -75,7 +96,7 @@ pub async fn sync<T: Transport>(db: &Database, transport: &T) -> Result<SyncRepo
             }
         }
         if !reset || report.waiting.is_some() || db.pending_count()? == 0 {
-            return Ok(report);
+            return Ok(());
         }
     }
 }

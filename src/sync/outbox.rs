@@ -1,10 +1,12 @@
 //! The push side: turning outbox entries into a [`PushRequest`], and settling them when the
 //! primary answers. An acknowledged entry stays until a pulled state holds it (`settle.rs`).
 
+use std::sync::atomic::Ordering;
+
 use rusqlite::{params, Connection};
 
 use super::older_schema::without_dropped_columns;
-use super::settle::{last_seq, meta_get, meta_set, set_aside, ACKED_SEEN};
+use super::settle::{last_seq, meta_get, meta_set, pending_from, set_aside, ACKED_SEEN};
 use crate::protocol::{
     Mutation, Op, PushRequest, PushResponse, Waiting, MAX_PUSH_BYTES, PROTOCOL_VERSION,
 };
@@ -55,6 +57,8 @@ pub struct PushOutcome {
     /// The primary stopped before this write, which it cannot take yet (`SCHEMA_AHEAD`): it and
     /// the ones behind it stay pending, to be pushed again later.
     pub waiting: Option<Waiting>,
+    /// The answer was to a push older than the newest one built, and was ignored.
+    pub superseded: bool,
 }
 
 pub(super) fn parse_op(op: &str) -> rusqlite::Result<Op> {
@@ -177,12 +181,20 @@ impl Database {
             last_seq: Some(last_seq(conn)?),
             acked_seen: Some(meta_get(conn, ACKED_SEEN)?.unwrap_or(0)),
             schema_version: Some(self.schema_version),
+            pending_from: Some(pending_from(conn)?),
+            attempt: self.push_attempts.fetch_add(1, Ordering::Relaxed) + 1,
         }))
     }
 
     /// Settle the entries of `request` by the primary's answer, in one transaction. An entry
     /// acknowledged stays until a pulled state holds it (`settle.rs`); an entry already gone was
     /// settled by such a pull while this answer was on its way, and is left alone.
+    ///
+    /// The answer to a push older than the newest one built is ignored, as if lost: the newer
+    /// request holds the same entries and its answer settles them. Applied, an old answer could
+    /// report a write refused that the newer request has since made the primary apply: the
+    /// primary restored from a backup between the two takes back the refusal, and its state
+    /// takes the write.
     pub fn apply_push_response(
         &self,
         request: &PushRequest,
@@ -196,6 +208,10 @@ impl Database {
         let mut outcome = PushOutcome::default();
         // An answer for the client id this replica had before it diverged: nothing is its own.
         if request.client_id != self.client_id()? {
+            return Ok(outcome);
+        }
+        if self.superseded(request) {
+            outcome.superseded = true;
             return Ok(outcome);
         }
         if response.diverged {
@@ -239,6 +255,12 @@ impl Database {
         meta_set(&tx, ACKED_SEEN, seen.max(response.acked_through))?;
         tx.commit()?;
         Ok(outcome)
+    }
+
+    /// Whether a newer push was built since `request`. A request built elsewhere (attempt 0)
+    /// is the caller's to order.
+    fn superseded(&self, request: &PushRequest) -> bool {
+        request.attempt != 0 && request.attempt < self.push_attempts.load(Ordering::Relaxed)
     }
 
     /// Put the rows of refused mutations back to the primary's state sent with the refusals, then

@@ -2,7 +2,7 @@
 //! this replica's pending changes back on top of the rows they touch, and moving the cursor in
 //! the same transaction (invariant 3).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashSet};
 use std::sync::atomic::Ordering;
 
 use rusqlite::Connection;
@@ -11,7 +11,9 @@ use super::app_triggers;
 use super::behind::{self, Behind};
 use super::capture::SyncedTable;
 use super::outbox::{meta_i64, read_entries, Entry, RejectedMutation};
-use super::settle::{last_seq, meta_get, meta_set, set_aside, ACKED_SEEN, EPOCH, RESYNC};
+use super::settle::{
+    last_seq, meta_get, meta_set, pending_from, set_aside, ACKED_SEEN, EPOCH, RESYNC,
+};
 use super::stage::{self, staged_position, Position};
 use crate::protocol::{PullRequest, PullResponse, Rejection, PROTOCOL_VERSION};
 use crate::{Database, Error, Result, Value};
@@ -74,8 +76,6 @@ impl Database {
             .into_iter()
             .filter(|(t, at)| *at < cursor && self.synced.iter().any(|s| s.name == *t))
             .collect();
-        let pending_from: Option<i64> =
-            conn.query_row("SELECT min(seq) FROM _outpost_outbox", [], |r| r.get(0))?;
         Ok(PullRequest {
             v: PROTOCOL_VERSION,
             cursor,
@@ -84,7 +84,7 @@ impl Database {
             limit: None,
             client_id: Some(self.client_id()?),
             epoch,
-            pending_from: Some(pending_from.unwrap_or(last_seq(conn)? + 1)),
+            pending_from: Some(pending_from(conn)?),
             behind,
             acked_seen: Some(meta_get(conn, ACKED_SEEN)?.unwrap_or(0)),
             schema_version: Some(self.schema_version),
@@ -223,7 +223,7 @@ impl Database {
                 tables.insert(row.table.clone());
             }
             let id = (row.table.clone(), row.key_json.clone());
-            if pending.contains_key(&id) {
+            if pending.rows.contains(&id) {
                 replay_rows.insert(id);
             }
         })?;
@@ -248,10 +248,12 @@ impl Database {
         pending: &PendingByRow,
         wanted: impl Fn(&(String, String)) -> bool,
     ) -> Result<()> {
-        for (id, entries) in pending {
+        // In the order they were made, across rows: two entries may depend on each other through
+        // a UNIQUE column (y takes position 1 only after x left it).
+        for (id, entry) in &pending.entries {
             if wanted(id) {
                 if let Some(table) = self.synced.iter().find(|t| t.name == id.0) {
-                    replay(tx, table, entries)?;
+                    replay(tx, table, std::slice::from_ref(entry))?;
                 }
             }
         }
@@ -365,20 +367,25 @@ fn entry_at(conn: &Connection, seq: i64) -> Result<Option<Entry>> {
     Ok(found.pop())
 }
 
-type PendingByRow = HashMap<(String, String), Vec<Entry>>;
+/// Every outbox entry in seq order, each with its row (table, key JSON), and the set of rows.
+#[derive(Default)]
+struct PendingByRow {
+    entries: Vec<((String, String), Entry)>,
+    rows: HashSet<(String, String)>,
+}
 
-/// Every outbox entry, grouped by (table, key JSON), each group in seq order.
 fn pending_by_row(conn: &Connection) -> Result<PendingByRow> {
-    let mut by_row = PendingByRow::new();
+    let mut pending = PendingByRow::default();
     for entry in read_entries(
         conn,
         "SELECT seq, tbl, op, key, columns FROM _outpost_outbox ORDER BY seq",
         [],
     )? {
         let row = (entry.table.clone(), key_json(&entry.key)?);
-        by_row.entry(row).or_default().push(entry);
+        pending.rows.insert(row.clone());
+        pending.entries.push((row, entry));
     }
-    Ok(by_row)
+    Ok(pending)
 }
 
 fn key_json(key: &[Value]) -> Result<String> {
@@ -396,11 +403,11 @@ pub(crate) fn replay_pending(conn: &Connection, table: &SyncedTable, key: &[Valu
     replay(conn, table, &entries)
 }
 
-/// Re-apply every pending entry of the outbox on its row, in seq order per row.
+/// Re-apply every pending entry of the outbox on its row, in seq order.
 pub(crate) fn replay_all(conn: &Connection, synced: &[SyncedTable]) -> Result<()> {
-    for ((table_name, _), entries) in pending_by_row(conn)? {
+    for ((table_name, _), entry) in pending_by_row(conn)?.entries {
         if let Some(table) = synced.iter().find(|t| t.name == table_name) {
-            replay(conn, table, &entries)?;
+            replay(conn, table, std::slice::from_ref(&entry))?;
         }
     }
     Ok(())

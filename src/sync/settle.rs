@@ -52,6 +52,17 @@ pub(crate) fn last_seq(conn: &Connection) -> Result<i64> {
     Ok(seq.unwrap_or(0))
 }
 
+/// The oldest seq the outbox still holds, acknowledged or not; `last_seq + 1` when it is empty.
+pub(crate) fn pending_from(conn: &Connection) -> Result<i64> {
+    let oldest: Option<i64> = conn
+        .prepare_cached("SELECT min(seq) FROM _outpost_outbox")?
+        .query_row([], |r| r.get(0))?;
+    match oldest {
+        Some(seq) => Ok(seq),
+        None => Ok(last_seq(conn)? + 1),
+    }
+}
+
 /// Move one outbox entry to `_outpost_rejected` with `code`; None if the entry is gone already.
 pub(crate) fn set_aside(
     conn: &Connection,

@@ -124,17 +124,17 @@ pub async fn read_changes<T: ReadTx>(
     // Without more to send, the cursor jumps to the newest version overall, so a replica that
     // syncs only some tables still moves past changes to the others. A page cut short by its
     // size ends at its last change; one cut by the limit at the last entry read, sent or not.
+    let newest = tx.current_version().await?;
     let cursor = match (more, cut, changes.last(), last_read) {
         (true, true, Some(last), _) => last.version,
         (true, false, _, Some(last)) => last,
-        _ => tx.current_version().await?,
+        _ => newest,
     };
-    let epoch = tx.epoch_of(cursor).await?;
     let mut answer = PullResponse {
         changes,
         cursor,
         more,
-        epoch: match (epoch, view) {
+        epoch: match (history_marker(tx, newest).await?, view) {
             (Some(epoch), Some(view)) => Some(format!("{epoch}{VIEW_MARK}{view}")),
             (epoch, _) => epoch,
         },
@@ -193,23 +193,45 @@ async fn view_moved<T: ReadTx>(
     Ok(!groups.is_empty() && !tx.changes_after(&groups, 1).await?.is_empty())
 }
 
-/// Whether the request's cursor is in this primary's history: not past its newest version, and
-/// in the same epoch as when the replica got it. A v1 replica (no epoch) is trusted as before.
+/// The marker of the history an answer was read in: the epoch of the newest version then, and
+/// that version, as `{epoch}@{version}`. It names the version the read saw, not the cursor: a
+/// page's cursor is below it, and a row changed again after the cursor went past it, out of that
+/// page. A primary restored to a backup between the two versions has the row at its old version,
+/// below the cursor: the replica would never get it, unless the marker says it read a history
+/// the primary no longer has.
+async fn history_marker<T: ReadTx>(tx: &mut T, newest: i64) -> Result<Option<String>, StoreError> {
+    Ok(tx
+        .epoch_of(newest)
+        .await?
+        .map(|epoch| format!("{epoch}@{newest}")))
+}
+
+/// Whether the replica's state was read in this primary's history: the version its marker names
+/// is not past the newest one, and falls in the same epoch. A marker without a version (from
+/// before markers named one) stands for the cursor's. A v1 replica (no marker) is trusted as
+/// before.
 async fn in_history<T: ReadTx>(
     tx: &mut T,
     cursor: i64,
-    epoch: Option<&str>,
+    marker: Option<&str>,
 ) -> Result<bool, StoreError> {
-    let Some(epoch) = epoch else {
+    let Some(marker) = marker else {
         return Ok(true);
     };
     if cursor == 0 {
         return Ok(true);
     }
-    if cursor > tx.current_version().await? {
+    let (epoch, read_at) = match marker.split_once('@') {
+        Some((epoch, at)) => match at.parse::<i64>() {
+            Ok(at) if at >= cursor => (epoch, at),
+            _ => return Ok(false),
+        },
+        None => (marker, cursor),
+    };
+    if read_at > tx.current_version().await? {
         return Ok(false);
     }
-    Ok(tx.epoch_of(cursor).await?.as_deref() == Some(epoch))
+    Ok(tx.epoch_of(read_at).await?.as_deref() == Some(epoch))
 }
 
 /// What the pulled state holds of the client's own mutations, read in the same snapshot.

@@ -88,9 +88,9 @@ pub async fn apply<T: WriteTx>(
 
     let mut rejected = Vec::new();
     if let (Some(first), Some(last)) = (request.mutations.first(), request.mutations.last()) {
-        // The client sends from its oldest unacknowledged entry, so it no longer needs the
-        // answers for anything older.
-        tx.forget_refusals_before(client, first.seq).await?;
+        if let Some(held) = forgettable_below(request) {
+            tx.forget_refusals_before(client, held).await?;
+        }
         for (seq, refusal) in tx.refusals_between(client, first.seq, last.seq).await? {
             let mutation = request.mutations.iter().find(|m| m.seq == seq);
             let row = match mutation.map(|m| (m, check_shape(tables, m))) {
@@ -218,6 +218,19 @@ fn read_view<'a>(access: Access<'a>, table: &str) -> Option<RowView<'a>> {
         rule,
         caller: access.caller,
     })
+}
+
+/// The refusals of this client a replica can never ask about again are those below the oldest
+/// entry it holds: seqs only grow. Not below the request's first mutation: the replica keeps
+/// acknowledged entries until a pull settles them, and a request delivered late or twice (sent
+/// before the primary was restored from a backup and refused them anew) names later seqs than
+/// the ones whose refusals it has yet to learn. A v1 replica sends its oldest unacknowledged
+/// entry first and is taken at its word, as before; a v2 one that does not say keeps them all.
+fn forgettable_below(request: &PushRequest) -> Option<i64> {
+    match (request.last_seq, request.pending_from) {
+        (None, _) => request.mutations.first().map(|m| m.seq),
+        (Some(_), held) => held,
+    }
 }
 
 fn schema_ahead(refusal: &Refusal) -> bool {

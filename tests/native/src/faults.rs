@@ -74,6 +74,8 @@ pub struct FaultCounts {
     pub lost_responses: u64,
     pub duplicated: u64,
     pub delayed: u64,
+    /// Delayed requests that died with the primary's connections before they were delivered.
+    pub severed: u64,
     /// Held requests that reached a running primary later.
     pub delivered_late: u64,
 }
@@ -198,6 +200,15 @@ impl<T: Transport + Clone> FaultyTransport<T> {
             due
         };
         self.deliver(due);
+    }
+
+    /// The primary's process is replaced (a restore from a backup): the connections requests
+    /// were held on die with it, and so do those requests. Only a restore needs this: a request
+    /// from before it would act on a history the restore took back, where one delivered across
+    /// a mere restart finds the history it was sent to.
+    pub fn sever(&self) {
+        let held = std::mem::take(&mut self.network.borrow_mut().held);
+        self.network.borrow_mut().counts.severed += held.len() as u64;
     }
 
     /// Deliver every held request now (before quiescence checks).

@@ -1,6 +1,7 @@
 //! Failures the convergence simulation found, each reduced to the few calls that show it, with
 //! the seed and step it was found at. Written with the kit like the focused tests.
 
+use outpost::protocol::PullRequest;
 use outpost::sync::Transport;
 use outpost::Value;
 use outpost_tests::replica::text;
@@ -324,4 +325,126 @@ fn a_refusal_settled_by_a_sync_that_then_fails_is_reported_by_a_later_one() {
         "the refusal reaches the app in some report: {report:?}"
     );
     assert_eq!(report.rejected[0].code, "SQLITE_CONSTRAINT_CHECK");
+}
+
+/// Found by seed 50 on SQLite, step 1220. The primary is restored from a backup made before a
+/// list existed. The replica pushes again the item it holds in that list, which the restored
+/// primary refuses (`SQLITE_CONSTRAINT_FOREIGNKEY`); that answer is lost. Then a push the
+/// replica sent before the restore arrives late, naming only a later entry: the primary took
+/// its first seq for "the replica needs no answer below this" and forgot the refusal. The
+/// replica's retry is then told nothing of its item: it is neither on the primary nor
+/// reported rejected.
+#[test]
+fn a_late_push_does_not_make_the_primary_forget_a_refusal_the_replica_has_yet_to_learn() {
+    let mut primary = TestPrimary::start(FAMILY);
+    let transport = HttpTransport::new(primary.endpoint(), "app");
+    let dir = scratch_dir();
+    let a = Replica::open(dir.path(), "a", &[FAMILY], &["lists", "items"]);
+    let b = Replica::open(dir.path(), "b", &[FAMILY], &["lists", "items"]);
+    let backup = primary.backup("app");
+    b.run("INSERT INTO lists VALUES ('l')");
+    b.sync(&transport).unwrap();
+    a.sync(&transport).unwrap();
+    a.run("INSERT INTO items VALUES ('x', 'l')");
+    let first = a.db().push_request(1000).unwrap().expect("pending");
+    let answer = block_on(transport.push(&first)).unwrap();
+    a.db().apply_push_response(&first, &answer).unwrap();
+    a.run("INSERT INTO lists VALUES ('m')");
+    let delayed = a.db().push_request(1000).unwrap().expect("pending");
+    assert_eq!(delayed.mutations.len(), 1, "only the unacknowledged entry");
+
+    primary.restore(&backup);
+    let told = a.db().push_request(1000).unwrap().expect("pending");
+    let reset = block_on(transport.push(&told)).unwrap();
+    assert!(
+        reset.reset,
+        "the primary lost what it acknowledged: {reset:?}"
+    );
+    a.db().apply_push_response(&told, &reset).unwrap();
+    let again = a.db().push_request(1000).unwrap().expect("pending");
+    let refused = block_on(transport.push(&again)).unwrap();
+    assert_eq!(refused.rejected.len(), 1, "{refused:?}");
+    // That answer is lost; the push from before the restore arrives now.
+    block_on(transport.push(&delayed)).unwrap();
+
+    let report = a.sync(&transport).unwrap();
+    let codes: Vec<&str> = report.rejected.iter().map(|r| r.code.as_str()).collect();
+    assert_eq!(codes, ["SQLITE_CONSTRAINT_FOREIGNKEY"], "{report:?}");
+    assert_eq!(a.db().rejected_writes(10).unwrap().count, 1);
+    assert_eq!(a.rows("SELECT id FROM items"), Vec::<Vec<Value>>::new());
+}
+
+/// Found by seed 44 on SQLite, step 434. A replica pushes an insert whose key another replica
+/// took (`KEY_EXISTS`) and holds the answer; the primary is restored from a backup made before
+/// the other insert; the replica pushes again, and the restored primary applies the insert.
+/// The first answer, applied after the second, reported the write refused while the primary
+/// had it. Only the answer to the newest push is applied.
+#[test]
+fn the_answer_to_an_older_push_is_not_applied_over_a_newer_one() {
+    let mut primary = TestPrimary::start(TODOS);
+    let transport = HttpTransport::new(primary.endpoint(), "app");
+    let dir = scratch_dir();
+    let a = Replica::open(dir.path(), "a", &[TODOS], &["todos"]);
+    let b = Replica::open(dir.path(), "b", &[TODOS], &["todos"]);
+    let backup = primary.backup("app");
+    b.run("INSERT INTO todos VALUES ('t', 'by b')");
+    b.sync(&transport).unwrap();
+    a.run("INSERT INTO todos VALUES ('t', 'by a')");
+    let older = a.db().push_request(1000).unwrap().expect("pending");
+    let refused = block_on(transport.push(&older)).unwrap();
+    assert_eq!(refused.rejected[0].code, "KEY_EXISTS", "{refused:?}");
+
+    primary.restore(&backup);
+    let newer = a.db().push_request(1000).unwrap().expect("pending");
+    let applied = block_on(transport.push(&newer)).unwrap();
+    assert!(applied.rejected.is_empty(), "{applied:?}");
+    a.db().apply_push_response(&newer, &applied).unwrap();
+    let outcome = a.db().apply_push_response(&older, &refused).unwrap();
+    assert!(
+        outcome.superseded && outcome.rejected.is_empty(),
+        "{outcome:?}"
+    );
+
+    a.sync(&transport).unwrap();
+    let all = "SELECT id, title FROM todos";
+    let expected = vec![vec![text("t"), text("by a")]];
+    assert_eq!(primary.rows("app", all), expected);
+    assert_eq!(a.rows(all), expected);
+    assert_eq!(a.db().rejected_writes(10).unwrap().count, 0);
+}
+
+/// Found by seed 129 on SQLite, step 2338. A replica pulls a page while the primary is at
+/// version 4: the page ends at version 3 and leaves out row x, deleted at version 4. The
+/// primary is then restored from a backup made at version 3, which holds x at version 1. The
+/// cursor 3 is in the restored history and in the same epoch, so nothing looked amiss: the
+/// replica went on from 3 and never received x. The answer's marker names the version the
+/// page was read at (4), which the restored primary does not have: the replica pulls again.
+#[test]
+fn a_page_read_after_the_backup_was_made_is_pulled_again_after_the_restore() {
+    let mut primary = TestPrimary::start(TODOS);
+    let transport = HttpTransport::new(primary.endpoint(), "app");
+    let dir = scratch_dir();
+    let writer = Replica::open(dir.path(), "w", &[TODOS], &["todos"]);
+    let reader = Replica::open(dir.path(), "r", &[TODOS], &["todos"]);
+    for id in ["x", "y", "z"] {
+        writer.run(&format!("INSERT INTO todos VALUES ('{id}', '{id}')"));
+        writer.sync(&transport).unwrap();
+    }
+    let backup = primary.backup("app");
+    writer.run("DELETE FROM todos WHERE id = 'x'");
+    writer.sync(&transport).unwrap();
+
+    let page = PullRequest {
+        limit: Some(2),
+        ..reader.db().pull_request(0).unwrap()
+    };
+    let answer = block_on(transport.pull(&page)).unwrap();
+    assert!(answer.more, "a page, staged: {answer:?}");
+    reader.db().apply_pull_response(&page, &answer).unwrap();
+
+    primary.restore(&backup);
+    reader.sync(&transport).unwrap();
+    let all = "SELECT id FROM todos ORDER BY id";
+    assert_eq!(primary.rows("app", all).len(), 3, "the backup holds x");
+    assert_eq!(reader.rows(all), primary.rows("app", all));
 }

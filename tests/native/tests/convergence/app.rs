@@ -21,12 +21,24 @@ pub struct Stmt {
     pub tables: &'static [&'static Table],
     /// An UPDATE that keeps the key (the only write the primary may drop).
     pub update: bool,
-    /// Rows an `INSERT OR REPLACE` removes here, (table, key): their deletes must reach the
-    /// primary too.
-    pub removes: Vec<(&'static str, String)>,
+    /// Rows an `INSERT OR REPLACE` removes here: their deletes must reach the primary too.
+    pub removes: Vec<Removed>,
     /// For an upsert: a query of whether its row exists (the key bound to `?1`, as in the
     /// statement). Asked just before the statement runs, it says whether the statement updates.
     pub upserts: Option<&'static str>,
+}
+
+/// A row an `INSERT OR REPLACE` removed on its replica: its table, its key, and its `tok` then
+/// (whose write the primary may have applied).
+pub type Removed = (&'static str, String, Option<String>);
+
+/// The row `SELECT key, tok …` picked, as removed.
+fn removed(table: &'static str, row: &[Value]) -> Removed {
+    let tok = match row.last() {
+        Some(Value::Text(tok)) => Some(tok.clone()),
+        _ => None,
+    };
+    (table, as_text(&row[0]), tok)
 }
 
 /// A row a statement wrote: its token, and the write as the ledger keeps it.
@@ -215,7 +227,7 @@ impl Sim {
     /// `INSERT OR REPLACE` of a list the replica has: SQLite deletes the old row first, and with
     /// it (foreign keys cascade) every item of the list.
     fn replace_list(&mut self, r: usize, n: usize) -> Option<Stmt> {
-        let list = self.pick_local(r, "SELECT id FROM lists ORDER BY id")?;
+        let list = self.pick_local(r, "SELECT id, tok FROM lists ORDER BY id")?;
         Some(Stmt {
             sql: "INSERT OR REPLACE INTO lists(id, name, tok) VALUES (?1, ?2, ?3 || ':' || ?1)"
                 .into(),
@@ -223,7 +235,7 @@ impl Sim {
             token: self.token(r, n),
             tables: &[&LISTS],
             update: false,
-            removes: vec![("lists", as_text(&list[0]))],
+            removes: vec![removed("lists", &list)],
             upserts: None,
         })
     }
@@ -378,7 +390,7 @@ impl Sim {
     /// `INSERT OR REPLACE` in an item's place: over its key (`new_key` false), or a new key in
     /// its slot, which removes it through UNIQUE(list, position).
     fn replace_item(&mut self, r: usize, n: usize, new_key: bool) -> Option<Stmt> {
-        let item = self.pick_local(r, "SELECT id, list, position FROM items ORDER BY id")?;
+        let item = self.pick_local(r, "SELECT id, list, position, tok FROM items ORDER BY id")?;
         let id = match new_key {
             true => {
                 let id = format!("i{}.{n}r", self.step);
@@ -404,7 +416,7 @@ impl Sim {
             tables: &[&ITEMS],
             update: false,
             // The row in its key, or in its slot: the same row either way.
-            removes: vec![("items", as_text(&item[0]))],
+            removes: vec![removed("items", &item)],
             upserts: None,
         })
     }

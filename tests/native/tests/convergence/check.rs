@@ -129,7 +129,39 @@ impl Sim {
                 .map(|row| text(&row[0]))
                 .collect();
         let mut history: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+        let mut presence: BTreeMap<(String, String), Vec<crate::ledger::Presence>> =
+            BTreeMap::new();
         for row in rows("SELECT n, tbl, kind, item, old_item, tok FROM audit ORDER BY n") {
+            let n = match &row[0] {
+                Value::Integer(n) => *n,
+                other => panic!("audit's n is an integer: {other:?}"),
+            };
+            let table = text(&row[1]);
+            let keyed = |v: &Value| match v {
+                Value::Text(key) => Some((table.clone(), key.clone())),
+                _ => None,
+            };
+            match text(&row[2]).as_str() {
+                "delete" => presence
+                    .entry(keyed(&row[3]).unwrap())
+                    .or_default()
+                    .push((n, false, None)),
+                _ => {
+                    if let (Some(old), Some(new)) = (keyed(&row[4]), keyed(&row[3])) {
+                        if old != new {
+                            presence.entry(old).or_default().push((n, false, None));
+                        }
+                    }
+                    let tok = match &row[5] {
+                        Value::Text(tok) => Some(tok.clone()),
+                        _ => None,
+                    };
+                    presence
+                        .entry(keyed(&row[3]).unwrap())
+                        .or_default()
+                        .push((n, true, tok));
+                }
+            }
             let entry = format!("{:?}", row);
             for key in [&row[3], &row[4]] {
                 if let Value::Text(key) = key {
@@ -147,6 +179,7 @@ impl Sim {
             inserted,
             updated_tokens,
             history,
+            presence,
         }
     }
 }

@@ -41,8 +41,8 @@ pub struct Write {
     pub key: String,
     /// An UPDATE that kept the key: the only kind the primary may drop.
     pub update: bool,
-    /// Rows the write removed on its replica (`INSERT OR REPLACE`), (table, key).
-    pub removed: Vec<(&'static str, String)>,
+    /// Rows the write removed on its replica (`INSERT OR REPLACE`).
+    pub removed: Vec<crate::app::Removed>,
 }
 
 /// What one replica's file knows of its reports: restored with the file.
@@ -51,6 +51,9 @@ pub struct Reports {
     /// Token -> the code it was reported rejected with.
     pub by_token: BTreeMap<String, String>,
 }
+
+/// One `audit` entry for a row: its `n`, whether the row is there after it, the `tok` written.
+pub type Presence = (i64, bool, Option<String>);
 
 /// The primary's `audit`, read after quiescence.
 #[derive(Debug, Default)]
@@ -65,6 +68,31 @@ pub struct Audit {
     pub updated_tokens: BTreeSet<String>,
     /// Every entry of `audit` by (table, key), old keys included: for failure messages.
     pub history: BTreeMap<(String, String), Vec<String>>,
+    /// By (table, key), in `audit` order: at entry `n` the row came to be or changed (true, with
+    /// the `tok` written) or ceased to be (false: a delete, a key changed away).
+    pub presence: BTreeMap<(String, String), Vec<Presence>>,
+}
+
+impl Audit {
+    fn events(&self, id: &(String, String)) -> &[Presence] {
+        self.presence.get(id).map(Vec::as_slice).unwrap_or_default()
+    }
+
+    /// The last audit entry at which the row took `tok`.
+    fn last_taken(&self, id: &(String, String), tok: &str) -> Option<i64> {
+        self.events(id)
+            .iter()
+            .rev()
+            .find(|(_, _, taken)| taken.as_deref() == Some(tok))
+            .map(|(n, _, _)| *n)
+    }
+
+    /// Whether the primary let go of the row after audit entry `n`.
+    fn gone_after(&self, id: &(String, String), n: i64) -> bool {
+        self.events(id)
+            .iter()
+            .any(|(at, present, _)| *at > n && !present)
+    }
 }
 
 /// What the final check saw, for the summary.
@@ -205,18 +233,24 @@ impl Ledger {
         self.lost_with_primary.extend(lost);
     }
 
-    /// The rows an `INSERT OR REPLACE` removed on its replica are deleted on the primary too
-    /// (or were never there), unless what the write sent may be lost with a restore.
+    /// The rows an `INSERT OR REPLACE` removed on its replica are deleted on the primary too,
+    /// unless what the write sent may be lost with a restore: the primary let go of the row
+    /// after it took the write the replica last saw on it (if it took it at all).
     fn check_replaced_rows(&self, r: usize, token: &str, write: &Write, audit: &Audit, lost: bool) {
         if lost {
             return;
         }
-        for (table, key) in &write.removed {
+        for (table, key, seen) in &write.removed {
             let id = (table.to_string(), key.clone());
+            // A row of the write's own key may be overwritten by the write itself.
+            let own_row = *table == write.table && *key == write.key;
+            let overwritten = |n| own_row && audit.last_taken(&id, token).is_some_and(|m| m > n);
+            let let_go = match seen.as_ref().and_then(|tok| audit.last_taken(&id, tok)) {
+                Some(n) => audit.gone_after(&id, n) || overwritten(n),
+                None => true,
+            };
             assert!(
-                audit.deleted.contains(&id)
-                    || self.rows_lost_with_primary.contains(&id)
-                    || !audit.inserted.contains(&id),
+                let_go || self.rows_lost_with_primary.contains(&id),
                 "replica {r}: {token} ({write:?}) replaced {table} {key}, which the primary never \
                  deleted; its history there: {:?}",
                 audit.history.get(&id)

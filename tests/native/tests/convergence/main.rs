@@ -12,9 +12,8 @@
 //!   restore to lose (invariants 5 and 7, `ledger.rs`); a rolled-back write reached nobody.
 //!
 //! The same seeds run on both of the primary's stores, and every choice comes from the seed, so
-//! a failure replays (but for the order a replica puts pending writes back after a pull, which
-//! follows a hash map's: see `found_by_simulation.rs`). `OUTPOST_SIM_SCALE=n` multiplies the
-//! steps; `OUTPOST_SIM_SEEDS=n` runs seeds 1 to n, each at the small run's size, and sums up
+//! a failure replays. `OUTPOST_SIM_SCALE=n` multiplies the steps; `OUTPOST_SIM_SEEDS=n` runs n
+//! seeds from 1 (or from `OUTPOST_SIM_FIRST_SEED`), each at the small run's size, and sums up
 //! their counts and failures by kind; `OUTPOST_SIM_SEED=s` runs seed `s` alone, and with
 //! `OUTPOST_SIM_TRACE` set says what each step did and what each request got.
 
@@ -55,8 +54,9 @@ fn seeds() -> Vec<u64> {
     if let Some(seed) = env_number("OUTPOST_SIM_SEED") {
         return vec![seed];
     }
+    let first = env_number("OUTPOST_SIM_FIRST_SEED").unwrap_or(1);
     match env_number("OUTPOST_SIM_SEEDS") {
-        Some(n) => (1..=n).collect(),
+        Some(n) => (first..first + n).collect(),
         None => SMALL_RUN_SEEDS.to_vec(),
     }
 }
@@ -80,6 +80,10 @@ fn counted(sim: &Sim) -> Counts {
         ("faults: answers lost", faults.lost_responses),
         ("faults: requests duplicated", faults.duplicated),
         ("faults: requests delayed", faults.delayed),
+        (
+            "faults: delayed requests severed by a restore",
+            faults.severed,
+        ),
         (
             "faults: delayed requests delivered late",
             faults.delivered_late,

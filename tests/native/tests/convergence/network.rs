@@ -33,6 +33,10 @@ impl Network {
         self.faulty.set_faults(faults);
     }
 
+    pub fn sever(&self) {
+        self.faulty.sever();
+    }
+
     pub fn deliver_all(&self) {
         self.faulty.deliver_all();
     }
@@ -61,7 +65,18 @@ impl Transport for Network {
         let answer = self.faulty.push(request).await;
         self.note(&answer);
         if tracing() {
-            let seqs: Vec<i64> = request.mutations.iter().map(|m| m.seq).collect();
+            let seqs: Vec<String> = request
+                .mutations
+                .iter()
+                .map(|m| {
+                    let tok = m
+                        .columns
+                        .get("tok")
+                        .map(|t| format!(" {t:?}"))
+                        .unwrap_or_default();
+                    format!("{} {:?} {} {:?}{tok}", m.seq, m.op, m.table, m.key)
+                })
+                .collect();
             let said = match &answer {
                 Ok(a) => format!(
                     "acked {} version {} rejected {:?}{}{}",

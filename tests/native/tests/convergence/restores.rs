@@ -152,6 +152,7 @@ impl Sim {
         }
         let before = self.primary_keys();
         self.primary.restore(&backup);
+        self.network.sever();
         self.primary_back_at = None;
         let after = self.primary_keys();
         let rows_lost = before.difference(&after).cloned().collect();

@@ -162,6 +162,7 @@ impl Sim {
     /// The replica dies between two calls and comes back from its file; what it held in memory
     /// (answers not yet applied) dies with it.
     pub fn restart_replica(&mut self, r: usize) {
+        self.take_listed_only(r);
         self.replicas[r].reopen();
         self.in_flight[r].clear();
         self.counts.bump("replica restarts");

@@ -28,9 +28,8 @@ impl Sim {
         }
     }
 
-    /// A whole sync, as `db.sync()` runs it. A sync that fails midway returns no report, so the
-    /// rejections it had settled reach the app only through `rejected_writes()`: they are taken
-    /// from there, and counted apart.
+    /// A whole sync, as `db.sync()` runs it. A sync that fails midway returns no report: the
+    /// rejections it had settled come with the next sync's.
     pub fn sync(&mut self, r: usize) {
         self.counts.bump("syncs");
         let listed_before = self.db(r).rejected_writes(0).unwrap().count;
@@ -39,7 +38,8 @@ impl Sim {
             Err(e) if transient(&e) => {
                 self.counts.bump("syncs failed (offline)");
                 if self.db(r).rejected_writes(0).unwrap().count > listed_before {
-                    self.take_listed_only(r);
+                    self.counts
+                        .bump("syncs failed after setting refusals aside (reported next time)");
                 }
             }
             Err(e) => {
@@ -98,8 +98,9 @@ impl Sim {
         }
     }
 
-    /// Rejections listed by `rejected_writes()` that no report carried.
-    fn take_listed_only(&mut self, r: usize) {
+    /// Rejections listed by `rejected_writes()` that no report carried: a failed sync's, when
+    /// the replica dies before the next one.
+    pub fn take_listed_only(&mut self, r: usize) {
         let listed = self.db(r).rejected_writes(usize::MAX).unwrap().writes;
         let unreported: Vec<RejectedMutation> = listed
             .into_iter()
@@ -108,7 +109,7 @@ impl Sim {
             .collect();
         for mutation in &unreported {
             self.counts
-                .bump("rejections only listed (their sync failed later)");
+                .bump("rejections only listed (their sync failed, then the replica died)");
             self.ledger.reported(r, mutation);
         }
     }
@@ -173,6 +174,9 @@ impl Sim {
                 self.counts.bump("push answers applied");
                 if late {
                     self.counts.bump("push answers applied late");
+                }
+                if outcome.superseded {
+                    self.counts.bump("push answers superseded (discarded)");
                 }
                 self.took_rejections(r, &outcome.rejected);
             }
