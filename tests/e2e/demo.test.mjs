@@ -234,6 +234,24 @@ describe("the demo page", { timeout: 240_000 }, () => {
     await converged("both devices to be back to the six tasks");
   });
 
+  it("keeps a title being edited when a change from the other device re-renders the board", async () => {
+    // Every task above the one being edited is drawn anew by the re-render; the editor must stay put.
+    await task(A, "Task 6").locator(".task-title").click();
+    const editor = A.page.locator(".task .edit-input");
+    await editor.fill("Task 6, edited while B");
+    await task(B, "Task 1").locator(".task-done").check();
+    await until(async () => (await task(A, "Task 1").locator(".task-done").isChecked()) === true, {
+      message: "B's change to re-render A's board",
+    });
+    assert.equal(await editor.count(), 1, "the editor is still open");
+    assert.equal(await editor.inputValue(), "Task 6, edited while B");
+    await editor.press("Enter");
+    await task(B, "Task 6, edited while B").waitFor({ timeout: 10_000 });
+    await rename(A, "Task 6, edited while B", "Task 6");
+    await task(B, "Task 1").locator(".task-done").uncheck();
+    await converged("both devices to be back to the six tasks, none done");
+  });
+
   it("offline edits fill the outbox, drain on reconnect, and reach the other device once", async () => {
     await setOffline(A, true);
     await addTask(A, "Launch", "Offline one");

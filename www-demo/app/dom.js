@@ -25,6 +25,10 @@ export function h(tag, attrs = {}, ...children) {
  * board must not lose its Enter.
  */
 export function placeChildren(parent, children) {
+  // Nodes that are going first: left in place, each would put the kept nodes after it out of
+  // place, and the open editor among them would be moved (and closed by its blur).
+  const kept = new Set(children);
+  for (const node of [...parent.childNodes]) if (!kept.has(node)) node.remove();
   let next = parent.firstChild;
   for (const child of children) {
     if (child === next) {
@@ -32,11 +36,6 @@ export function placeChildren(parent, children) {
     } else {
       parent.insertBefore(child, next);
     }
-  }
-  while (next) {
-    const extra = next;
-    next = next.nextSibling;
-    extra.remove();
   }
 }
 
