@@ -132,6 +132,11 @@ pub struct PushResponse {
     /// it stay pending, and are sent again later.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub waiting: Option<Waiting>,
+    /// v2: [`Mutation::digest`] of the mutation at `acked_through`, as the primary applied it.
+    /// A replica holding other content at that seq is not the one the primary talked to (a
+    /// file restored from a copy, which wrote past it): a batch of retries cannot show it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acked_digest: Option<String>,
 }
 
 /// Why a push stopped short, without refusing anything.

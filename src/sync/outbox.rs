@@ -224,6 +224,14 @@ impl Database {
             tx.commit()?;
             return Ok(outcome);
         }
+        // A batch of retries only: the primary's acknowledged seq may be past it, at content this
+        // replica does not hold there.
+        let acked = response.acked_through;
+        if super::pull::acked_elsewhere(&tx, acked, response.acked_digest.as_deref())? {
+            outcome.rejected = self.diverged(&tx, acked)?;
+            tx.commit()?;
+            return Ok(outcome);
+        }
         let mut restores: Vec<(&Mutation, Option<&crate::value::Row>)> = Vec::new();
         // One compiled statement for the whole batch, not one compile per acknowledged entry.
         let mut ack = tx.prepare_cached(

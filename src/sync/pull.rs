@@ -293,13 +293,7 @@ impl Database {
         let Some(acked) = response.acked_through else {
             return Ok(false);
         };
-        if acked > last_seq(conn)? {
-            return Ok(true);
-        }
-        let (Some(digest), Some(entry)) = (&response.acked_digest, entry_at(conn, acked)?) else {
-            return Ok(false);
-        };
-        Ok(crate::protocol::Mutation::from(entry).digest() != *digest)
+        acked_elsewhere(conn, acked, response.acked_digest.as_deref())
     }
 
     /// Sync reads only committed state, and applies only outside the app's own transaction.
@@ -356,6 +350,19 @@ fn settle_covered(
     conn.prepare_cached("DELETE FROM _outpost_outbox WHERE seq <= ?1")?
         .execute([acked_through])?;
     Ok(rejected)
+}
+
+/// Whether an answer acknowledging `acked` (with the digest of the mutation there) comes from
+/// another history under this client id: this replica never assigned that seq, or holds other
+/// content at it.
+pub(crate) fn acked_elsewhere(conn: &Connection, acked: i64, digest: Option<&str>) -> Result<bool> {
+    if acked > last_seq(conn)? {
+        return Ok(true);
+    }
+    let (Some(digest), Some(entry)) = (digest, entry_at(conn, acked)?) else {
+        return Ok(false);
+    };
+    Ok(crate::protocol::Mutation::from(entry).digest() != digest)
 }
 
 fn entry_at(conn: &Connection, seq: i64) -> Result<Option<Entry>> {

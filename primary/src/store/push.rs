@@ -31,6 +31,7 @@ pub async fn apply<T: WriteTx>(
             diverged: verdict == History::ReplicaDiverged,
             reset: verdict == History::PrimaryLost,
             waiting: None,
+            acked_digest: None,
         });
     }
 
@@ -120,6 +121,7 @@ pub async fn apply<T: WriteTx>(
         diverged: false,
         reset: false,
         waiting,
+        acked_digest: state.acked_digest.clone(),
     })
 }
 
