@@ -24,3 +24,8 @@ BEGIN SELECT RAISE(ABORT, 'a task title is at most 80 characters'); END;
 CREATE TRIGGER tasks_title_length_update BEFORE UPDATE OF title ON tasks
 WHEN length(NEW.title) > 80
 BEGIN SELECT RAISE(ABORT, 'a task title is at most 80 characters'); END;
+-- outpost:migration lists-owner
+-- The page's second migration, verbatim: who made a list and whether only they see it
+-- (read by the demo's sync rules, www-demo/rules.txt).
+ALTER TABLE lists ADD COLUMN owner TEXT;
+ALTER TABLE lists ADD COLUMN private INTEGER NOT NULL DEFAULT 0;

@@ -7,7 +7,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { launchChromium } from "../support/chromium.mjs";
 import { until } from "../support/wait.mjs";
-import { artifacts, describePng, makeStaticRoot, root, settled, startPrimary } from "./helpers.mjs";
+import { artifacts, describePng, makeStaticRoot, openDemo, root, settled, startPrimary } from "./helpers.mjs";
 
 /** A task added on one device must show on the other, without a reload, within this (measured: see the diagnostics). */
 const PROPAGATION_BOUND_MS = 1000;
@@ -36,16 +36,7 @@ describe("the demo page", { timeout: 240_000 }, () => {
   });
 
   async function openDevice(device, viewport) {
-    const context = await browser.newContext({ viewport });
-    const page = await context.newPage();
-    const problems = [];
-    page.on("pageerror", (err) => problems.push(`pageerror: ${err.message}`));
-    page.on("console", (msg) => {
-      if (msg.type() === "error") problems.push(`console: ${msg.text()}`);
-    });
-    await page.goto(`${primary.origin}/?device=${device}`);
-    await page.evaluate(() => window.outpostDemo.ready);
-    return { device, context, page, problems };
+    return { device, ...(await openDemo(browser, `${primary.origin}/?device=${device}`, viewport)) };
   }
 
   // ---- driving the page ----------------------------------------------------------------------
@@ -166,7 +157,11 @@ describe("the demo page", { timeout: 240_000 }, () => {
   it("uses the same schema on the page and on the primary", async () => {
     const { MIGRATIONS } = await import(join(root, "www-demo/app/schema.js"));
     const sql = readFileSync(join(root, "www-demo/schema.sql"), "utf8");
-    assert.ok(sql.includes(MIGRATIONS[0]), "www-demo/schema.sql contains the page's migration verbatim");
+    const steps = sql.split(/^-- outpost:migration .*$/m);
+    assert.equal(steps.length, MIGRATIONS.length, "the primary has as many migrations as the page");
+    MIGRATIONS.forEach((migration, i) =>
+      assert.ok(steps[i].includes(migration), `www-demo/schema.sql's step ${i + 1} contains the page's migration verbatim`),
+    );
     const index = readFileSync(join(root, "www-demo/index.html"), "utf8");
     assert.doesNotMatch(index, /(src|href)="(https?:)?\/\//, "no CDN scripts, styles or fonts");
   });

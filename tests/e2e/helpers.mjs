@@ -1,13 +1,15 @@
 // Shared by the end-to-end tests: the real outpost-primary (tests/support/primary.mjs), without
-// authentication, serving a temporary static root with the demo and the built package; and a PNG
-// check for screenshots. The browser and waiting come from tests/support too.
-import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from "node:fs";
+// authentication or with the demo board's sync rules and users, serving a temporary static root with
+// the demo and the built package; and a PNG check for screenshots. The browser and waiting come
+// from tests/support too.
+import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { isDeepStrictEqual } from "node:util";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { inflateSync } from "node:zlib";
-import { queryPrimary, startPrimary as startSupportPrimary } from "../support/primary.mjs";
+import { writeDemoUsers } from "../../scripts/demo-users.mjs";
+import { primaryBinary, queryPrimary, startPrimary as startSupportPrimary } from "../support/primary.mjs";
 import { until } from "../support/wait.mjs";
 
 export const root = resolve(fileURLToPath(new URL("../..", import.meta.url)));
@@ -16,9 +18,10 @@ export const artifacts = join(root, "tests/e2e/.artifacts");
 export const pkgDir = process.env.OUTPOST_PKG ? resolve(process.env.OUTPOST_PKG) : join(root, "pkg");
 
 /**
- * A static root for the primary's --static: every entry of www-demo/ (except its own pkg link and
- * data), a copy of the built package at /pkg (a copy, so that a rebuild of pkg/ during the run
- * cannot pull files from under the browser), and this folder's test pages at /e2e.
+ * A static root for the primary's --static: every entry of www-demo/ (except its own pkg link,
+ * data and users), a copy of the built package at /pkg (a copy, so that a rebuild of pkg/ during
+ * the run cannot pull files from under the browser), this folder's test pages at /e2e, and a
+ * users.json without users (the demo's shared board; startPrimaryWithUsers writes users in).
  * Removed by cleanup().
  */
 export function makeStaticRoot() {
@@ -27,11 +30,12 @@ export function makeStaticRoot() {
   }
   const dir = mkdtempSync(join(tmpdir(), "outpost-e2e-static-"));
   for (const entry of readdirSync(join(root, "www-demo"))) {
-    if (["pkg", "data", "worker"].includes(entry)) continue;
+    if (["pkg", "data", "worker", "users.json"].includes(entry)) continue;
     symlinkSync(join(root, "www-demo", entry), join(dir, entry));
   }
   cpSync(pkgDir, join(dir, "pkg"), { recursive: true });
   symlinkSync(join(root, "tests/e2e/pages"), join(dir, "e2e"));
+  writeFileSync(join(dir, "users.json"), '{ "users": [] }\n');
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
@@ -47,6 +51,38 @@ export async function startPrimary({ staticDir, ...options }) {
     /** Read-only SQL on the primary's database `db`, over its /query endpoint. */
     query: (db, sql, params = []) => queryPrimary(primary.origin, db, sql, { params }),
   };
+}
+
+/**
+ * Opens the demo page at `url` in a fresh browser context (its own OPFS: another device) and waits
+ * until it is ready; `problems` collects its page errors and console errors.
+ */
+export async function openDemo(browser, url, viewport) {
+  const context = await browser.newContext({ viewport });
+  const page = await context.newPage();
+  const problems = [];
+  page.on("pageerror", (err) => problems.push(`pageerror: ${err.message}`));
+  page.on("console", (msg) => {
+    if (msg.type() === "error") problems.push(`console: ${msg.text()}`);
+  });
+  await page.goto(url);
+  await page.evaluate(() => window.outpostDemo.ready);
+  return { context, page, problems };
+}
+
+/**
+ * Starts outpost-primary as scripts/demo.sh does: the board's schema and sync rules
+ * (www-demo/rules.txt), tokens required, and users.json (scripts/demo-users.mjs) written into
+ * `staticDir`, its --static root. Under rules the primary answers no /query.
+ */
+export async function startPrimaryWithUsers({ staticDir }) {
+  const env = { OUTPOST_SECRET: "e2e-demo-secret-0123456789abcdef" };
+  writeDemoUsers(join(staticDir, "users.json"), { primary: primaryBinary(), env: { ...process.env, ...env } });
+  return startSupportPrimary({
+    schemaFile: join(root, "www-demo/schema.sql"),
+    args: ["--secret-env", "OUTPOST_SECRET", "--rules", join(root, "www-demo/rules.txt"), "--static", staticDir],
+    env,
+  });
 }
 
 /**

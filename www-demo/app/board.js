@@ -3,7 +3,7 @@
 // id so that typing, focus and an open editor survive the refresh that a remote change causes.
 import { h, keepingFocus, placeChildren } from "./dom.js";
 
-export const LISTS_SQL = "SELECT id, name, position FROM lists ORDER BY position, created_at, id";
+export const LISTS_SQL = "SELECT id, name, position, owner, private FROM lists ORDER BY position, created_at, id";
 export const TASKS_SQL =
   "SELECT id, list_id, title, done, position FROM tasks ORDER BY list_id, position, created_at, id";
 
@@ -19,16 +19,20 @@ export class Board {
   #writesStarted = 0;
   /** The list whose delete button waits for its confirming click, or null. */
   #armedList = null;
+  /** The signed-in user (users.js), or null on a shared board without rules. */
+  #user;
 
   /**
    * @param {HTMLElement} root
    * @param {import("./replica.js").Replica} replica
    * @param {(what: string) => void} afterWrite called after each local write
+   * @param {{ user: Awaited<ReturnType<typeof import("./users.js").whoIsHere>> }} options
    */
-  constructor(root, replica, afterWrite) {
+  constructor(root, replica, afterWrite, { user = null } = {}) {
     this.#root = root;
     this.#replica = replica;
     this.#afterWrite = afterWrite;
+    this.#user = user;
   }
 
   get listCount() {
@@ -59,11 +63,12 @@ export class Board {
     }
   }
 
-  addList(name) {
+  /** A list owned by the signed-in user; `private` ones only they see (www-demo/rules.txt). */
+  addList(name, { private: privateList = false } = {}) {
     return this.#write(
-      "INSERT INTO lists (id, name, position, created_at) " +
-        "VALUES (?, ?, (SELECT coalesce(max(position), 0) + 1 FROM lists), ?)",
-      [crypto.randomUUID(), name, Date.now()],
+      "INSERT INTO lists (id, name, position, created_at, owner, private) " +
+        "VALUES (?, ?, (SELECT coalesce(max(position), 0) + 1 FROM lists), ?, ?, ?)",
+      [crypto.randomUUID(), name, Date.now(), this.#user?.id ?? null, privateList ? 1 : 0],
       "add list",
     );
   }
@@ -87,6 +92,12 @@ export class Board {
 
   #renameList(list, name) {
     return this.#write("UPDATE lists SET name = ? WHERE id = ? AND name IS NOT ?", [name, list.id, name], "rename list");
+  }
+
+  // Offered on every list, the owner's or not: the rules let only the owner change it, so another
+  // user's click shows what a refused write looks like (NOT_PERMITTED, then undone).
+  #setPrivate(list, privateList) {
+    return this.#write("UPDATE lists SET private = ? WHERE id = ?", [privateList ? 1 : 0, list.id], "share list");
   }
 
   #deleteTask(task) {
@@ -252,8 +263,30 @@ export class Board {
         ),
       ),
       column.count,
+      ...(this.#user ? [this.#privacyButton(list)] : []),
       deleteButton,
     ];
+  }
+
+  /** "Shared" or "Private", with who owns the list; a click asks to switch. */
+  #privacyButton(list) {
+    const privateList = Boolean(list.private);
+    const owner = this.#user.users.find((u) => u.id === list.owner);
+    const ownerText = !owner ? "" : owner.id === this.#user.id ? " · mine" : ` · ${owner.name}`;
+    return h(
+      "button",
+      {
+        type: "button",
+        class: privateList ? "privacy-button private" : "privacy-button",
+        "aria-label": privateList ? `Share list ${list.name} with the board` : `Make list ${list.name} private`,
+        title: privateList
+          ? "Private: only its owner sees it. Click to share it with the board."
+          : "Shared with everyone on the board. Click to make it private (only its owner may).",
+        dataset: { focusKey: `list:${list.id}:privacy` },
+        onclick: () => this.#setPrivate(list, !privateList).catch(reportError),
+      },
+      `${privateList ? "Private" : "Shared"}${ownerText}`,
+    );
   }
 
   #taskItem(task, index, count) {

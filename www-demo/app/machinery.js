@@ -29,10 +29,13 @@ export class Latency {
   #running = false;
   #lastRun = 0;
   #results = READS.map(() => ({ local: null, remote: null }));
+  /** False when the primary's /query is off (it is under sync rules): local reads only. */
+  #primaryQueries;
   state = { someTaskId: null };
 
-  constructor(replica, table, summary) {
+  constructor(replica, table, summary, { primaryQueries = true } = {}) {
     this.#replica = replica;
+    this.#primaryQueries = primaryQueries;
     this.#body = table.tBodies[0];
     this.#summary = summary;
     this.#render();
@@ -48,7 +51,7 @@ export class Latency {
         const params = read.params(this.state);
         const local = await typicalTime(LOCAL_REPEATS, () => db.query(read.sql, params));
         let remote = null;
-        if (!this.#replica.offline) {
+        if (!this.#replica.offline && this.#primaryQueries) {
           try {
             remote = await typicalTime(REMOTE_REPEATS, () => remoteQuery(this.#replica.syncUrl, read.sql, params));
           } catch {
@@ -75,7 +78,7 @@ export class Latency {
         {},
         h("th", { scope: "row" }, read.label),
         h("td", { class: "num local" }, formatMicros(local)),
-        h("td", { class: "num remote" }, remote !== null ? formatMicros(remote) : this.#replica.offline ? "offline" : "–"),
+        h("td", { class: "num remote" }, remote !== null ? formatMicros(remote) : this.#remoteMissing()),
         h("td", { class: "num ratio" }, ratio ? `${ratio >= 10 ? Math.round(ratio) : ratio.toFixed(1)}×` : "–"),
       );
     });
@@ -85,10 +88,17 @@ export class Latency {
       const mean = ratios.reduce((a, b) => a + b, 0) / ratios.length;
       this.#summary.textContent = `Local reads are ${mean >= 10 ? Math.round(mean) : mean.toFixed(1)}× faster here, on a primary on the same machine. Across a real network the gap is wider.`;
     } else {
-      this.#summary.textContent = this.#replica.offline
-        ? "Offline: local reads go on; the primary cannot be asked."
-        : "Measuring…";
+      this.#summary.textContent = !this.#primaryQueries
+        ? "Under sync rules the primary answers no queries (they would read past the rules): these reads are local only. DEMO_USERS=0 bash scripts/demo.sh compares both."
+        : this.#replica.offline
+          ? "Offline: local reads go on; the primary cannot be asked."
+          : "Measuring…";
     }
+  }
+
+  #remoteMissing() {
+    if (!this.#primaryQueries) return "off";
+    return this.#replica.offline ? "offline" : "–";
   }
 }
 

@@ -1,22 +1,35 @@
-// The demo page: one device's replica of a shared board. `?device=b` opens another device (its own
-// local database, so a second tab is a second replica); `?board=name` picks the primary's database.
+// The demo page: one device's replica of a board. `?device=b` opens another device (its own local
+// database, so a second tab is a second replica). With the board's sync rules, `?user=ben` opens it
+// as another user, whose board differs (users.js); without them, `?board=name` picks the primary's
+// database and everyone shares it.
 import { Replica } from "./replica.js";
+import { whoIsHere } from "./users.js";
 import { Board, LISTS_SQL, TASKS_SQL } from "./board.js";
 import { Latency, Outbox, Rejections, SyncState } from "./machinery.js";
 import { MAX_TITLE_LENGTH } from "./schema.js";
 import { formatMicros } from "./dom.js";
 
+// Tests and curious developers wait on window.outpostDemo.ready: it is there before the page
+// waits for anything; the rest of window.outpostDemo is filled in below.
+let settleReady;
+window.outpostDemo = { ready: new Promise((resolve, reject) => (settleReady = { resolve, reject })) };
+
 const params = new URLSearchParams(location.search);
 const device = clean(params.get("device"), /^[a-z0-9]{1,12}$/, "a");
-const boardName = clean(params.get("board"), /^[a-z0-9][a-z0-9_-]{0,40}$/, "demo");
-const offlineKey = `outpost-demo:${boardName}:${device}:offline`;
+/** The signed-in user under the board's rules, or null on a shared board. */
+const user = await whoIsHere(params);
+const boardName = user?.database ?? clean(params.get("board"), /^[a-z0-9][a-z0-9_-]{0,40}$/, "demo");
+// Each user's devices have their own local databases: a user's replica holds only what they may read.
+const replicaKey = user ? `${boardName}-${user.id}` : boardName;
+const offlineKey = `outpost-demo:${replicaKey}:${device}:offline`;
 
 const $ = (id) => document.getElementById(id);
 
 const replica = new Replica({
-  localName: `board-${boardName}-device-${device}`,
+  localName: user ? `board-${boardName}-user-${user.id}-device-${device}` : `board-${boardName}-device-${device}`,
   syncUrl: `${location.origin}/v1/db/${boardName}`,
   offline: localStorage.getItem(offlineKey) === "1",
+  token: user?.token ?? null,
 });
 
 const syncState = new SyncState({
@@ -25,10 +38,11 @@ const syncState = new SyncState({
   error: $("sync-error"),
   changeNote: $("last-change"),
 });
-const latency = new Latency(replica, $("latency-table"), $("latency-summary"));
+// Under sync rules the primary's /query is off (it would read past them): local reads only.
+const latency = new Latency(replica, $("latency-table"), $("latency-summary"), { primaryQueries: !user });
 const outbox = new Outbox(replica, $("outbox-count"), $("outbox-entries"));
 const rejections = new Rejections(replica, $("rejected-count"), $("rejected-entries"));
-const board = new Board($("lists"), replica, () => refresh());
+const board = new Board($("lists"), replica, () => refresh(), { user });
 
 // ---- refreshing: coalesced, one at a time ----------------------------------------------------
 
@@ -96,7 +110,8 @@ $("new-list").addEventListener("submit", (event) => {
   const name = input.value.trim();
   if (!name) return;
   input.value = "";
-  board.addList(name).catch(console.error);
+  const privateList = Boolean(user) && $("new-list-private").checked;
+  board.addList(name, { private: privateList }).catch(console.error);
 });
 
 $("sample-board").addEventListener("click", () => fillSample().catch(console.error));
@@ -136,12 +151,14 @@ $("provoke").addEventListener("click", async () => {
 // The link to another device of the same board: a different local database, same primary database.
 const nextDevice = device === "a" ? "b" : device === "b" ? "a" : "a";
 const other = $("other-device");
-other.href = `?device=${nextDevice}${boardName === "demo" ? "" : `&board=${boardName}`}`;
+const sameBoard = user ? `&user=${user.id}` : boardName === "demo" ? "" : `&board=${boardName}`;
+other.href = `?device=${nextDevice}${sameBoard}`;
 other.querySelector(".device-letter").textContent = nextDevice.toUpperCase();
 $("this-device").textContent = device.toUpperCase();
 $("board-name").textContent = boardName;
 $("max-title").textContent = String(MAX_TITLE_LENGTH);
 document.title = `Device ${device.toUpperCase()} · Outpost demo`;
+if (user) showUser(user);
 
 // ---- start ---------------------------------------------------------------------------------------
 
@@ -157,10 +174,27 @@ const ready = (async () => {
   document.body.classList.remove("is-loading");
   await refresh();
 })();
+ready.then(settleReady.resolve, settleReady.reject);
 ready.catch(() => {});
 
 // For tests and curious developers: window.outpostDemo.db() is this device's database.
-window.outpostDemo = { ready, replica, db: () => replica.db(), refresh, device, board: boardName };
+Object.assign(window.outpostDemo, { replica, db: () => replica.db(), refresh, device, board: boardName, user: user?.id ?? null });
+
+/** The signed-in user in the top bar, a link to open the board as the next one, and the rules' hints. */
+function showUser({ id, name, users }) {
+  $("this-user").textContent = name;
+  $("user-line").hidden = false;
+  const next = users[(users.findIndex((u) => u.id === id) + 1) % users.length];
+  if (next && next.id !== id) {
+    const link = $("other-user");
+    link.href = `?user=${next.id}`;
+    link.querySelector(".user-name").textContent = next.name;
+    link.hidden = false;
+  }
+  $("new-list-private-field").hidden = false;
+  $("rules-hint").hidden = false;
+  document.title = `${name}, device ${device.toUpperCase()} · Outpost demo`;
+}
 
 async function fillSample() {
   const db = await replica.db();
@@ -170,12 +204,14 @@ async function fillSample() {
     ["Doing", ["Review the sync protocol", "Fix the flaky upload"]],
     ["Done", ["Set up the primary"]],
   ];
+  // Signed in, the sample adds a private list too: the other user's board goes without it.
+  if (user) lists.push([`${user.name}'s notes`, ["Only I see this list"]]);
   const statements = [];
   lists.forEach(([name, titles], li) => {
     const listId = crypto.randomUUID();
     statements.push({
-      sql: "INSERT INTO lists (id, name, position, created_at) VALUES (?, ?, ?, ?)",
-      params: [listId, name, li + 1, now],
+      sql: "INSERT INTO lists (id, name, position, created_at, owner, private) VALUES (?, ?, ?, ?, ?, ?)",
+      params: [listId, name, li + 1, now, user?.id ?? null, user && li === 3 ? 1 : 0],
     });
     titles.forEach((title, ti) =>
       statements.push({

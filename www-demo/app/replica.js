@@ -16,10 +16,13 @@ export class Replica extends EventTarget {
   #opening = null;
   #unsubscribe = [];
 
-  /** @param {{ localName: string, syncUrl: string, offline: boolean }} options */
-  constructor({ localName, syncUrl, offline }) {
+  /**
+   * @param {{ localName: string, syncUrl: string, offline: boolean, token: string | null }} options
+   *   `token` is the user's bearer token, or null for a primary without authentication.
+   */
+  constructor({ localName, syncUrl, offline, token }) {
     super();
-    this.#options = { localName, syncUrl };
+    this.#options = { localName, syncUrl, token };
     this.#offline = offline;
   }
 
@@ -108,8 +111,9 @@ export class Replica extends EventTarget {
     if (this.#offline) {
       throw new OutpostError("OFFLINE", "the demo's offline switch is on: the sync module sends nothing");
     }
-    // The demo primary runs with --no-auth; a real app would return a token from its backend.
-    return "demo";
+    // The demo's token (users.js), or any text for a primary started with --no-auth. A real app
+    // returns its signed-in user's token from its backend here.
+    return this.#options.token ?? "demo";
   }
 
   #emit(type, detail) {

@@ -1,5 +1,5 @@
 // The board's schema, shared by every replica (the page's migrations) and by the primary
-// (www-demo/schema.sql starts with the same statements; tests/e2e/demo.test.mjs checks that).
+// (www-demo/schema.sql holds the same statements, step by step; tests/e2e/demo.test.mjs checks that).
 // Ids are random UUIDs made on the device, so replicas never collide. `position` is a REAL so a
 // task moves by changing one row: it takes the midpoint of its new neighbours.
 
@@ -19,6 +19,10 @@ CREATE TABLE tasks (
   created_at INTEGER NOT NULL
 );
 CREATE INDEX tasks_by_list ON tasks (list_id, position);`,
+  // Who made a list, and whether only they see it. The demo's sync rules (www-demo/rules.txt) read
+  // both; a primary without rules ignores them, and every list is shared.
+  `ALTER TABLE lists ADD COLUMN owner TEXT;
+ALTER TABLE lists ADD COLUMN private INTEGER NOT NULL DEFAULT 0;`,
 ];
 
 /** The tables kept in step with the primary. */
