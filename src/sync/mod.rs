@@ -3,6 +3,7 @@
 //! [`Transport`] (fetch in the browser, an HTTP client in native tests) moves the bytes.
 
 mod app_triggers;
+mod apply_mode;
 mod behind;
 pub(crate) mod capture;
 pub mod http;

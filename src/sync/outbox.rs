@@ -202,8 +202,9 @@ impl Database {
     ) -> Result<PushOutcome> {
         self.require_sync()?;
         self.require_autocommit()?;
-        // Rows a refusal puts back are the primary's, whose parents may not be here yet.
-        let _foreign_keys = super::pull::ForeignKeysOff::new(self.conn())?;
+        // Rows a refusal puts back are the primary's, whose parents may not be here yet; what
+        // this commits a lost answer would bring again, so it need not wait for the disk.
+        let _mode = super::apply_mode::ApplyMode::enter(self.conn())?;
         let tx = self.conn().unchecked_transaction()?;
         let mut outcome = PushOutcome::default();
         // An answer for the client id this replica had before it diverged: nothing is its own.

@@ -8,6 +8,7 @@ use std::sync::atomic::Ordering;
 use rusqlite::Connection;
 
 use super::app_triggers;
+use super::apply_mode::ApplyMode;
 use super::behind::{self, Behind};
 use super::capture::SyncedTable;
 use super::outbox::{meta_i64, read_entries, Entry, RejectedMutation};
@@ -115,9 +116,8 @@ impl Database {
         response: &PullResponse,
     ) -> Result<PullOutcome> {
         self.require_autocommit()?;
-        // The pulled state is the primary's, where foreign keys held, and a parent may come
-        // after its child. The switch works only outside a transaction, so it goes around it.
-        let _foreign_keys = ForeignKeysOff::new(self.conn())?;
+        // Foreign keys off, and no wait for the disk in WAL mode (apply_mode.rs); around the transaction.
+        let _mode = ApplyMode::enter(self.conn())?;
         let tx = self.conn().unchecked_transaction()?;
         // An answer for another cursor, or for the client id this replica had before it diverged.
         let client_id = self.client_id()?;
@@ -302,31 +302,6 @@ impl Database {
             Ok(())
         } else {
             Err(Error::TransactionOpen)
-        }
-    }
-}
-
-/// Turns foreign keys off for as long as it lives, and back on if they were on.
-pub(crate) struct ForeignKeysOff<'a>(&'a Connection, bool);
-
-impl<'a> ForeignKeysOff<'a> {
-    pub(crate) fn new(conn: &'a Connection) -> Result<Self> {
-        let on: bool = conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0))?;
-        if on {
-            conn.execute_batch("PRAGMA foreign_keys = OFF")?;
-        }
-        Ok(ForeignKeysOff(conn, on))
-    }
-}
-
-impl Drop for ForeignKeysOff<'_> {
-    fn drop(&mut self) {
-        if self.1 {
-            // Runs after the transaction has ended (dropped before this guard); a failure here
-            // leaves keys off, which the next apply's own guard would not undo, so say so.
-            if let Err(e) = self.0.execute_batch("PRAGMA foreign_keys = ON") {
-                debug_assert!(false, "foreign keys could not be turned back on: {e}");
-            }
         }
     }
 }

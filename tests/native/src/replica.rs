@@ -18,10 +18,30 @@ pub struct Replica {
 impl Replica {
     /// Open (creating) `{dir}/{name}.sqlite3` with these migrations, syncing `synced_tables`.
     pub fn open(dir: &Path, name: &str, migrations: &[&str], synced_tables: &[&str]) -> Replica {
+        Replica::open_with(dir, name, migrations, synced_tables, false)
+    }
+
+    /// As [`Replica::open`], opened as the browser opens OPFS: an exclusive lock and a WAL.
+    pub fn open_wal(
+        dir: &Path,
+        name: &str,
+        migrations: &[&str],
+        synced_tables: &[&str],
+    ) -> Replica {
+        Replica::open_with(dir, name, migrations, synced_tables, true)
+    }
+
+    fn open_with(
+        dir: &Path,
+        name: &str,
+        migrations: &[&str],
+        synced_tables: &[&str],
+        exclusive: bool,
+    ) -> Replica {
         let options = OpenOptions {
             migrations: migrations.iter().map(|m| m.to_string()).collect(),
             synced_tables: synced_tables.iter().map(|t| t.to_string()).collect(),
-            exclusive: false,
+            exclusive,
         };
         let mut replica = Replica {
             path: dir.join(format!("{name}.sqlite3")),

@@ -43,6 +43,11 @@ impl World {
         Replica::open(self.dir.path(), name, &[self.schema], &["todos"])
     }
 
+    /// A replica opened as the browser opens OPFS (exclusive lock, WAL).
+    pub fn wal_replica(&self, name: &str) -> Replica {
+        Replica::open_wal(self.dir.path(), name, &[self.schema], &["todos"])
+    }
+
     /// Sync and check that nothing is left to push.
     pub fn sync(&self, replica: &Replica) {
         replica.sync(&self.transport).expect("sync");

@@ -116,3 +116,47 @@ fn a_delete_that_arrives_after_an_update_removes_the_row() {
     world.sync(&b);
     world.assert_converged(&[&a, &b], &[todo("y", "keep", 0, None)]);
 }
+
+#[test]
+fn a_wal_replica_applies_answers_without_changing_the_apps_durability_setting() {
+    // A pull's or push answer's commit need not wait for the disk (src/sync/apply_mode.rs); the
+    // app's own writes keep whatever `synchronous` the app has.
+    let world = World::new(TODOS, ALL_TODOS);
+    let mut a = world.wal_replica("a");
+    let mut b = world.wal_replica("b");
+    let setting =
+        |r: &outpost_tests::replica::Replica, pragma: &str| r.rows(&format!("PRAGMA {pragma}"));
+    assert_eq!(setting(&a, "journal_mode"), vec![vec![text("wal")]]);
+    let full = vec![vec![Value::Integer(2)]];
+    assert_eq!(
+        setting(&a, "synchronous"),
+        full,
+        "FULL unless the app says otherwise"
+    );
+
+    a.run("INSERT INTO todos(id, title) VALUES ('1', 'milk')");
+    world.sync(&a);
+    assert_eq!(setting(&a, "synchronous"), full, "after a push and a pull");
+    assert_eq!(setting(&a, "foreign_keys"), vec![vec![Value::Integer(1)]]);
+
+    b.run("PRAGMA synchronous = EXTRA");
+    world.sync(&b);
+    assert_eq!(
+        setting(&b, "synchronous"),
+        vec![vec![Value::Integer(3)]],
+        "the app's own setting stays"
+    );
+    let expected = vec![todo("1", "milk", 0, None)];
+    assert_eq!(b.rows(ALL_TODOS), expected);
+
+    // Committed: a new connection on the files sees the pulled row and the moved cursor.
+    a.reopen();
+    b.reopen();
+    assert_eq!(b.rows(ALL_TODOS), expected);
+    assert_eq!(
+        setting(&b, "synchronous"),
+        full,
+        "a setting is the connection's"
+    );
+    world.assert_converged(&[&a, &b], &expected);
+}
