@@ -54,6 +54,8 @@ impl Sim {
                 .execute("VACUUM INTO ?1", &Params::Positional(vec![path]))
                 .unwrap_or_else(|e| panic!("replica {r}: VACUUM INTO: {e}"));
         } else {
+            // The app closes: what a failed sync had yet to report dies with it, as in a restart.
+            self.take_listed_only(r);
             let replica = self.replicas.remove(r);
             drop(replica);
             std::fs::copy(self.replica_file(r), &file).unwrap();
