@@ -121,7 +121,8 @@ pub async fn apply<T: WriteTx>(
         diverged: false,
         reset: false,
         waiting,
-        acked_digest: state.acked_digest.clone(),
+        // For a v2 replica, which checks it (a version-1 answer is as it always was).
+        acked_digest: state.acked_digest.filter(|_| request.last_seq.is_some()),
     })
 }
 
