@@ -142,13 +142,13 @@ impl Database {
         if options.exclusive {
             start_wal(&tx)?;
         }
-        let session_first_seq = match synced.is_empty() {
-            true => 1,
+        let (session_first_seq, unfit) = match synced.is_empty() {
+            true => (1, Vec::new()),
             false => {
                 // A table new to sync, or one with new columns, is backfilled by the next pull.
                 crate::sync::note_shape(&tx, &synced)?;
-                crate::sync::set_aside_unfit(&tx, &synced)?;
-                crate::sync::last_assigned_seq(&tx)? + 1
+                let unfit = crate::sync::set_aside_unfit(&tx, &synced)?;
+                (crate::sync::last_assigned_seq(&tx)? + 1, unfit)
             }
         };
         tx.commit()?;
@@ -161,8 +161,14 @@ impl Database {
             session_first_seq,
             schema_version: options.migrations.len() as u32,
             push_attempts: AtomicU64::new(0),
-            unreported: Mutex::new(Vec::new()),
+            unreported: Mutex::new(unfit),
         })
+    }
+
+    /// Writes set aside without a sync to report them (at open, or by a sync that then failed):
+    /// the next push or pull reports them, once.
+    pub(crate) fn take_unreported(&self) -> Vec<crate::sync::RejectedMutation> {
+        std::mem::take(&mut *self.unreported.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     /// Run one statement (a write, DDL, or anything else) and report what it changed.

@@ -54,7 +54,7 @@ pub struct SyncReport {
 /// this open reports them (every open lists them in `rejected_writes()`).
 pub async fn sync<T: Transport>(db: &Database, transport: &T) -> Result<SyncReport> {
     let mut report = SyncReport {
-        rejected: std::mem::take(&mut *db.unreported.lock().unwrap_or_else(|e| e.into_inner())),
+        rejected: db.take_unreported(),
         ..SyncReport::default()
     };
     match sync_into(db, transport, &mut report).await {

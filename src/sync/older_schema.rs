@@ -15,13 +15,19 @@ use rusqlite::Connection;
 
 use super::capture::SyncedTable;
 use super::settle::set_aside;
+use super::RejectedMutation;
 use crate::codes;
 use crate::protocol::Mutation;
 use crate::Result;
 
-/// At open, after the migrations: set aside the unsent entries no synced table can take now.
+/// At open, after the migrations: set aside the unsent entries no synced table can take now, and
+/// return them, for the first sync of this open to report (as `rejected` events in the package).
 /// One pass over the outbox by table and key width, so an open with a long outbox stays quick.
-pub(crate) fn set_aside_unfit(conn: &Connection, synced: &[SyncedTable]) -> Result<()> {
+pub(crate) fn set_aside_unfit(
+    conn: &Connection,
+    synced: &[SyncedTable],
+) -> Result<Vec<RejectedMutation>> {
+    let mut set_aside_now = Vec::new();
     let shapes: Vec<(String, i64)> = conn
         .prepare(
             "SELECT DISTINCT tbl, json_array_length(key) FROM _outpost_outbox
@@ -50,10 +56,10 @@ pub(crate) fn set_aside_unfit(conn: &Connection, synced: &[SyncedTable]) -> Resu
             .query_map(rusqlite::params![name, width], |r| r.get(0))?
             .collect::<rusqlite::Result<_>>()?;
         for seq in seqs {
-            set_aside(conn, seq, codes::SCHEMA_CHANGED, &why)?;
+            set_aside_now.extend(set_aside(conn, seq, codes::SCHEMA_CHANGED, &why)?);
         }
     }
-    Ok(())
+    Ok(set_aside_now)
 }
 
 /// The mutation as this replica's tables can send it now: without the columns its table no

@@ -228,7 +228,8 @@ impl Database {
         // A batch of retries only: the primary's acknowledged seq may be past it, at content this
         // replica does not hold there.
         let acked = response.acked_through;
-        if super::pull::acked_elsewhere(&tx, acked, response.acked_digest.as_deref())? {
+        if super::pull::acked_elsewhere(&tx, &self.synced, acked, response.acked_digest.as_deref())?
+        {
             outcome.rejected = self.diverged(&tx, acked)?;
             tx.commit()?;
             return Ok(outcome);

@@ -11,6 +11,7 @@ use super::app_triggers;
 use super::apply_mode::ApplyMode;
 use super::behind::{self, Behind};
 use super::capture::SyncedTable;
+use super::older_schema::without_dropped_columns;
 use super::outbox::{meta_i64, read_entries, Entry, RejectedMutation};
 use super::settle::{
     last_seq, meta_get, meta_set, pending_from, set_aside, ACKED_SEEN, EPOCH, RESYNC,
@@ -293,7 +294,7 @@ impl Database {
         let Some(acked) = response.acked_through else {
             return Ok(false);
         };
-        acked_elsewhere(conn, acked, response.acked_digest.as_deref())
+        acked_elsewhere(conn, &self.synced, acked, response.acked_digest.as_deref())
     }
 
     /// Sync reads only committed state, and applies only outside the app's own transaction.
@@ -329,15 +330,25 @@ fn settle_covered(
 
 /// Whether an answer acknowledging `acked` (with the digest of the mutation there) comes from
 /// another history under this client id: this replica never assigned that seq, or holds other
-/// content at it.
-pub(crate) fn acked_elsewhere(conn: &Connection, acked: i64, digest: Option<&str>) -> Result<bool> {
+/// content at it. The primary's digest is of the mutation as it was sent: with every column
+/// when it went out before a migration of this app dropped one, without the dropped ones after.
+pub(crate) fn acked_elsewhere(
+    conn: &Connection,
+    synced: &[SyncedTable],
+    acked: i64,
+    digest: Option<&str>,
+) -> Result<bool> {
     if acked > last_seq(conn)? {
         return Ok(true);
     }
     let (Some(digest), Some(entry)) = (digest, entry_at(conn, acked)?) else {
         return Ok(false);
     };
-    Ok(crate::protocol::Mutation::from(entry).digest() != digest)
+    let written = crate::protocol::Mutation::from(entry);
+    if written.digest() == digest {
+        return Ok(false);
+    }
+    Ok(without_dropped_columns(synced, written).digest() != digest)
 }
 
 fn entry_at(conn: &Connection, seq: i64) -> Result<Option<Entry>> {

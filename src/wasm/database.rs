@@ -318,7 +318,11 @@ impl JsDatabase {
             let response = transport.push(&request).await;
             inner.finished(&controller);
             let response = response?;
-            let outcome = inner.with_db(|db| db.apply_push_response(&request, &response))?;
+            let outcome = inner.with_db(|db| {
+                let mut outcome = db.apply_push_response(&request, &response)?;
+                outcome.rejected.splice(0..0, db.take_unreported());
+                Ok(outcome)
+            })?;
             Ok(push_result_to_js(
                 outcome.pushed,
                 &outcome.rejected,
@@ -339,7 +343,11 @@ impl JsDatabase {
             let response = transport.pull(&request).await;
             inner.finished(&controller);
             let response = response?;
-            let outcome = inner.with_db(|db| db.apply_pull_response(&request, &response))?;
+            let outcome = inner.with_db(|db| {
+                let mut outcome = db.apply_pull_response(&request, &response)?;
+                outcome.rejected.splice(0..0, db.take_unreported());
+                Ok(outcome)
+            })?;
             let result = Object::new();
             set(&result, "pulled", &JsValue::from_f64(outcome.pulled as f64));
             let tables: Array = outcome

@@ -132,6 +132,16 @@ fn writes_to_a_table_the_app_stopped_syncing_are_set_aside_with_their_content() 
 
     let report = replica.sync(&transport).unwrap();
     assert!(report.waiting.is_none(), "{report:?}");
+    let reported: Vec<_> = report
+        .rejected
+        .iter()
+        .map(|r| (r.seq, r.code.as_str()))
+        .collect();
+    assert_eq!(
+        reported,
+        vec![(set_aside.seq, "SCHEMA_CHANGED")],
+        "the first sync of the open reports what the open set aside"
+    );
     assert_eq!(replica.pending(), 0, "the other write went out");
     assert_eq!(
         primary.rows("app", "SELECT id, title FROM todos"),
