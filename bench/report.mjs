@@ -51,6 +51,26 @@ function experimentTable(r, o, a) {
   ];
 }
 
+function rulesLines(x, runs) {
+  if (!x?.summary) return [];
+  const row = (label, v, goal) =>
+    `| ${label} | ${f(x.summary[v].seconds)} s | ${int(x.summary[v].rowsPerSec)} rows/s | ${f(x.summary[v].ratio)}x | ${goal ?? ""} |`;
+  const within = (v) => `≤ 2x: ${x.summary[v].ratio <= 2 ? "met" : "**not met**"}`;
+  return [
+    "## Pulls under sync rules (native core)",
+    "",
+    `An empty replica pulls 100,000 rows of \`items\` (and its user's memberships) from one database, served in turn by a primary without rules and with each read rule (\`bench/rules/\`); the same token, the same rows sent. Medians of ${runs} runs, variants alternating.`,
+    "",
+    "| Pull of 100,000 rows | time | rate | vs without rules | goal |",
+    "|---|---|---|---|---|",
+    row("without rules", "none"),
+    row("read rule `owner_id = :sub` (index `items_by_owner`)", "owner", within("owner")),
+    row("read rule `list_id IN (SELECT list_id FROM members WHERE user_id = :sub)`", "member", within("member")),
+    row("`owner_id = :sub`, among 200,000 rows of which the other 100,000 are another user's", "mixedOwner"),
+    "",
+  ];
+}
+
 export function writeReport(path, r) {
   const o = r.engine?.summary.outpost ?? {};
   const a = r.engine?.summary.anchor ?? {};
@@ -141,6 +161,7 @@ export function writeReport(path, r) {
     "",
     "Write-to-visible (browser): the package's own sync loop, two databases in one worker: A (`live: false`) pushes on write, B holds a live pull. Native: A pushes after each write, B long-polls in another thread.",
     "",
+    ...rulesLines(r.rules, r.config.syncRuns),
   ];
   let findings = `${MARKER}\n\n## Findings\n\n(none yet)\n`;
   if (existsSync(path)) {

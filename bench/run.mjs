@@ -14,6 +14,7 @@ import { chromium } from "playwright-core";
 import { startServer } from "./server.mjs";
 import { measureSizes } from "./sizes.mjs";
 import { writeReport } from "./report.mjs";
+import { rulesRuns } from "./rules-pull.mjs";
 
 const bench = dirname(fileURLToPath(import.meta.url));
 const root = resolve(bench, "..");
@@ -88,8 +89,8 @@ async function main() {
         return null;
       }
     };
-    // BENCH_PHASES=engine,experiments,mainThread,sync (default all): e.g. only sync for an A/B of a fix.
-    const phases = new Set((process.env.BENCH_PHASES ?? "engine,experiments,mainThread,sync").split(","));
+    // BENCH_PHASES=engine,experiments,mainThread,sync,rules (default all): e.g. only sync for an A/B of a fix.
+    const phases = new Set((process.env.BENCH_PHASES ?? "engine,experiments,mainThread,sync,rules").split(","));
     if (phases.has("engine")) results.engine = await phase("engine", () => engineRuns(page));
     if (phases.has("experiments")) results.experiments = await phase("experiments", () => experimentRuns(page));
     if (phases.has("mainThread")) results.mainThread = await phase("mainThread", () => mainThreadRuns(page));
@@ -106,10 +107,14 @@ async function main() {
       results.versions.primary = primary.version;
       results.sync = await phase("sync", () => syncRuns(page, primary.url, phase));
     }
+    if (phases.has("rules")) {
+      results.versions.primary ??= execFileSync(primaryBin, ["--version"], { encoding: "utf8" }).trim();
+      results.rules = await phase("rules", () => rulesRuns({ primaryBin, nativeBin, runs: SYNC_RUNS, startPrimary, median, log }));
+    }
   } finally {
     await browser.close().catch(() => {});
     await server.close();
-    primary?.stop();
+    await primary?.stop();
   }
   results.durationSeconds = (Date.now() - started.getTime()) / 1000;
   results.machine.loadAverageAfter = loadavg();
@@ -262,17 +267,24 @@ async function syncRuns(page, primaryUrl, phase) {
   return out;
 }
 
-function startPrimary() {
-  const data = mkdtempSync(join(tmpdir(), "outpost-bench-primary-"));
+/**
+ * Starts outpost-primary on 127.0.0.1. By default: a fresh data folder (removed by stop()), the
+ * sync benchmarks' schema, no tokens. `data` keeps a folder across primaries (stop() leaves it);
+ * `args` replace --no-auth (tokens, rules), `env` adds to the environment. stop() waits for the exit.
+ */
+function startPrimary({ data, schema = join(bench, "schema.sql"), args = ["--no-auth"], env = {} } = {}) {
+  const dataDir = data ?? mkdtempSync(join(tmpdir(), "outpost-bench-primary-"));
   const version = execFileSync(primaryBin, ["--version"], { encoding: "utf8" }).trim();
-  const child = spawn(primaryBin, ["serve", "--listen", "127.0.0.1:0", "--data", data, "--schema", join(bench, "schema.sql"), "--no-auth"], {
+  const child = spawn(primaryBin, ["serve", "--listen", "127.0.0.1:0", "--data", dataDir, "--schema", schema, ...args], {
     stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, RUST_LOG: "warn" },
+    env: { ...process.env, ...env, RUST_LOG: "warn" },
   });
   child.stderr.on("data", (d) => process.env.BENCH_VERBOSE && process.stderr.write(d));
-  const stop = () => {
-    child.kill("SIGTERM");
-    rmSync(data, { recursive: true, force: true });
+  const exited = new Promise((r) => child.once("exit", r));
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+    await exited;
+    if (!data) rmSync(dataDir, { recursive: true, force: true });
   };
   return new Promise((resolveStart, reject) => {
     let buffer = "";

@@ -7,11 +7,14 @@
 //! - `concurrent URL DB CLIENTS SECONDS ROWS_PER_PUSH`: clients pushing and pulling at once.
 //! - `pull-floor` and `concurrent-floor` (same arguments): the same requests without a replica
 //!   (`floors.rs`), the floor each figure is compared with.
+//! - `ruled-fill URL DB SCHEMA MINE OTHERS` and `ruled-pull URL DB SCHEMA EXPECTED`: the same pull
+//!   with and without sync rules (`ruled.rs`); the token comes from `$OUTPOST_TOKEN`.
 //!
 //! Every phase of a round trip is timed apart (build request / HTTP incl. JSON / apply), so a
 //! slow figure points at its cause.
 
 mod floors;
+mod ruled;
 mod transport;
 
 use std::path::PathBuf;
@@ -40,6 +43,8 @@ fn main() {
         "concurrent" => concurrent(arg(1), arg(2), num(3) as usize, num(4), num(5)),
         "pull-floor" => floors::pull_floor(arg(1), arg(2), num(3)),
         "concurrent-floor" => floors::concurrent_floor(arg(1), arg(2), num(3) as usize, num(4), num(5)),
+        "ruled-fill" => ruled::fill(arg(1), arg(2), arg(3), num(4), num(5)),
+        "ruled-pull" => ruled::pull(arg(1), arg(2), arg(3), num(4)),
         _ => usage(),
     };
     println!("{out}");
@@ -60,9 +65,13 @@ fn scratch() -> PathBuf {
 }
 
 fn replica(path: &PathBuf) -> Database {
+    replica_of(path, SCHEMA, &["items"])
+}
+
+fn replica_of(path: &PathBuf, schema: &str, tables: &[&str]) -> Database {
     let options = OpenOptions {
-        migrations: vec![SCHEMA.into()],
-        synced_tables: vec!["items".into()],
+        migrations: vec![schema.into()],
+        synced_tables: tables.iter().map(|t| t.to_string()).collect(),
         exclusive: true,
     };
     Database::open(&Storage::File(path.clone()), &options).expect("open replica")
@@ -96,9 +105,23 @@ fn push(url: &str, name: &str, rows: u64) -> serde_json::Value {
     let started = Instant::now();
     insert_rows(&db, 1, rows);
     let fill = started.elapsed();
+    let started = Instant::now();
+    let (pushed, requests, split) = push_all(&db, &transport);
+    let total = started.elapsed();
+    assert_eq!(pushed as u64, rows, "every row pushed");
+    let _ = std::fs::remove_file(&path);
+    json!({
+        "rows": rows, "batch": MAX_PUSH_MUTATIONS, "requests": requests,
+        "seconds": secs(total), "rowsPerSec": rows as f64 / secs(total),
+        "fillOutboxSeconds": secs(fill),
+        "split": split,
+    })
+}
+
+/// Pushes the whole outbox; returns the mutations pushed, the requests and the phase split.
+fn push_all(db: &Database, transport: &HttpTransport) -> (usize, usize, serde_json::Value) {
     let (mut build, mut http, mut apply) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
     let (mut pushed, mut requests) = (0, 0);
-    let started = Instant::now();
     loop {
         let t = Instant::now();
         let Some(request) = db.push_request(MAX_PUSH_MUTATIONS).unwrap() else { break };
@@ -107,25 +130,27 @@ fn push(url: &str, name: &str, rows: u64) -> serde_json::Value {
         let response = block_on(transport.push(&request)).unwrap();
         http += t.elapsed();
         let t = Instant::now();
-        pushed += db.apply_push_response(&request, &response).unwrap().pushed;
+        let outcome = db.apply_push_response(&request, &response).unwrap();
+        assert!(outcome.rejected.is_empty(), "the primary refused a write: {:?}", outcome.rejected.first());
+        pushed += outcome.pushed;
         apply += t.elapsed();
         requests += 1;
     }
-    let total = started.elapsed();
-    assert_eq!(pushed as u64, rows, "every row pushed");
-    let _ = std::fs::remove_file(&path);
-    json!({
-        "rows": rows, "batch": MAX_PUSH_MUTATIONS, "requests": requests,
-        "seconds": secs(total), "rowsPerSec": rows as f64 / secs(total),
-        "fillOutboxSeconds": secs(fill),
-        "split": { "buildRequest": secs(build), "httpAndPrimary": secs(http), "applyResponse": secs(apply) },
-    })
+    let split = json!({ "buildRequest": secs(build), "httpAndPrimary": secs(http), "applyResponse": secs(apply) });
+    (pushed, requests, split)
 }
 
 fn pull(url: &str, name: &str, expected: u64) -> serde_json::Value {
     let path = scratch();
     let db = replica(&path);
     let transport = HttpTransport::new(url, name);
+    let report = pull_all(&db, &transport, expected);
+    let _ = std::fs::remove_file(&path);
+    report
+}
+
+/// Times `db`, an empty replica, pulling everything; checks it then holds `expected` items.
+fn pull_all(db: &Database, transport: &HttpTransport, expected: u64) -> serde_json::Value {
     let (mut build, mut http, mut apply) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
     let (mut pulled, mut requests) = (0, 0);
     let started = Instant::now();
@@ -148,7 +173,6 @@ fn pull(url: &str, name: &str, expected: u64) -> serde_json::Value {
     let total = started.elapsed();
     let count = db.query("SELECT count(*) AS n FROM items", &Params::None).unwrap().rows[0][0].clone();
     assert_eq!(count, Value::Integer(expected as i64), "the replica has every row");
-    let _ = std::fs::remove_file(&path);
     json!({
         "rows": pulled, "requests": requests, "seconds": secs(total), "rowsPerSec": pulled as f64 / secs(total),
         "split": { "buildRequest": secs(build), "httpPrimaryAndJson": secs(http), "apply": secs(apply) },

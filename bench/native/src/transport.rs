@@ -24,6 +24,8 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
 pub struct HttpTransport {
     database_url: String,
     agent: ureq::Agent,
+    /// `$OUTPOST_TOKEN`, for a primary that requires tokens (the pulls under sync rules).
+    token: Option<String>,
 }
 
 impl HttpTransport {
@@ -33,11 +35,12 @@ impl HttpTransport {
             .timeout_global(Some(Duration::from_secs(60)))
             .build()
             .into();
-        HttpTransport { database_url: http::database_url(url, database), agent }
+        let token = std::env::var("OUTPOST_TOKEN").ok();
+        HttpTransport { database_url: http::database_url(url, database), agent, token }
     }
 
     fn call<Req: serde::Serialize, Resp: serde::de::DeserializeOwned>(&self, endpoint: &str, message: &Req) -> Result<Resp> {
-        let request = HttpRequest::json(&self.database_url, endpoint, None, message)?;
+        let request = HttpRequest::json(&self.database_url, endpoint, self.token.as_deref(), message)?;
         let (status, body) = self.send(&request)?;
         http::decode(endpoint, status, &body)
     }
