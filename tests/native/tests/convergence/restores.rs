@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use outpost::{Params, Value};
 
 use crate::app::text;
-use crate::ledger::Reports;
+use crate::ledger::{token_of, Reports};
 use crate::schema;
 use crate::sim::{open_replica, replica_name, Answer, Sim, DATABASE, REPLICAS};
 
@@ -82,12 +82,25 @@ impl Sim {
         else {
             return;
         };
+        let told = self.ledger.snapshot(r);
         let replica = self.replicas.remove(r);
         drop(replica);
         std::fs::copy(&file, self.replica_file(r)).unwrap();
         self.replicas.insert(r, open_replica(self.dir.path(), r));
         self.in_flight[r].clear();
         self.ledger.replica_restored(r, step, reports);
+        // A refusal the app was told of after the copy, which the copy already lists (set aside
+        // before the copy, reported after it): the telling is not undone by the restore.
+        for write in self.db(r).rejected_writes(usize::MAX).unwrap().writes {
+            let mutation = write.mutation;
+            let told_only_since = token_of(&mutation).is_some_and(|t| {
+                told.by_token.get(t) == Some(&mutation.code) && !self.ledger.was_reported(r, t)
+            });
+            if told_only_since {
+                self.ledger.reported(r, &mutation);
+            }
+        }
+        self.trace(|| format!("replica {r}: file restored to the copy of step {step}"));
         self.counts.bump("replica files restored");
     }
 
