@@ -84,7 +84,8 @@ pub struct Database {
     pub(crate) schema_version: u32,
     /// How many push requests this open built: each request carries its number.
     pub(crate) push_attempts: AtomicU64,
-    /// Refusals a failed sync set aside before it failed: the next sync reports them.
+    /// Writes set aside with no report yet (by this open's migrations, or by a sync that failed
+    /// after it set them aside): the next push, pull or sync reports them.
     pub(crate) unreported: Mutex<Vec<crate::sync::RejectedMutation>>,
 }
 
