@@ -40,23 +40,36 @@ pub(crate) fn store(conn: &Connection, behind: &Behind) -> Result<()> {
 }
 
 /// Where every table stands after a page whose last change is at `reached` (a page that is not
-/// the last) or after the last page (`reached` is the answer's cursor, the newest version): no
-/// table is behind `reached` any more, except the ones the primary does not have, which stay.
+/// the last) or after the last page (`reached` is the answer's cursor, the newest version). Every
+/// table has then seen everything up to `reached`, or to its own cursor if that is further: a
+/// backfill longer than a page ends its pages below the main cursor, so the main cursor stays
+/// and the tables behind move up to `reached`. A table the primary does not have stays where it
+/// is (the main cursor for one it has not had yet), to receive its rows once the primary has it.
 pub(crate) fn after_page(
     main: i64,
     behind: &Behind,
     reached: i64,
     unknown: &[String],
 ) -> (i64, Behind) {
+    let main_next = main.max(reached);
     let mut next: Behind = behind
         .iter()
-        .filter(|(table, _)| unknown.contains(table))
-        .map(|(table, cursor)| (table.clone(), *cursor))
+        .map(|(table, cursor)| match unknown.contains(table) {
+            true => (table.clone(), *cursor),
+            false => (table.clone(), (*cursor).max(reached)),
+        })
+        .filter(|(table, cursor)| *cursor < main_next || unknown.contains(table))
         .collect();
     for table in unknown {
         next.entry(table.clone()).or_insert(main);
     }
-    (main.max(reached), next)
+    (main_next, next)
+}
+
+/// The lowest cursor a pull's answer may end at: a page of a backfill ends below the main
+/// cursor, but never below the cursor of the table furthest behind.
+pub(crate) fn lowest(main: i64, behind: &Behind) -> i64 {
+    behind.values().copied().fold(main, i64::min)
 }
 
 /// At open: note which tables and columns are synced, and put behind (at cursor 0) each table

@@ -152,7 +152,7 @@ impl Database {
             outcome.more = true;
             return Ok(outcome);
         }
-        if response.cursor < request.cursor {
+        if response.cursor < behind::lowest(request.cursor, &request.behind) {
             return Err(Error::Protocol(format!(
                 "the primary moved the cursor back from {} to {}",
                 request.cursor, response.cursor

@@ -173,3 +173,42 @@ fn a_table_added_to_sync_later_and_a_column_gained_later_are_backfilled_alone() 
     );
     assert_eq!(late.pending(), 0, "a backfill writes nothing of its own");
 }
+
+#[test]
+fn a_backfill_longer_than_one_page_arrives_whole_and_sync_goes_on() {
+    let primary = TestPrimary::start(&primary_schema(&[ADD_LISTS]));
+    let transport = HttpTransport::new(primary.endpoint(), "app");
+    let dir = scratch_dir();
+    let writer = Replica::open(dir.path(), "w", &[V1, ADD_LISTS], &["todos", "lists"]);
+    // More lists than one pull page holds (MAX_PULL_CHANGES), all older than the todos after them.
+    let lists = outpost::protocol::MAX_PULL_CHANGES + 700;
+    writer.run(&format!(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {lists}) \
+         INSERT INTO lists SELECT 'l' || i, 'list ' || i FROM n"
+    ));
+    writer.sync(&transport).unwrap();
+    for i in 0..5 {
+        writer.run(&format!("INSERT INTO todos VALUES ('t{i}', 'title')"));
+    }
+    writer.sync(&transport).unwrap();
+
+    let mut late = Replica::open(dir.path(), "late", &[V1], &["todos"]);
+    late.sync(&transport).unwrap();
+    drop(late);
+    late = Replica::open(dir.path(), "late", &[V1, ADD_LISTS], &["todos", "lists"]);
+    late.sync(&transport).unwrap();
+    assert_eq!(
+        late.rows("SELECT count(*) FROM lists"),
+        vec![vec![Value::Integer(lists as i64)]]
+    );
+
+    // Sync goes on for both tables after the backfill.
+    writer.run("INSERT INTO todos VALUES ('t9', 'later')");
+    writer.run("UPDATE lists SET name = 'renamed' WHERE id = 'l1'");
+    writer.sync(&transport).unwrap();
+    late.sync(&transport).unwrap();
+    assert_eq!(
+        late.rows("SELECT (SELECT count(*) FROM todos), (SELECT name FROM lists WHERE id = 'l1')"),
+        vec![vec![Value::Integer(6), text("renamed")]]
+    );
+}
