@@ -81,7 +81,17 @@ export interface SyncOptions {
    * it pulls first when the newest complete pull was sent longer ago than this. Default 1000.
    */
   maxStalenessMs?: number;
+  /**
+   * Sync only some rows of some tables, within what the primary's rules allow: for each table,
+   * one column and the values whose rows are synced (`{ tasks: { list_id: ["l1"] } }`). Tables
+   * not named are synced whole. Kept in the database: leave it out to keep the one set last
+   * (by an earlier open or {@link Database.setSubset}).
+   */
+  subset?: Subset;
 }
+
+/** For each table synced in part, one column and the values (integers or text) of its rows. */
+export type Subset = Record<string, Record<string, Array<string | number | bigint>>>;
 
 /** The options of {@link open}. */
 export interface OpenOptions {
@@ -290,6 +300,13 @@ export interface Database {
   rejectedWrites(options?: WriteListOptions): Promise<WriteList<RejectedWrite>>;
   /** Forgets the rejected write numbered `seq`, or every rejected write without it. */
   discardRejected(seq?: number): Promise<{ discarded: number }>;
+  /**
+   * Syncs only the subset's rows of the tables it names, and the others whole. Rows that leave
+   * the subset are deleted locally at once (`removed` names their tables; the primary keeps
+   * them, and unpushed writes to them are still pushed); rows that enter it come with a pull
+   * started at once, which pulls nothing the replica already has.
+   */
+  setSubset(subset: Subset): Promise<{ removed: string[] }>;
   /** The last known sync status (synchronous). */
   syncStatus(): SyncStatus;
   /** Calls `listener` on each `event`; returns a function that stops it. */

@@ -35,6 +35,14 @@ export async function openLocal(options, platform) {
     migrations: checked.migrations,
     ...(checked.sync ? { syncTables: checked.sync.tables } : {}),
   });
+  if (checked.sync?.subset !== undefined) {
+    try {
+      wasmDb.setSubset(checked.sync.subset);
+    } catch (err) {
+      wasmDb.close();
+      throw err;
+    }
+  }
   return new LocalDatabase(wasmDb, checked.sync);
 }
 
@@ -181,6 +189,17 @@ export class LocalDatabase {
     return this.#syncLoop().sync();
   }
 
+  /** Syncs only the subset's rows of the tables it names (core: Database::set_subset). */
+  async setSubset(subset) {
+    const loop = this.#syncLoop();
+    if (this.#transaction) await this.#untilNoTransaction();
+    this.#checkOpen();
+    const removed = this.#db.setSubset(subset);
+    if (removed.length > 0) this.#listeners.emit("change", { tables: removed });
+    loop.onSubsetChanged();
+    return { removed };
+  }
+
   async push() {
     return this.#syncLoop().push();
   }
@@ -270,9 +289,9 @@ export function checkOptions(options, defaultStorage) {
 
 function checkSyncOptions(sync, bad) {
   if (sync === null || typeof sync !== "object" || Array.isArray(sync)) {
-    throw bad("options.sync must be an object: { url, tables, token?, intervalMs?, live?, maxStalenessMs? }");
+    throw bad("options.sync must be an object: { url, tables, token?, intervalMs?, live?, maxStalenessMs?, subset? }");
   }
-  const { url, token, tables, intervalMs, live, maxStalenessMs } = sync;
+  const { url, token, tables, intervalMs, live, maxStalenessMs, subset } = sync;
   if (typeof url !== "string" || url.length === 0) {
     throw bad("options.sync.url must be the database's URL on the primary, e.g. https://host/v1/db/app");
   }
@@ -294,6 +313,8 @@ function checkSyncOptions(sync, bad) {
     ...(intervalMs !== undefined ? { intervalMs } : {}),
     ...(live !== undefined ? { live } : {}),
     ...(maxStalenessMs !== undefined ? { maxStalenessMs } : {}),
+    // Checked by the engine, which knows the tables' columns.
+    ...(subset !== undefined ? { subset } : {}),
   };
 }
 

@@ -36,6 +36,8 @@ export const METHODS = Object.freeze(
     method("pendingWrites", ["options"], { resend: true, engine: true }),
     method("rejectedWrites", ["options"], { resend: true, engine: true }),
     method("discardRejected", ["seq"], { engine: true }),
+    // Setting the same subset twice changes nothing the first did not.
+    method("setSubset", ["subset"], { resend: true }),
     method("sync", []),
     method("push", []),
     method("ensureFresh", ["options"]),

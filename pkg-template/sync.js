@@ -94,6 +94,16 @@ export class SyncLoop {
     if (this.#background) queueMicrotask(() => this.#kick());
   }
 
+  /**
+   * The subset changed: a pull on its way was asked for the old one (its answer is dropped), and
+   * the rows gained come with the next pull, started at once in the background; ensureFresh()
+   * pulls before it answers.
+   */
+  onSubsetChanged() {
+    this.#pulledAt = null;
+    if (this.#running && this.#background) queueMicrotask(() => this.#kick());
+  }
+
   /** Push everything pending, then pull everything new. Rejects with an OutpostError on failure. */
   sync() {
     if (!this.#running) {

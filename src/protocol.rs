@@ -27,6 +27,8 @@ pub const MAX_PULL_BYTES: usize = 4 * 1024 * 1024;
 pub const MAX_PUSH_BYTES: usize = 4 * 1024 * 1024;
 /// The most tables one pull may name.
 pub const MAX_PULL_TABLES: usize = 1000;
+/// The most values a pull's `subset` may name, over all its tables.
+pub const MAX_SUBSET_VALUES: usize = 1000;
 /// The longest a pull may wait for a change before answering empty.
 pub const MAX_PULL_WAIT_MS: u64 = 30_000;
 
@@ -199,6 +201,55 @@ pub struct PullRequest {
     /// v2: the replica's schema version, as in [`PushRequest::schema_version`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schema_version: Option<u32>,
+    /// v2: tables this replica syncs only some rows of (within what the rules let it read):
+    /// those whose column holds one of the values. Others come as tombstones.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub subset: std::collections::BTreeMap<String, Subset>,
+    /// v2: a later page of a pull that began at cursor 0: the replica keeps none of its rows but
+    /// the ones this pull sends, so no tombstone is needed for rows it may not read or that are
+    /// out of its subset (as from cursor 0).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub from_scratch: bool,
+}
+
+/// The rows of a table a replica syncs: those whose `column` holds one of `values`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Subset {
+    pub column: String,
+    pub values: Vec<Value>,
+    /// Values the subset gained while the replica already held the rest: the table is then in
+    /// `behind` at its own cursor, and its changes up to `through` (which the replica has seen)
+    /// are sent only for rows holding one of these values, never as tombstones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fill: Option<SubsetFill>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SubsetFill {
+    pub values: Vec<Value>,
+    pub through: i64,
+}
+
+impl Subset {
+    /// Whether `row` is in the subset (a missing row is not).
+    pub fn holds(&self, row: Option<&Row>) -> bool {
+        holds(&self.column, &self.values, row)
+    }
+
+    /// Whether `row` is one the fill must send.
+    pub fn fills(&self, row: Option<&Row>) -> bool {
+        self.fill
+            .as_ref()
+            .is_some_and(|fill| holds(&self.column, &fill.values, row))
+    }
+}
+
+/// Values compare as they are stored: the integer 1 is not the text '1'.
+fn holds(column: &str, values: &[Value], row: Option<&Row>) -> bool {
+    row.and_then(|r| r.get(column))
+        .is_some_and(|v| values.contains(v))
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

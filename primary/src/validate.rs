@@ -4,8 +4,9 @@
 use axum::http::StatusCode;
 use outpost::codes;
 use outpost::protocol::{
-    is_valid_name, PullRequest, PushRequest, MAX_PULL_TABLES, MAX_PUSH_MUTATIONS,
+    is_valid_name, PullRequest, PushRequest, MAX_PULL_TABLES, MAX_PUSH_MUTATIONS, MAX_SUBSET_VALUES,
 };
+use outpost::Value;
 
 use crate::error::ApiError;
 
@@ -76,6 +77,42 @@ pub fn check_pull(request: &PullRequest) -> Result<(), ApiError> {
     }
     if let Some(client_id) = &request.client_id {
         check_client_id(client_id)?;
+    }
+    check_subset(request)
+}
+
+/// A subset names tables the pull syncs, one column of each, and at most
+/// [`MAX_SUBSET_VALUES`] values, each an integer or a text (what keys and ids are).
+fn check_subset(request: &PullRequest) -> Result<(), ApiError> {
+    let mut count = 0;
+    for (table, subset) in &request.subset {
+        if !request.tables.contains(table) {
+            return Err(ApiError::bad_request(format!(
+                "the subset names table {table}, which the pull does not sync"
+            )));
+        }
+        if !is_valid_name(&subset.column) {
+            return Err(ApiError::bad_name(&subset.column));
+        }
+        let fill = subset.fill.iter().flat_map(|f| f.values.iter());
+        for value in subset.values.iter().chain(fill) {
+            count += 1;
+            if !matches!(value, Value::Integer(_) | Value::Text(_)) {
+                return Err(ApiError::bad_request(format!(
+                    "a subset of {table} holds a value that is not an integer or a text"
+                )));
+            }
+        }
+        if subset.fill.as_ref().is_some_and(|f| f.through < 0) {
+            return Err(ApiError::bad_request(
+                "a subset's fill must not be negative",
+            ));
+        }
+    }
+    if count > MAX_SUBSET_VALUES {
+        return Err(ApiError::bad_request(format!(
+            "{count} values in the pull's subset; the most is {MAX_SUBSET_VALUES}"
+        )));
     }
     Ok(())
 }

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use rusqlite::Connection;
 
 use super::capture::SyncedTable;
-use super::settle::{meta_get, meta_set};
+use super::settle::{meta_get, meta_json, meta_set, set_meta_json};
 use crate::{Error, Result};
 
 pub(crate) type Behind = BTreeMap<String, i64>;
@@ -20,15 +20,11 @@ const BEHIND: &str = "behind";
 const SHAPE: &str = "synced_shape";
 
 pub(crate) fn read(conn: &Connection, key: &str) -> Result<Behind> {
-    match meta_get::<String>(conn, key)? {
-        Some(json) => serde_json::from_str(&json).map_err(|e| Error::Protocol(e.to_string())),
-        None => Ok(Behind::new()),
-    }
+    meta_json(conn, key)
 }
 
 pub(crate) fn write(conn: &Connection, key: &str, behind: &Behind) -> Result<()> {
-    let json = serde_json::to_string(behind).map_err(|e| Error::Protocol(e.to_string()))?;
-    meta_set(conn, key, json)
+    set_meta_json(conn, key, behind)
 }
 
 pub(crate) fn stored(conn: &Connection) -> Result<Behind> {

@@ -14,6 +14,7 @@ mod pull;
 mod rows;
 mod settle;
 mod stage;
+mod subset;
 
 pub(crate) use behind::note_shape;
 pub use capture::SyncedTable;
@@ -23,6 +24,7 @@ pub use outbox::{PushOutcome, RejectedMutation};
 pub use pull::PullOutcome;
 pub use rows::upsert_sql;
 pub(crate) use settle::last_seq as last_assigned_seq;
+pub use subset::{SubsetChoice, TableSubset};
 
 use crate::protocol::{PullRequest, PullResponse, PushRequest, PushResponse, MAX_PUSH_MUTATIONS};
 use crate::{Database, Result};

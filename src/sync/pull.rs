@@ -2,7 +2,7 @@
 //! this replica's pending changes back on top of the rows they touch, and moving the cursor in
 //! the same transaction (invariant 3).
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::atomic::Ordering;
 
 use rusqlite::Connection;
@@ -17,7 +17,8 @@ use super::settle::{
     last_seq, meta_get, meta_set, pending_from, set_aside, ACKED_SEEN, EPOCH, RESYNC,
 };
 use super::stage::{self, staged_position, Position};
-use crate::protocol::{PullRequest, PullResponse, Rejection, PROTOCOL_VERSION};
+use super::subset;
+use crate::protocol::{PullRequest, PullResponse, Rejection, Subset, PROTOCOL_VERSION};
 use crate::{Database, Error, Result, Value};
 
 /// What one pull changed locally.
@@ -68,16 +69,10 @@ impl Database {
             ));
         }
         let conn = self.conn();
-        let Position {
-            cursor,
-            epoch,
-            behind,
-        } = self.pull_position(conn)?;
-        // Only tables this replica syncs, and only while they are behind the main cursor.
-        let behind: Behind = behind
-            .into_iter()
-            .filter(|(t, at)| *at < cursor && self.synced.iter().any(|s| s.name == *t))
-            .collect();
+        let (position, behind, subset) = self.pull_from(conn)?;
+        let Position { cursor, epoch, .. } = position;
+        // Said only beside a subset, which a primary that knows the field must know too.
+        let from_scratch = position.from_scratch && cursor > 0 && !subset.is_empty();
         Ok(PullRequest {
             v: PROTOCOL_VERSION,
             cursor,
@@ -90,7 +85,23 @@ impl Database {
             behind,
             acked_seen: Some(meta_get(conn, ACKED_SEEN)?.unwrap_or(0)),
             schema_version: Some(self.schema_version),
+            subset,
+            from_scratch,
         })
+    }
+
+    /// Where the next pull starts, the tables behind it it sends, and its subsets.
+    fn pull_from(&self, conn: &Connection) -> Result<(Position, Behind, BTreeMap<String, Subset>)> {
+        let position = self.pull_position(conn)?;
+        // Only tables this replica syncs, and only while they are behind the main cursor.
+        let behind: Behind = position
+            .behind
+            .iter()
+            .filter(|(t, at)| **at < position.cursor && self.synced.iter().any(|s| s.name == **t))
+            .map(|(t, at)| (t.clone(), *at))
+            .collect();
+        let subset = subset::for_pull(conn, &behind)?;
+        Ok((position, behind, subset))
     }
 
     /// Where the next pull starts: the last staged page, else 0 when pulling everything again,
@@ -100,12 +111,17 @@ impl Database {
             return Ok(staged);
         }
         if meta_get::<i64>(conn, RESYNC)? == Some(1) {
-            return Ok(Position::default());
+            return Ok(Position {
+                from_scratch: true,
+                ..Position::default()
+            });
         }
+        let cursor = self.cursor()?;
         Ok(Position {
-            cursor: self.cursor()?,
+            cursor,
             epoch: meta_get(conn, EPOCH)?,
             behind: behind::stored(conn)?,
+            from_scratch: cursor == 0,
         })
     }
 
@@ -122,7 +138,10 @@ impl Database {
         let tx = self.conn().unchecked_transaction()?;
         // An answer for another cursor, or for the client id this replica had before it diverged.
         let client_id = self.client_id()?;
-        if self.pull_position(&tx)?.cursor != request.cursor
+        let (position, behind_now, subset_now) = self.pull_from(&tx)?;
+        if position.cursor != request.cursor
+            || behind_now != request.behind
+            || subset_now != request.subset
             || request
                 .client_id
                 .as_ref()
@@ -174,6 +193,7 @@ impl Database {
                 cursor,
                 epoch,
                 behind,
+                from_scratch: position.from_scratch,
             };
             stage::keep_page(&tx, &response.changes, &next)?;
             tx.commit()?;
@@ -190,8 +210,10 @@ impl Database {
         outcome.rejected = settle_covered(&tx, acked_through, &response.rejected)?;
         let seen: i64 = meta_get(&tx, ACKED_SEEN)?.unwrap_or(0);
         meta_set(&tx, ACKED_SEEN, seen.max(acked_through))?;
-        (outcome.pulled, outcome.tables) = self.apply_last_page(&tx, response)?;
+        (outcome.pulled, outcome.tables) =
+            self.apply_last_page(&tx, response, position.from_scratch)?;
         behind::store(&tx, &behind)?;
+        subset::end_fills(&tx, &behind)?;
         tx.commit()?;
         Ok(outcome)
     }
@@ -202,6 +224,7 @@ impl Database {
         &self,
         tx: &Connection,
         response: &PullResponse,
+        began_at_zero: bool,
     ) -> Result<(usize, BTreeSet<String>)> {
         let from_scratch = meta_get::<i64>(tx, RESYNC)? == Some(1);
         // The entries left are not in the pulled state: they go back on top of the rows it
@@ -228,7 +251,16 @@ impl Database {
                 replay_rows.insert(id);
             }
         })?;
-        self.replay_on(tx, &pending, |id| from_scratch || replay_rows.contains(id))?;
+        // A pull from cursor 0 sends no tombstone for rows out of a subset: rows this replica
+        // wrote there leave now, unless a write still pending puts them back.
+        let swept = match began_at_zero {
+            true => subset::sweep(tx)?,
+            false => Vec::new(),
+        };
+        tables.extend(swept.iter().cloned());
+        self.replay_on(tx, &pending, |id| {
+            from_scratch || replay_rows.contains(id) || swept.contains(&id.0)
+        })?;
         if app_triggers {
             self.undo_app_trigger_writes(tx, response, &pending, &replay_rows, from_scratch)?;
         }

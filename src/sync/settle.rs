@@ -19,7 +19,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::outbox::{json_column, parse_op, RejectedMutation};
 use crate::codes;
-use crate::{Database, Result};
+use crate::{Database, Error, Result};
 
 /// `_outpost_meta` keys this module keeps.
 pub(crate) const RESYNC: &str = "resync";
@@ -41,6 +41,26 @@ pub(crate) fn meta_set(conn: &Connection, key: &str, value: impl rusqlite::ToSql
     conn.prepare_cached("INSERT OR REPLACE INTO _outpost_meta (key, value) VALUES (?1, ?2)")?
         .execute(params![key, value])?;
     Ok(())
+}
+
+/// A value kept in `_outpost_meta` as JSON; its default when there is none.
+pub(crate) fn meta_json<T: serde::de::DeserializeOwned + Default>(
+    conn: &Connection,
+    key: &str,
+) -> Result<T> {
+    match meta_get::<String>(conn, key)? {
+        Some(json) => serde_json::from_str(&json).map_err(|e| Error::Protocol(e.to_string())),
+        None => Ok(T::default()),
+    }
+}
+
+pub(crate) fn set_meta_json(
+    conn: &Connection,
+    key: &str,
+    value: &impl serde::Serialize,
+) -> Result<()> {
+    let json = serde_json::to_string(value).map_err(|e| Error::Protocol(e.to_string()))?;
+    meta_set(conn, key, json)
 }
 
 /// The highest seq this replica has ever assigned (SQLite's AUTOINCREMENT counter), 0 if none.

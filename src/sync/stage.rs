@@ -22,6 +22,7 @@ use crate::{Database, Error, Result, Value};
 pub(crate) const STAGE_CURSOR: &str = "stage_cursor";
 pub(crate) const STAGE_EPOCH: &str = "stage_epoch";
 pub(crate) const STAGE_BEHIND: &str = "stage_behind";
+const STAGE_FROM_SCRATCH: &str = "stage_from_scratch";
 
 /// Where a pull stands: the main cursor, the epoch it was given in, and the tables behind it.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -29,6 +30,9 @@ pub(crate) struct Position {
     pub cursor: i64,
     pub epoch: Option<String>,
     pub behind: Behind,
+    /// The pull began at cursor 0: the replica keeps none of its synced rows but the ones it
+    /// pulls (it has none yet, or the last page replaces them all).
+    pub from_scratch: bool,
 }
 
 /// Forget staged pages.
@@ -36,7 +40,8 @@ pub(crate) fn clear(conn: &Connection) -> Result<()> {
     conn.execute("DELETE FROM _outpost_stage", [])?;
     meta_set(conn, STAGE_CURSOR, rusqlite::types::Null)?;
     meta_set(conn, STAGE_EPOCH, rusqlite::types::Null)?;
-    meta_set(conn, STAGE_BEHIND, rusqlite::types::Null)
+    meta_set(conn, STAGE_BEHIND, rusqlite::types::Null)?;
+    meta_set(conn, STAGE_FROM_SCRATCH, rusqlite::types::Null)
 }
 
 /// Keep a page that is not the last, and the position to continue from.
@@ -49,6 +54,7 @@ pub(crate) fn keep_page(conn: &Connection, changes: &[Change], next: &Position) 
     }
     meta_set(conn, STAGE_CURSOR, next.cursor)?;
     meta_set(conn, STAGE_EPOCH, next.epoch.as_deref())?;
+    meta_set(conn, STAGE_FROM_SCRATCH, next.from_scratch)?;
     behind::write(conn, STAGE_BEHIND, &next.behind)
 }
 
@@ -59,6 +65,7 @@ pub(crate) fn staged_position(conn: &Connection) -> Result<Option<Position>> {
             cursor,
             epoch: meta_get(conn, STAGE_EPOCH)?,
             behind: behind::read(conn, STAGE_BEHIND)?,
+            from_scratch: meta_get(conn, STAGE_FROM_SCRATCH)?.unwrap_or(false),
         }),
         None => None,
     })

@@ -6,6 +6,7 @@ mod database;
 mod error;
 mod local_writes;
 mod opfs;
+mod subset;
 mod transaction;
 mod transport;
 

@@ -17,6 +17,7 @@ import type {
   ResyncEvent,
   Row,
   SqlValue,
+  Subset,
   Statement,
   SyncOptions,
   Transaction,
@@ -113,6 +114,9 @@ async function everything(): Promise<void> {
   const discardedOne: { discarded: number } = await db.discardRejected(kept?.seq);
   const discardedAll: number = (await db.discardRejected()).discarded;
   void [queuedCount, nextOp, nextKey, keptAt, keptCode, asMutation, discardedOne, discardedAll];
+  const subset: Subset = { tasks: { list_id: ["l1", 2, 3n] } };
+  const removed: string[] = (await db.setSubset(subset)).removed;
+  void removed;
 
   const status: SyncStatus = db.syncStatus();
   const state: "idle" | "syncing" | "waiting" | "offline" | "error" = status.state;
@@ -177,6 +181,8 @@ async function everything(): Promise<void> {
   await db.pendingWrites({ limit: "10" });
   // @ts-expect-error a rejected write is named by its seq, a number
   await db.discardRejected("1");
+  // @ts-expect-error a subset names values by column
+  await db.setSubset({ tasks: ["l1"] });
   // @ts-expect-error syncStatus() is synchronous
   await db.syncStatus().then(() => {});
 }

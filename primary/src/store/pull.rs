@@ -7,9 +7,13 @@
 //! replica. A row can also enter or leave the view without changing, when a row its rule looks up
 //! changed (a membership) or the caller's claims or the rules did: the answer is then `resync`,
 //! and the replica pulls everything again from cursor 0, where only rows it may read are sent.
+//!
+//! A replica may also sync a subset of a table (`PullRequest::subset`): a changed row out of it
+//! comes as a tombstone too. The subset is the replica's choice and narrows, never widens, what
+//! the rules let it read.
 
 use outpost::protocol::{
-    Change, PullRequest, PullResponse, Rejection, MAX_PULL_BYTES, MAX_PULL_CHANGES,
+    Change, PullRequest, PullResponse, Rejection, SubsetFill, MAX_PULL_BYTES, MAX_PULL_CHANGES,
 };
 use outpost::Value;
 
@@ -45,9 +49,16 @@ pub async fn read_changes<T: ReadTx>(
             ..PullResponse::default()
         });
     }
+    check_subset_columns(&wanted, request)?;
     let after = |table: &str| request.behind.get(table).copied().unwrap_or(request.cursor);
+    // A table filling a subset's new values already holds the rest as of the fill's `through`:
+    // that is where its view must not have moved since.
+    let seen_through = |table: &str| match filling(request, table) {
+        Some(fill) => fill.through,
+        None => after(table),
+    };
     if request.cursor > 0
-        && (seen_view != view.as_deref() || view_moved(tx, access, &wanted, &after).await?)
+        && (seen_view != view.as_deref() || view_moved(tx, access, &wanted, &seen_through).await?)
     {
         return Ok(PullResponse {
             cursor: request.cursor,
@@ -76,6 +87,7 @@ pub async fn read_changes<T: ReadTx>(
     let last_read = entries.last().map(|e| e.version);
 
     let mut rows = vec![None; entries.len()];
+    let mut sent = vec![true; entries.len()];
     if let Some(upto) = last_read {
         for table in &wanted {
             let (positions, mine): (Vec<usize>, Vec<_>) = entries
@@ -95,7 +107,20 @@ pub async fn read_changes<T: ReadTx>(
             let found = tx
                 .changed_rows(table, &mine, after(&table.name), upto, view)
                 .await?;
-            for (position, row) in positions.into_iter().zip(found) {
+            let subset = request.subset.get(&table.name);
+            let fill = subset.and(filling(request, &table.name));
+            for (position, mut row) in positions.into_iter().zip(found) {
+                if let Some(subset) = subset {
+                    // Up to the fill's `through` the replica holds the rest of the subset: only
+                    // rows of the values it gained are sent, and never a tombstone. After it, a
+                    // row out of the subset comes as a tombstone, so a row that leaves it leaves
+                    // the replica.
+                    match fill.is_some_and(|f| entries[position].version <= f.through) {
+                        true => sent[position] = subset.fills(row.as_ref()),
+                        false if !subset.holds(row.as_ref()) => row = None,
+                        false => {}
+                    }
+                }
                 rows[position] = row;
             }
         }
@@ -103,7 +128,9 @@ pub async fn read_changes<T: ReadTx>(
     let mut changes: Vec<Change> = entries
         .into_iter()
         .zip(rows)
-        .map(|(entry, row)| Change {
+        .zip(sent)
+        .filter(|(_, sent)| *sent)
+        .map(|((entry, row), _)| Change {
             version: entry.version,
             table: entry.table,
             key: entry.key,
@@ -111,9 +138,11 @@ pub async fn read_changes<T: ReadTx>(
         })
         .collect();
     // From cursor 0 a replica has nothing, or replaces everything: a tombstone would only tell
-    // it the keys of rows it may not read.
-    if access.is_some() && request.cursor == 0 {
-        changes.retain(|c| c.row.is_some());
+    // it the keys of rows it may not read, or of every row out of its subset.
+    if request.cursor == 0 || request.from_scratch {
+        changes.retain(|c| {
+            c.row.is_some() || (access.is_none() && !request.subset.contains_key(&c.table))
+        });
     }
     let mut cut = false;
     if let Some(fits) = changes_within(&changes, MAX_PULL_BYTES) {
@@ -155,6 +184,33 @@ pub async fn read_changes<T: ReadTx>(
         }
     }
     Ok(answer)
+}
+
+/// The fill of `table`'s subset, while the table is behind filling it.
+fn filling<'r>(request: &'r PullRequest, table: &str) -> Option<&'r SubsetFill> {
+    match request.behind.contains_key(table) {
+        true => request.subset.get(table)?.fill.as_ref(),
+        false => None,
+    }
+}
+
+/// A subset names a column its table has.
+fn check_subset_columns<K>(wanted: &[&Table<K>], request: &PullRequest) -> Result<(), StoreError> {
+    for table in wanted {
+        let Some(subset) = request.subset.get(&table.name) else {
+            continue;
+        };
+        if !table.columns.iter().any(|c| c.name == subset.column) {
+            return Err(StoreError::BadQuery {
+                code: outpost::codes::UNKNOWN_COLUMN.into(),
+                message: format!(
+                    "the subset of {} names column {}, which it does not have",
+                    table.name, subset.column
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 fn read_rule<'a>(access: Access<'a>, table: &str) -> Option<&'a crate::rules::Predicate> {

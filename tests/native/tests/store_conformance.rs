@@ -9,6 +9,7 @@
 //! - `live`: long polls, and writes made behind the server's back.
 //! - `rules`: sync rules: users see and write only what the rules allow, moving in and out.
 //! - `schemas`: what each store refuses at start, and Postgres' type mapping.
+//! - `subsets`: a replica syncing some rows of a table, and changing which, within the rules.
 
 /// Expand each `fn name(store: Backend)` into a test per store.
 macro_rules! on_both_stores {

@@ -7,6 +7,7 @@ mod push_pull;
 mod refusals;
 mod rules;
 mod schemas;
+mod subsets;
 
 use std::time::Duration;
 
