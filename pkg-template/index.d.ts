@@ -314,8 +314,9 @@ export interface Database {
   /**
    * A live query: calls `onRows` with the query's rows as soon as they are read, then again each time a
    * write touches a table the query reads (a local write in any tab, or a pull) and the rows differ
-   * from the last ones delivered. A burst of writes causes one re-run. Writes to other tables never
-   * re-run it. The tables are SQLite's own account of the statement (views, triggers and foreign-key
+   * from the last ones delivered. A burst of local writes causes one re-run, 15 ms after its first
+   * write; a pull re-runs it at once (a stream of pulls at most once per 15 ms). Writes to other
+   * tables never re-run it. The tables are SQLite's own account of the statement (views, triggers and foreign-key
    * actions included). Returns the function that stops the watch. Throws `BAD_OPTIONS` synchronously
    * for a `sql` that is not a string or an `onRows` that is not a function; a query that fails is
    * reported to `options.onError` (by default, as an uncaught error).

@@ -22,7 +22,7 @@ export class LiveDatabase {
       (sql, params) => this.query(sql, params),
       async (sql) => this.readTables(sql),
     );
-    local.on("change", ({ tables }) => this.#changed(tables));
+    local.on("change", ({ tables }) => this.#changed(tables, { pulled: true }));
   }
 
   static {
@@ -57,7 +57,10 @@ export class LiveDatabase {
     return this.#tracker.reads(sql);
   }
 
-  /** Calls `listener(tables)` after each committed write or pull; `tables` is ALL_TABLES (null) after a schema change. */
+  /**
+   * Calls `listener(tables, { pulled })` after each committed write or pull; `tables` is ALL_TABLES
+   * (null) after a schema change, `pulled` is true when a pull changed them.
+   */
   onTablesChanged(listener) {
     this.#tableListeners.add(listener);
     return () => this.#tableListeners.delete(listener);
@@ -78,12 +81,12 @@ export class LiveDatabase {
     return result;
   }
 
-  #changed(tables) {
+  #changed(tables, how = { pulled: false }) {
     if (tables !== ALL_TABLES && tables.length === 0) return;
-    this.#watches.changed(tables);
+    this.#watches.changed(tables, how);
     for (const listener of [...this.#tableListeners]) {
       try {
-        listener(tables);
+        listener(tables, how);
       } catch (err) {
         globalThis.reportError?.(err);
       }

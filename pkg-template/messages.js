@@ -13,7 +13,7 @@
 //   The Worker calls the page too: call {id, method: "token"}, for the sync token.
 // Between tabs, where every tab hears every message, a call also says who sends it and which
 // holder it is for (from, to), and a reply whom it answers (to). Then: hello {from};
-// holder {id, ready, since, status}; resign {id}; tables {tables}.
+// holder {id, ready, since, status}; resign {id}; tables {tables, pulled} (pulled: pulls alone changed them).
 import { OutpostError } from "./error.js";
 
 export function errorToMessage(err) {

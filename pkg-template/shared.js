@@ -74,6 +74,8 @@ export class SharedDatabase {
   #serving = new Set();
   /** Tables changed by writes not yet announced to the other tabs (EVERY among them: all), or null. */
   #changedTables = null;
+  /** Whether pulls alone changed #changedTables (the other tabs' watches then re-run at once). */
+  #changedByPulls = true;
   #channelClosed = false;
   #status = IDLE_STATUS;
   #listeners = new Listeners();
@@ -207,9 +209,9 @@ export class SharedDatabase {
         this.#post({ kind: "event", event, payload: event === "status" ? statusToMessage(payload) : payload });
       });
     }
-    local.onTablesChanged((tables) => {
-      this.#watches.changed(tables);
-      this.#queueTables(tables);
+    local.onTablesChanged((tables, how) => {
+      this.#watches.changed(tables, how);
+      this.#queueTables(tables, how);
     });
     this.#holder.ready = true;
     this.#announce();
@@ -331,7 +333,7 @@ export class SharedDatabase {
         this.#listeners.emit(message.event, message.payload);
         break;
       case "tables":
-        if (this.#role !== "holder") this.#watches.changed(message.tables);
+        if (this.#role !== "holder") this.#watches.changed(message.tables, { pulled: message.pulled === true });
         break;
     }
   }
@@ -371,11 +373,13 @@ export class SharedDatabase {
    * burst of calls arrives as a burst of message tasks). A notice always leaves after the writes it
    * reports, so it reaches a tab after any query result that predates them.
    */
-  #queueTables(tables) {
+  #queueTables(tables, { pulled }) {
     if (this.#changedTables === null) {
       this.#changedTables = new Set();
+      this.#changedByPulls = true;
       setTimeout(() => this.#flushTables());
     }
+    this.#changedByPulls &&= pulled;
     if (tables === ALL_TABLES) this.#changedTables.add(EVERY);
     else for (const table of tables) this.#changedTables.add(table);
   }
@@ -384,7 +388,7 @@ export class SharedDatabase {
     const changed = this.#changedTables;
     if (changed === null) return;
     this.#changedTables = null;
-    this.#post({ kind: "tables", tables: changed.has(EVERY) ? ALL_TABLES : [...changed] });
+    this.#post({ kind: "tables", tables: changed.has(EVERY) ? ALL_TABLES : [...changed], pulled: this.#changedByPulls });
   }
 
   #announce() {

@@ -1,8 +1,10 @@
 // Live queries. A watch runs its query at once, then again whenever a write touches one of the
 // tables the query reads. Change notices carry table names (lower-cased), or ALL_TABLES when
 // anything may have changed (a schema change, a rollback, a new holding tab). Re-runs are
-// coalesced: notices arriving within COALESCE_MS, or while the query is running, cause one re-run;
-// a re-run whose rows equal the last ones delivered is not delivered again.
+// coalesced: notices of local writes arriving within COALESCE_MS, or while the query is running,
+// cause one re-run; a re-run whose rows equal the last ones delivered is not delivered again. A
+// pull's notice is one committed transaction already, so it re-runs at once, unless the watch ran
+// less than COALESCE_MS ago (then at that mark): a stream of pulls costs one re-run per window.
 import { OutpostError } from "./error.js";
 
 /** A change notice meaning "any table may have changed". */
@@ -10,6 +12,8 @@ export const ALL_TABLES = null;
 
 /** How long a watch waits after the first change notice, so that a burst of writes costs one re-run. */
 const COALESCE_MS = 15;
+/** In place of a timer: a re-run is queued as a microtask. */
+const SOON = Symbol("re-run queued");
 
 /**
  * Normalizes watch()'s arguments: `watch(sql, onRows)` and `watch(sql, params, onRows, options?)`.
@@ -57,10 +61,10 @@ export class Watches {
     };
   }
 
-  /** Tables changed: `tables` (names, any case) or ALL_TABLES. */
-  changed(tables) {
+  /** Tables changed: `tables` (names, any case) or ALL_TABLES; `pulled` when a pull changed them. */
+  changed(tables, { pulled = false } = {}) {
     const names = tables === ALL_TABLES ? ALL_TABLES : tables.map((t) => t.toLowerCase());
-    for (const watch of this.#all) watch.changed(names);
+    for (const watch of this.#all) watch.changed(names, pulled);
   }
 
   stopAll() {
@@ -84,6 +88,10 @@ class Watch {
   #stopped = false;
   /** The rows last delivered (undefined before the first delivery). */
   #last = undefined;
+  /** Whether a local write (not only pulls) came in while the query ran. */
+  #dirtyByWrite = false;
+  /** When the last re-run started (performance.now()), or -Infinity. */
+  #ranAt = -Infinity;
 
   constructor(sql, params, onRows, onError, run, readTables) {
     this.#sql = sql;
@@ -94,34 +102,45 @@ class Watch {
     this.#readTables = readTables;
   }
 
-  changed(tables) {
+  changed(tables, pulled) {
     if (tables === ALL_TABLES) {
       this.#reads = null; // a view or trigger may now read other tables
     } else if (this.#reads !== null && !tables.some((t) => this.#reads.has(t))) {
       return;
     }
-    this.invalidate(COALESCE_MS);
+    this.invalidate(pulled ? this.#throttled() : COALESCE_MS, pulled);
   }
 
-  invalidate(delayMs) {
+  invalidate(delayMs, pulled = false) {
     if (this.#stopped) return;
     if (this.#running) {
       this.#dirty = true;
+      this.#dirtyByWrite ||= !pulled;
     } else if (this.#timer === null) {
-      this.#timer = setTimeout(() => this.#rerun(), delayMs);
+      if (delayMs > 0) {
+        this.#timer = setTimeout(() => this.#rerun(), delayMs);
+      } else {
+        // A microtask, so that the re-run goes before whatever the notice's sender does next
+        // (after a pull: the status event and the next long poll's request, ~1-2 ms of the thread).
+        this.#timer = SOON;
+        queueMicrotask(() => this.#rerun());
+      }
     }
   }
 
   stop() {
     this.#stopped = true;
-    clearTimeout(this.#timer);
+    if (this.#timer !== SOON) clearTimeout(this.#timer);
     this.#timer = null;
   }
 
   async #rerun() {
     this.#timer = null;
+    if (this.#stopped) return;
+    this.#ranAt = performance.now();
     this.#running = true;
     this.#dirty = false;
+    this.#dirtyByWrite = false;
     let rows;
     let failure = null;
     try {
@@ -145,7 +164,12 @@ class Watch {
     } catch (err) {
       report(err);
     }
-    if (this.#dirty) this.invalidate(COALESCE_MS);
+    if (this.#dirty) this.invalidate(this.#dirtyByWrite ? COALESCE_MS : this.#throttled(), !this.#dirtyByWrite);
+  }
+
+  /** The delay before a re-run for a pull: none, unless the last one started less than COALESCE_MS ago. */
+  #throttled() {
+    return Math.max(0, this.#ranAt + COALESCE_MS - performance.now());
   }
 }
 

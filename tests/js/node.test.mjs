@@ -456,6 +456,42 @@ describe("outpost-sqlite in Node", () => {
     }
   });
 
+  it("a pull re-runs a watch at once; a burst of local writes re-runs it once, after the burst", async () => {
+    const primary = await startPrimary({ schemaSql: `${TODOS};\n`, args: ["--no-auth"] });
+    try {
+      const sync = { url: `${primary.origin}/v1/db/node-watch`, tables: ["todos"], live: false, intervalMs: 0 };
+      const writer = await open({ name: "node-watch-writer", migrations: [TODOS], sync });
+      const reader = await open({ name: "node-watch-reader", migrations: [TODOS], sync });
+      const seen = [];
+      reader.watch("SELECT id FROM todos ORDER BY id", [], (rows) => seen.push(rows.map((r) => r.id).join(",")));
+      await until(() => seen.length === 1, { message: "the first result" });
+
+      // A timer set when the pull's change event fires runs after the watch re-ran: the re-run
+      // waited for no timer (a local write's re-run waits 15 ms for the rest of its burst).
+      await writer.execute("INSERT INTO todos (id, title) VALUES ('pulled', 'from the writer')");
+      await writer.sync();
+      let atTimer;
+      const off = reader.on("change", () => setTimeout(() => (atTimer = [...seen])));
+      await reader.sync();
+      await until(() => atTimer, { message: "the timer set at the change event" });
+      off();
+      assert.deepEqual(atTimer, ["", "pulled"], "the pulled row was delivered before any timer ran");
+
+      // Five local writes at once: one re-run, once they are all in.
+      await Promise.all([1, 2, 3, 4, 5].map((n) => reader.execute("INSERT INTO todos (id, title) VALUES (?, 'local')", [`local-${n}`])));
+      assert.equal(seen.length, 2, "the local writes' re-run waits for the burst");
+      await until(() => seen.length === 3, { message: "the re-run after the burst" });
+      await new Promise((r) => setTimeout(r, 100));
+      assert.deepEqual(seen, ["", "pulled", "local-1,local-2,local-3,local-4,local-5,pulled"], "one re-run for the burst");
+      await writer.close();
+      await reader.close();
+    } finally {
+      await primary.stop();
+      rmSync(primary.dataDir, { recursive: true, force: true });
+      rmSync(primary.schemaFile, { force: true });
+    }
+  });
+
   it("lists pending writes until a sync drains them, and rejected writes until they are discarded", async () => {
     // The primary refuses long notes; the replica's schema does not.
     const primary = await startPrimary({
