@@ -3,7 +3,8 @@
 //! two primary instances where the store allows it. Every pull answer is checked against what
 //! its user may read at that moment, every write is predicted from a model of the primary and
 //! must be applied or refused (`NOT_PERMITTED`) as predicted, and after every sync the user's
-//! replica holds exactly what the rules allow.
+//! replica holds exactly what the rules allow. Users also change at random which lists' tasks
+//! their replica syncs (a subset), sometimes with writes to those tasks not pushed yet.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
@@ -11,7 +12,7 @@ use std::time::Duration;
 
 use outpost::codes;
 use outpost::protocol::{PullRequest, PullResponse, PushRequest, PushResponse};
-use outpost::sync::Transport;
+use outpost::sync::{SubsetChoice, TableSubset, Transport};
 use outpost::{Params, Value};
 use outpost_primary::{mint_token, Auth};
 use outpost_tests::replica::text;
@@ -46,8 +47,9 @@ impl Model {
         self.members.contains(&(list.to_owned(), user.to_owned()))
     }
 
-    /// The rows `user` may read, table by table, as the replica's queries list them.
-    fn visible(&self, user: &str) -> [Vec<Vec<Value>>; 3] {
+    /// The rows `user` may read, table by table, as the replica's queries list them; of tasks,
+    /// only those of the lists in the replica's subset, when it has one.
+    fn visible(&self, user: &str, subset: Option<&[String]>) -> [Vec<Vec<Value>>; 3] {
         let lists = self
             .lists
             .iter()
@@ -63,11 +65,15 @@ impl Model {
         let tasks = self
             .tasks
             .iter()
-            .filter(|(_, (list, _, _))| self.member(list, user))
+            .filter(|(_, (list, _, _))| self.member(list, user) && in_subset(subset, list))
             .map(|(id, (list, owner, title))| vec![text(id), text(list), text(owner), text(title)])
             .collect();
         [lists, members, tasks]
     }
+}
+
+fn in_subset(subset: Option<&[String]>, list: &str) -> bool {
+    subset.is_none_or(|lists| lists.iter().any(|l| l == list))
 }
 
 fn text_of(value: &Value) -> String {
@@ -97,12 +103,14 @@ fn primary_state(primary: &TestPrimary) -> Model {
 
 /// A user's transport that checks every pull answer: each row it carries must be one the user
 /// may read in the primary's state as it is when the answer arrives (nothing else runs
-/// meanwhile), so no replica ever receives a row it may not see, not even for a moment.
+/// meanwhile), so no replica ever receives a row it may not see, not even for a moment; and
+/// of tasks only those in the replica's subset, the lists it chose to sync.
 struct Watched<'p> {
     http: HttpTransport,
     user: &'static str,
     primary: &'p TestPrimary,
     pulls: RefCell<usize>,
+    subset: RefCell<Option<Vec<String>>>,
 }
 
 impl Transport for Watched<'_> {
@@ -119,12 +127,15 @@ impl Transport for Watched<'_> {
             let allowed = match change.table.as_str() {
                 "lists" => now.member(&field("id"), self.user),
                 "members" => field("user_id") == self.user,
-                "tasks" => now.member(&field("list_id"), self.user),
+                "tasks" => {
+                    now.member(&field("list_id"), self.user)
+                        && in_subset(self.subset.borrow().as_deref(), &field("list_id"))
+                }
                 other => panic!("a pull sent a row of {other}"),
             };
             assert!(
                 allowed,
-                "{} received {} row {row:?}, which the rules do not let it read",
+                "{} received {} row {row:?}, which the rules do not let it read or its subset leaves out",
                 self.user, change.table
             );
         }
@@ -161,6 +172,29 @@ impl User<'_> {
 
     fn holds(&self) -> [Vec<Vec<Value>>; 3] {
         [LISTS, MEMBERS, TASKS].map(|sql| self.replica.rows(sql))
+    }
+
+    /// What this user's replica should hold of `model`.
+    fn should_hold(&self, model: &Model) -> [Vec<Vec<Value>>; 3] {
+        model.visible(self.name, self.transport.subset.borrow().as_deref())
+    }
+
+    /// Sync only the tasks of `lists` (all of them with None).
+    fn choose_lists(&self, lists: Option<Vec<String>>) {
+        let choice: SubsetChoice = match &lists {
+            None => SubsetChoice::new(),
+            Some(lists) => [(
+                "tasks".to_string(),
+                TableSubset {
+                    column: "list_id".into(),
+                    values: lists.iter().map(|l| text(l)).collect(),
+                },
+            )]
+            .into_iter()
+            .collect(),
+        };
+        self.replica.db().set_subset(&choice).expect("a subset");
+        *self.transport.subset.borrow_mut() = lists;
     }
 
     /// A local write; false when the replica's own SQLite refused it (a key it holds already).
@@ -416,6 +450,7 @@ fn users_see_and_write_only_what_the_rules_allow(store: Backend) {
                     user: name,
                     primary: &primary,
                     pulls: RefCell::new(0),
+                    subset: RefCell::new(None),
                 },
             }
         })
@@ -423,6 +458,7 @@ fn users_see_and_write_only_what_the_rules_allow(store: Backend) {
     let mut rng = Rng::new(0x5eed_0014 + store as u64);
     let mut refusals = 0;
     let mut applied = 0;
+    let mut subset_changes = 0;
     for step in 0..STEPS {
         let user = &users[rng.below(users.len())];
         if rng.chance(0.1) {
@@ -447,14 +483,30 @@ fn users_see_and_write_only_what_the_rules_allow(store: Backend) {
             }
         }
         expected.sort_by(|a, b| format!("{a:?}").cmp(&format!("{b:?}")));
+        if rng.chance(0.2) {
+            // The user opens other lists, with those writes not pushed yet: some of their rows
+            // leave the replica before their writes reach the primary.
+            let lists = match rng.chance(0.25) {
+                true => None,
+                false => Some(
+                    LIST_IDS
+                        .iter()
+                        .filter(|_| rng.chance(0.5))
+                        .map(|l| l.to_string())
+                        .collect(),
+                ),
+            };
+            user.choose_lists(lists);
+            subset_changes += 1;
+        }
         let refused = user.sync();
         assert_eq!(refused, expected, "step {step}: {}'s refusals", user.name);
         refusals += refused.len();
         assert_eq!(primary_state(&primary), model, "step {step}: the primary");
         assert_eq!(
             user.holds(),
-            model.visible(user.name),
-            "step {step}: {} holds exactly what the rules allow",
+            user.should_hold(&model),
+            "step {step}: {} holds exactly what the rules and its subset allow",
             user.name
         );
         // Someone else catches up now and then, so replicas fall behind by many versions.
@@ -467,7 +519,7 @@ fn users_see_and_write_only_what_the_rules_allow(store: Backend) {
         user.sync();
         assert_eq!(
             user.holds(),
-            model.visible(user.name),
+            user.should_hold(&model),
             "{} at the end",
             user.name
         );
@@ -475,8 +527,8 @@ fn users_see_and_write_only_what_the_rules_allow(store: Backend) {
     }
     // The run exercised both sides of the rules.
     assert!(
-        refusals > 10 && applied > 50,
-        "{refusals} refused, {applied} applied"
+        refusals > 10 && applied > 50 && subset_changes > 10,
+        "{refusals} refused, {applied} applied, {subset_changes} subsets chosen"
     );
 }
 
