@@ -16,6 +16,7 @@ step "format and lints"
 cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings
 cargo clippy -p outpost --target wasm32-unknown-unknown --all-targets -- -D warnings
+cargo clippy -p outpost-primary-do --target wasm32-unknown-unknown --all-targets -- -D warnings
 
 step "Rust tests (core, primary, end-to-end sync, convergence simulation)"
 cargo test --workspace

@@ -9,7 +9,7 @@
 //! - [`sql`]: the text of the row statements sync runs, shared with the primary's dialects.
 //! - [`value`], [`error`]: values and the one error type, with stable codes.
 //! - [`codes`]: the registry of every error code a user can meet, and SQLite's code names.
-//! - `wasm` (wasm32 only): the JS-facing `Database` class, `fetch`, OPFS. Nothing else depends on it.
+//! - `wasm` (wasm32, feature `js`): the JS-facing `Database` class, `fetch`, OPFS. Nothing else depends on it.
 
 pub mod codes;
 pub mod db;
@@ -19,7 +19,7 @@ pub mod sql;
 pub mod sync;
 pub mod value;
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", feature = "js"))]
 pub mod wasm;
 
 pub use db::{Database, ExecResult, QueryResult, Statement, Storage};

@@ -1,9 +1,7 @@
 //! Every refusal the HTTP API gives: a status and an `ErrorBody` with a stable code. Built in one
 //! place so a client always gets JSON it can parse, never a framework's plain-text error.
 
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use axum::Json;
+use http::StatusCode;
 use outpost::codes;
 use outpost::protocol::{ErrorBody, ErrorDetail};
 
@@ -73,14 +71,21 @@ impl From<StoreError> for ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let body = ErrorBody {
+impl ApiError {
+    /// The JSON answer every refusal is sent as.
+    pub fn body(&self) -> ErrorBody {
+        ErrorBody {
             error: ErrorDetail {
-                code: self.code,
-                message: self.message,
+                code: self.code.clone(),
+                message: self.message.clone(),
             },
-        };
-        (self.status, Json(body)).into_response()
+        }
+    }
+}
+
+#[cfg(feature = "server")]
+impl axum::response::IntoResponse for ApiError {
+    fn into_response(self) -> axum::response::Response {
+        (self.status, axum::Json(self.body())).into_response()
     }
 }

@@ -10,7 +10,7 @@ use axum::http::{Method, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use outpost::codes;
-use outpost::protocol::{PullRequest, PullResponse, PushRequest, PushResponse, MAX_PULL_WAIT_MS};
+use outpost::protocol::{PullRequest, PullResponse, PushRequest, PushResponse};
 use outpost::Value;
 use serde::Deserialize;
 use tokio::time::{sleep_until, Instant};
@@ -19,8 +19,8 @@ use tower_http::services::ServeDir;
 
 use crate::error::ApiError;
 use crate::extract::{DatabaseAccess, ProtocolBody};
+use crate::request::{admit_pull, admit_push, is_news, pull_wait};
 use crate::store::{QueryAnswer, Store};
-use crate::validate::{check_pull, check_push, check_replica_schema};
 use crate::{App, MAX_BODY_BYTES};
 
 /// How often a waiting pull looks again even without a signal: writes made on the database file
@@ -70,8 +70,7 @@ async fn push<S: Store>(
     DatabaseAccess(db, caller): DatabaseAccess,
     ProtocolBody(request): ProtocolBody<PushRequest>,
 ) -> Result<Json<PushResponse>, ApiError> {
-    check_push(&request)?;
-    check_replica_schema(request.schema_version, app.min_replica_schema)?;
+    admit_push(&request, app.min_replica_schema)?;
     Ok(Json(app.store.push(&db, request, caller).await?))
 }
 
@@ -80,17 +79,8 @@ async fn pull<S: Store>(
     DatabaseAccess(db, caller): DatabaseAccess,
     ProtocolBody(request): ProtocolBody<PullRequest>,
 ) -> Result<Json<PullResponse>, ApiError> {
-    check_pull(&request)?;
-    check_replica_schema(request.schema_version, app.min_replica_schema)?;
-    // A version-1 replica cannot be told to pull again when its view changes.
-    if app.store.has_rules() && request.v < 2 {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            codes::UNSUPPORTED_VERSION,
-            "this primary has sync rules, which need protocol version 2",
-        ));
-    }
-    let wait = Duration::from_millis(request.wait_ms.min(MAX_PULL_WAIT_MS));
+    admit_pull(&request, app.min_replica_schema, app.store.has_rules())?;
+    let wait = pull_wait(&request);
     // Subscribe before the first read, so a push landing between the read and the wait still wakes us.
     let mut changes = app.store.changes(&db).await?;
     changes.borrow_and_update();
@@ -99,8 +89,7 @@ async fn pull<S: Store>(
     loop {
         let answer = app.store.pull(&db, request.clone(), caller.clone()).await?;
         let now = Instant::now();
-        let news = !answer.changes.is_empty() || answer.reset || answer.resync;
-        if news || now >= deadline || *shutdown.borrow() {
+        if is_news(&answer) || now >= deadline || *shutdown.borrow() {
             return Ok(Json(answer));
         }
         let recheck = (now + RECHECK_EVERY).min(deadline);

@@ -4,7 +4,8 @@
 //! # Layout
 //!
 //! - [`http`]: routes, handlers and the long poll, generic over a [`store::Store`].
-//! - `extract`: body parsing and access checks (token, database name, allow-list) as extractors.
+//! - [`request`]: body parsing and access checks (token, database name, allow-list), whatever
+//!   carries the request; `extract` makes them axum extractors.
 //! - `validate`: request checks that need no schema; [`error`]: the `ErrorBody` answers.
 //! - [`store`]: the `Store` trait, the embedded SQLite store with its capture triggers, and the
 //!   PostgreSQL store for many stateless instances on one database (docs/POSTGRES.md).
@@ -12,47 +13,35 @@
 //! - [`rules`]: sync rules (`--rules`): which rows a token reads and which writes it may make.
 //!
 //! Tests start the real server with [`run`] on `127.0.0.1:0`, as `main` does.
+//!
+//! Feature `server` (default) is the HTTP server and its stores. Without it, what is left
+//! compiles to wasm32: with `durable-object`, the store over a Durable Object's storage that
+//! `primary-do/` serves from Cloudflare.
 
 pub mod error;
+#[cfg(feature = "server")]
 mod extract;
+#[cfg(feature = "server")]
 pub mod http;
 mod json_numbers;
+pub mod request;
 pub mod rules;
 pub mod store;
 pub mod token;
 mod validate;
 
-use std::fmt;
-use std::future::Future;
-use std::path::PathBuf;
-use std::sync::Arc;
-
-use tokio::net::TcpListener;
-use tokio::sync::watch;
+#[cfg(feature = "server")]
+mod server;
 
 pub use rules::Rules;
+#[cfg(feature = "server")]
+pub use server::{run, serve, App, Config, ServeError};
+#[cfg(feature = "server")]
 pub use store::{PostgresStore, SqliteStore, Store};
 pub use token::{mint_token, mint_token_with};
 
 /// The largest request body accepted; larger ones are refused with `BATCH_TOO_LARGE`.
 pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
-
-/// How `serve` is configured.
-#[derive(Clone, Debug)]
-pub struct Config {
-    /// Where the SQLite files live, one `{name}.sqlite3` per database (unused by other stores).
-    pub data_dir: PathBuf,
-    /// Applied to a database when it is created; its tables are the synced tables.
-    pub schema_sql: String,
-    /// Served at `/` when set (the demo page).
-    pub static_dir: Option<PathBuf>,
-    pub auth: Auth,
-    /// When set, only these databases exist; others answer `UNKNOWN_DATABASE`.
-    pub databases: Option<Vec<String>>,
-    /// Sync rules for the embedded store [`run`] opens (`--rules`, docs/RULES.md); another
-    /// store given to [`serve`] is given its rules itself.
-    pub rules: Option<Rules>,
-}
 
 /// Whether data requests need a bearer token.
 #[derive(Clone, Debug)]
@@ -61,81 +50,4 @@ pub enum Auth {
     Secret(Vec<u8>),
     /// Anyone may use any database: for local development and demos only.
     None,
-}
-
-/// What the HTTP handlers share.
-pub struct App<S> {
-    pub store: S,
-    pub auth: Auth,
-    pub databases: Option<Vec<String>>,
-    pub static_dir: Option<PathBuf>,
-    /// Replicas below this schema version are refused with `UPGRADE_REQUIRED` (the schema's
-    /// `-- outpost:min-replica-schema` lines).
-    pub min_replica_schema: u32,
-    /// Becomes true when the server is shutting down, so waiting pulls answer at once.
-    pub shutdown: watch::Receiver<bool>,
-}
-
-/// Why the server could not start or stopped.
-#[derive(Debug)]
-pub enum ServeError {
-    /// The schema cannot be served (e.g. a table without a primary key), or the data
-    /// directory cannot be created.
-    Setup(String),
-    Io(std::io::Error),
-}
-
-impl fmt::Display for ServeError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ServeError::Setup(m) => write!(f, "{m}"),
-            ServeError::Io(e) => write!(f, "{e}"),
-        }
-    }
-}
-
-impl std::error::Error for ServeError {}
-
-/// Serve `config` with the embedded SQLite store on `listener` until `shutdown` completes.
-pub async fn run(
-    listener: TcpListener,
-    config: Config,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), ServeError> {
-    let mut store = SqliteStore::new(&config.data_dir, config.schema_sql.clone())
-        .map_err(|e| ServeError::Setup(e.to_string()))?;
-    if let Some(rules) = config.rules.clone() {
-        store = store
-            .with_rules(rules)
-            .map_err(|e| ServeError::Setup(e.to_string()))?;
-    }
-    serve(listener, store, config, shutdown).await
-}
-
-/// Serve with any store; `config.data_dir` and `config.schema_sql` are the store's business.
-pub async fn serve<S: Store>(
-    listener: TcpListener,
-    store: S,
-    config: Config,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), ServeError> {
-    let min_replica_schema = store::min_replica_schema(&config.schema_sql)
-        .map_err(|e| ServeError::Setup(e.to_string()))?;
-    let (stop, stopping) = watch::channel(false);
-    let app = Arc::new(App {
-        store,
-        min_replica_schema,
-        auth: config.auth,
-        databases: config.databases,
-        static_dir: config.static_dir,
-        shutdown: stopping,
-    });
-    let stop_on_signal = async move {
-        shutdown.await;
-        stop.send_replace(true);
-    };
-    axum::serve(listener, http::router(app))
-        .with_graceful_shutdown(stop_on_signal)
-        .await
-        .map_err(ServeError::Io)
 }

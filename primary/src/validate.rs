@@ -1,7 +1,7 @@
 //! Checks on the shape of a request that need no schema: a request that fails one is refused
 //! whole with a 4xx before any store sees it, so bad input never changes state.
 
-use axum::http::StatusCode;
+use http::StatusCode;
 use outpost::codes;
 use outpost::protocol::{
     is_valid_name, PullRequest, PushRequest, MAX_PULL_TABLES, MAX_PUSH_MUTATIONS, MAX_SUBSET_VALUES,

@@ -26,3 +26,13 @@ ensure_primary_built() {
     export OUTPOST_PRIMARY="${CARGO_TARGET_DIR:-$PWD/target}/debug/outpost-primary"
   fi
 }
+
+# The Durable Object primary's wasm and glue (primary-do/pkg/), when missing or older than the
+# Rust it is built from: primary-do/build.sh.
+ensure_primary_do_built() {
+  local stamp=primary-do/pkg/outpost_primary_do_bg.wasm
+  if [ ! -f "$stamp" ] || [ -n "$(find src primary/src primary-do/src Cargo.toml Cargo.lock primary/Cargo.toml \
+        primary-do/Cargo.toml -newer "$stamp" -print -quit 2>/dev/null)" ]; then
+    bash primary-do/build.sh
+  fi
+}

@@ -6,68 +6,96 @@
 //! dialect provides (`dialect.rs`); `sqlite/` and `postgres/` each hold a dialect and the store
 //! that opens its connections, transactions and locks.
 
+// Without the server, parts only its stores use (sync rules' start-up checks, reading a schema
+// folder, a savepoint's text) are unused: the Durable Object store takes no rules yet.
+#[cfg_attr(not(feature = "server"), allow(dead_code))]
 mod dialect;
+#[cfg(feature = "durable-object")]
+mod durable;
+#[cfg_attr(not(feature = "server"), allow(dead_code))]
 mod migrations;
+#[cfg(feature = "server")]
 mod postgres;
 mod pull;
 mod push;
+#[cfg_attr(not(feature = "server"), allow(dead_code))]
 pub(crate) mod ruled;
+#[cfg(feature = "server")]
 mod sqlite;
+mod sqlite_sql;
 pub(crate) mod table;
 
 use std::fmt;
-use std::future::Future;
 
-use outpost::protocol::{PullRequest, PullResponse, PushRequest, PushResponse};
 use outpost::Value;
 use serde::Serialize;
-use tokio::sync::watch;
 
-use crate::rules::Caller;
-pub use migrations::{
-    read_schema, MARKER as MIGRATION_MARKER, MIN_REPLICA_MARKER as MIN_REPLICA_SCHEMA_MARKER,
-};
-pub use postgres::PostgresStore;
-pub use sqlite::SqliteStore;
+#[cfg(feature = "durable-object")]
+pub use durable::{DurableStore, SqlStorage};
+pub use migrations::{MARKER as MIGRATION_MARKER, MIN_REPLICA_MARKER as MIN_REPLICA_SCHEMA_MARKER};
+#[cfg(feature = "server")]
+pub use server::*;
 
-/// The authoritative copy of every database, addressed by database name.
-pub trait Store: Send + Sync + 'static {
-    /// Apply a push in one transaction: each mutation with `seq` above the client's
-    /// `acked_through` is applied, dropped or rejected, exactly once.
-    /// With sync rules, each mutation is also held to its table's write rule for `caller`.
-    fn push(
-        &self,
-        db: &str,
-        request: PushRequest,
-        caller: Caller,
-    ) -> impl Future<Output = Result<PushResponse, StoreError>> + Send;
+/// The stores of the server and what only they use.
+#[cfg(feature = "server")]
+mod server {
+    use std::future::Future;
 
-    /// The changes after `request.cursor`, at once (waiting is the caller's job, see [`Store::changes`]).
-    /// With sync rules, only what `caller` may read.
-    fn pull(
-        &self,
-        db: &str,
-        request: PullRequest,
-        caller: Caller,
-    ) -> impl Future<Output = Result<PullResponse, StoreError>> + Send;
+    use outpost::protocol::{PullRequest, PullResponse, PushRequest, PushResponse};
+    use outpost::Value;
+    use tokio::sync::watch;
 
-    /// Whether pushes and pulls are held to sync rules (`--rules`).
-    fn has_rules(&self) -> bool;
+    pub use super::migrations::read_schema;
+    pub use super::postgres::PostgresStore;
+    pub use super::sqlite::SqliteStore;
+    use super::{QueryAnswer, StoreError};
+    use crate::rules::Caller;
 
-    /// Run one read-only statement.
-    fn query(
-        &self,
-        db: &str,
-        sql: String,
-        params: Vec<Value>,
-    ) -> impl Future<Output = Result<QueryAnswer, StoreError>> + Send;
+    /// The authoritative copy of every database, addressed by database name.
+    pub trait Store: Send + Sync + 'static {
+        /// Apply a push in one transaction: each mutation with `seq` above the client's
+        /// `acked_through` is applied, dropped or rejected, exactly once.
+        /// With sync rules, each mutation is also held to its table's write rule for `caller`.
+        fn push(
+            &self,
+            db: &str,
+            request: PushRequest,
+            caller: Caller,
+        ) -> impl Future<Output = Result<PushResponse, StoreError>> + Send;
 
-    /// A signal bumped after every commit that changed `db` through this store. Writes made by
-    /// other processes do not bump it: a waiting pull also re-checks on a timer.
-    fn changes(
-        &self,
-        db: &str,
-    ) -> impl Future<Output = Result<watch::Receiver<i64>, StoreError>> + Send;
+        /// The changes after `request.cursor`, at once (waiting is the caller's job, see [`Store::changes`]).
+        /// With sync rules, only what `caller` may read.
+        fn pull(
+            &self,
+            db: &str,
+            request: PullRequest,
+            caller: Caller,
+        ) -> impl Future<Output = Result<PullResponse, StoreError>> + Send;
+
+        /// Whether pushes and pulls are held to sync rules (`--rules`).
+        fn has_rules(&self) -> bool;
+
+        /// Run one read-only statement.
+        fn query(
+            &self,
+            db: &str,
+            sql: String,
+            params: Vec<Value>,
+        ) -> impl Future<Output = Result<QueryAnswer, StoreError>> + Send;
+
+        /// A signal bumped after every commit that changed `db` through this store. Writes made by
+        /// other processes do not bump it: a waiting pull also re-checks on a timer.
+        fn changes(
+            &self,
+            db: &str,
+        ) -> impl Future<Output = Result<watch::Receiver<i64>, StoreError>> + Send;
+    }
+
+    impl From<rusqlite::Error> for StoreError {
+        fn from(err: rusqlite::Error) -> Self {
+            StoreError::Internal(err.to_string())
+        }
+    }
 }
 
 /// The oldest replica schema version `schema_sql`'s migrations accept (see
@@ -118,7 +146,7 @@ impl fmt::Display for StoreError {
 impl StoreError {
     /// The same failure found on the empty database tried before listening: the store cannot
     /// start.
-    fn at_start(self) -> StoreError {
+    pub fn at_start(self) -> StoreError {
         match self {
             StoreError::Migration { message, .. } => StoreError::Setup(message),
             other => other,
@@ -126,7 +154,7 @@ impl StoreError {
     }
 
     /// The same failure, said of database `name` while it was being opened.
-    fn for_database(self, name: &str) -> StoreError {
+    pub fn for_database(self, name: &str) -> StoreError {
         match self {
             StoreError::Migration { code, message } => StoreError::Migration {
                 code,
@@ -138,9 +166,3 @@ impl StoreError {
 }
 
 impl std::error::Error for StoreError {}
-
-impl From<rusqlite::Error> for StoreError {
-    fn from(err: rusqlite::Error) -> Self {
-        StoreError::Internal(err.to_string())
-    }
-}

@@ -134,7 +134,7 @@ impl Inner {
         )?;
         guard::reader(&mut reader)?;
         reader.busy_timeout(Duration::from_secs(5))?;
-        writer.execute_batch(schema::START_EPOCH_SQL)?;
+        writer.execute_batch(super::sqlite_sql::START_EPOCH)?;
         let version = dialect::current_version(&writer)?;
         let db = Arc::new(Database {
             writer: Mutex::new(writer),

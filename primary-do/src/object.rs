@@ -1,0 +1,129 @@
+//! One database's requests, inside the Durable Object that holds it: checked as the server
+//! checks them (`outpost_primary::request`), then run on the object's store.
+
+use outpost::protocol::{PullRequest, PushRequest};
+use outpost::Value;
+use outpost_primary::error::ApiError;
+use outpost_primary::request::{
+    admit_pull, admit_push, database_access, is_news, protocol_body, pull_wait,
+};
+use outpost_primary::store::{min_replica_schema, DurableStore, SqlStorage, StoreError};
+use outpost_primary::Auth;
+use serde::Deserialize;
+use serde::Serialize;
+use wasm_bindgen::prelude::*;
+
+use crate::route::{auth, target, Endpoint, Target};
+use crate::Reply;
+
+/// The Durable Object's state: its store, opened on the first request that may use it.
+#[wasm_bindgen]
+pub struct OutpostDatabase {
+    storage: Option<SqlStorage>,
+    store: Option<DurableStore>,
+    schema_sql: String,
+    auth: Auth,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct QueryRequest {
+    #[allow(dead_code)] // checked by `protocol_body` before parsing
+    v: u32,
+    sql: String,
+    #[serde(default)]
+    params: Vec<Value>,
+}
+
+#[wasm_bindgen]
+impl OutpostDatabase {
+    /// `storage` is the adapter over `ctx.storage`; `secret` the token secret, `None` to serve
+    /// without tokens.
+    #[wasm_bindgen(constructor)]
+    pub fn new(storage: SqlStorage, schema_sql: String, secret: Option<String>) -> OutpostDatabase {
+        OutpostDatabase {
+            storage: Some(storage),
+            store: None,
+            schema_sql,
+            auth: auth(secret),
+        }
+    }
+
+    /// Answer one request; a pull with nothing new says how long it may wait (`waitMs`), and is
+    /// asked again when a push lands or that time is up.
+    pub fn handle(
+        &mut self,
+        method: &str,
+        path: &str,
+        authorization: Option<String>,
+        body: &[u8],
+    ) -> Reply {
+        self.answer(method, path, authorization.as_deref(), body)
+            .unwrap_or_else(Reply::from)
+    }
+}
+
+impl OutpostDatabase {
+    fn answer(
+        &mut self,
+        method: &str,
+        path: &str,
+        authorization: Option<&str>,
+        body: &[u8],
+    ) -> Result<Reply, ApiError> {
+        let (name, endpoint) = match target(method, path)? {
+            Target::Database(name, endpoint) => (name, endpoint),
+            Target::Health => return Ok(Reply::json(200, r#"{"ok":true}"#.into())),
+        };
+        let caller = database_access(&name, authorization, &self.auth, None)?;
+        let min_replica_schema = min_replica_schema(&self.schema_sql)?;
+        match endpoint {
+            Endpoint::Push => {
+                let request: PushRequest = protocol_body(body)?;
+                admit_push(&request, min_replica_schema)?;
+                ok(&self.store()?.push(&request)?)
+            }
+            Endpoint::Pull => {
+                let request: PullRequest = protocol_body(body)?;
+                admit_pull(&request, min_replica_schema, false)?;
+                let answer = self.store()?.pull(&request, &caller)?;
+                let mut reply = ok(&answer)?;
+                if !is_news(&answer) {
+                    reply.wait_ms = pull_wait(&request).as_millis() as u32;
+                }
+                Ok(reply)
+            }
+            Endpoint::Query => {
+                let request: QueryRequest = protocol_body(body)?;
+                ok(&self.store()?.query(&request.sql, &request.params)?)
+            }
+        }
+    }
+
+    /// The store, opened now if it is not yet: a schema that fails leaves it unopened, and the
+    /// next request tries again, as the server does with a database file.
+    fn store(&mut self) -> Result<&DurableStore, StoreError> {
+        if self.store.is_none() {
+            let storage = self
+                .storage
+                .take()
+                .ok_or_else(|| StoreError::Internal("the object's storage is gone".into()))?;
+            // `open` takes the adapter by value; a failed open hands it back through a clone.
+            let retry = storage.clone();
+            match DurableStore::open(storage, &self.schema_sql) {
+                Ok(store) => self.store = Some(store),
+                Err(e) => {
+                    self.storage = Some(retry);
+                    return Err(e);
+                }
+            }
+        }
+        Ok(self.store.as_ref().expect("opened above"))
+    }
+}
+
+fn ok(answer: &impl Serialize) -> Result<Reply, ApiError> {
+    let body = serde_json::to_string(answer)
+        .map_err(|e| ApiError::from(StoreError::Internal(e.to_string())))?;
+    Ok(Reply::json(200, body))
+}

@@ -1,0 +1,263 @@
+//! The Durable Object dialect of the push and pull statements: the SQLite dialect's text
+//! (`sqlite_sql.rs`) run through `ctx.storage.sql`. Each mutation is applied in a nested
+//! `transactionSync`, which is a savepoint, so a refused one is undone alone.
+
+use outpost::protocol::Mutation;
+use outpost::sql::{self, quote_ident, Placeholders::Question};
+use outpost::{Row, Value};
+
+use super::storage::{typed_column, typed_value, SqlStorage};
+use crate::store::dialect::{ChangeEntry, ClientState, ReadTx, Refusal, Savepoint, WriteTx};
+use crate::store::ruled::{RowView, WriteCheck};
+use crate::store::sqlite_sql as text;
+use crate::store::table::Table;
+use crate::store::StoreError;
+
+/// Like SQLite's, any value fits any column.
+pub type Kind = ();
+
+/// Statements on the object's storage; the store holds the transaction around them.
+pub struct Durable<'s>(pub &'s SqlStorage);
+
+impl Durable<'_> {
+    fn select(&self, sql: &str, params: &[&Value]) -> Result<Vec<Vec<Value>>, StoreError> {
+        Ok(self.0.select(sql, params)?)
+    }
+
+    fn execute(&self, sql: &str, params: &[&Value]) -> Result<(), StoreError> {
+        self.0.execute(sql, params)?;
+        Ok(())
+    }
+}
+
+impl ReadTx for Durable<'_> {
+    type Kind = Kind;
+
+    async fn changes_after(
+        &mut self,
+        groups: &[(i64, Vec<&str>)],
+        limit: usize,
+    ) -> Result<Vec<ChangeEntry>, StoreError> {
+        let (sql, params) = text::changes_after(groups, limit);
+        let params: Vec<&Value> = params.iter().collect();
+        self.select(&sql, &params)?
+            .into_iter()
+            .map(|row| match row.as_slice() {
+                [Value::Text(table), Value::Text(key), Value::Integer(version)] => {
+                    ChangeEntry::from_log(table.clone(), key, *version)
+                }
+                other => Err(bad_row("_outpost_changes", other)),
+            })
+            .collect()
+    }
+
+    async fn changed_rows(
+        &mut self,
+        table: &Table<Kind>,
+        entries: &[&ChangeEntry],
+        _after: i64,
+        _upto: i64,
+        view: Option<RowView<'_>>,
+    ) -> Result<Vec<Option<Row>>, StoreError> {
+        entries
+            .iter()
+            .map(|e| read_row(self, table, &e.key, view))
+            .collect()
+    }
+
+    async fn read_row(
+        &mut self,
+        table: &Table<Kind>,
+        key: &[Value],
+        view: Option<RowView<'_>>,
+    ) -> Result<Option<Row>, StoreError> {
+        read_row(self, table, key, view)
+    }
+
+    async fn current_version(&mut self) -> Result<i64, StoreError> {
+        current_version(self.0)
+    }
+
+    async fn client_state(&mut self, client: &str) -> Result<ClientState, StoreError> {
+        let client = Value::Text(client.to_owned());
+        let rows = self.select(text::CLIENT_STATE, &[&client])?;
+        match rows.into_iter().next().as_deref() {
+            None => Ok(ClientState::default()),
+            Some([Value::Integer(acked), digest]) => Ok(ClientState {
+                acked_through: *acked,
+                acked_digest: match digest {
+                    Value::Text(d) => Some(d.clone()),
+                    _ => None,
+                },
+            }),
+            Some(other) => Err(bad_row("_outpost_clients", other)),
+        }
+    }
+
+    async fn refusals_between(
+        &mut self,
+        client: &str,
+        first: i64,
+        last: i64,
+    ) -> Result<Vec<(i64, Refusal)>, StoreError> {
+        let params = [
+            Value::Text(client.to_owned()),
+            Value::Integer(first),
+            Value::Integer(last),
+        ];
+        let params: Vec<&Value> = params.iter().collect();
+        self.select(text::REFUSALS_BETWEEN, &params)?
+            .into_iter()
+            .map(|row| match row.as_slice() {
+                [Value::Integer(seq), Value::Text(code), Value::Text(reason)] => {
+                    Ok((*seq, Refusal::new(code, reason.clone())))
+                }
+                other => Err(bad_row("_outpost_rejections", other)),
+            })
+            .collect()
+    }
+
+    async fn epoch_of(&mut self, version: i64) -> Result<Option<String>, StoreError> {
+        let rows = self.select(text::EPOCH_OF, &[&Value::Integer(version)])?;
+        Ok(rows.into_iter().next().and_then(|row| match row.first() {
+            Some(Value::Text(id)) => Some(id.clone()),
+            _ => None,
+        }))
+    }
+}
+
+impl WriteTx for Durable<'_> {
+    async fn set_client_state(
+        &mut self,
+        client: &str,
+        state: &ClientState,
+    ) -> Result<(), StoreError> {
+        let digest = state.acked_digest.clone().map_or(Value::Null, Value::Text);
+        let params = [
+            Value::Text(client.to_owned()),
+            Value::Integer(state.acked_through),
+            digest,
+        ];
+        self.execute(text::SET_CLIENT_STATE, &params.iter().collect::<Vec<_>>())
+    }
+
+    async fn touch(&mut self, table: &Table<Kind>, key: &[Value]) -> Result<(), StoreError> {
+        let name = Value::Text(table.name.clone());
+        let params: Vec<&Value> = std::iter::once(&name).chain(key).collect();
+        self.execute(&text::touch(key.len()), &params)
+    }
+
+    async fn apply(
+        &mut self,
+        table: &Table<Kind>,
+        mutation: &Mutation,
+    ) -> Result<Option<Refusal>, StoreError> {
+        let Some((sql, values)) = text::mutation_statement(table, mutation) else {
+            return Ok(None);
+        };
+        // The savepoint: a refused statement leaves nothing behind, and the push goes on.
+        match self.0.atomically(|| self.0.execute(&sql, &values)) {
+            Ok(_) => Ok(None),
+            Err(failure) if text::is_refusal_code(&failure.primary) => Ok(Some(text::refusal(
+                &failure.code,
+                failure.message,
+                table,
+                mutation,
+            ))),
+            Err(failure) => Err(failure.into()),
+        }
+    }
+
+    async fn holds(
+        &mut self,
+        _table: &Table<Kind>,
+        check: &WriteCheck<'_>,
+    ) -> Result<bool, StoreError> {
+        let (sql, values) = check.select(|n, _| Question.nth(n));
+        Ok(!self
+            .select(&sql, &values.iter().collect::<Vec<_>>())?
+            .is_empty())
+    }
+
+    /// Only a write held to a sync rule opens one of its own, and this store takes no rules: a
+    /// savepoint that spans calls has no `transactionSync` to stand for it.
+    async fn savepoint(&mut self, _step: Savepoint) -> Result<(), StoreError> {
+        Err(StoreError::Internal(
+            "the Durable Object store does not hold writes to sync rules".into(),
+        ))
+    }
+
+    async fn store_refusal(
+        &mut self,
+        client: &str,
+        seq: i64,
+        refusal: &Refusal,
+    ) -> Result<(), StoreError> {
+        let params = [
+            Value::Text(client.to_owned()),
+            Value::Integer(seq),
+            Value::Text(refusal.code.clone()),
+            Value::Text(refusal.reason.clone()),
+        ];
+        self.execute(text::STORE_REFUSAL, &params.iter().collect::<Vec<_>>())
+    }
+
+    async fn forget_refusals_before(&mut self, client: &str, seq: i64) -> Result<(), StoreError> {
+        let params = [Value::Text(client.to_owned()), Value::Integer(seq)];
+        self.execute(text::FORGET_REFUSALS, &params.iter().collect::<Vec<_>>())
+    }
+}
+
+pub fn current_version(storage: &SqlStorage) -> Result<i64, StoreError> {
+    match storage
+        .select(text::CURRENT_VERSION, &[])?
+        .first()
+        .map(Vec::as_slice)
+    {
+        Some([Value::Integer(version)]) => Ok(*version),
+        other => Err(bad_row("_outpost_changes", other.unwrap_or_default())),
+    }
+}
+
+/// The row of `table` with `key`, every column read with its type so integers stay exact.
+fn read_row(
+    tx: &Durable<'_>,
+    table: &Table<Kind>,
+    key: &[Value],
+    view: Option<RowView<'_>>,
+) -> Result<Option<Row>, StoreError> {
+    let name = quote_ident(&table.name);
+    let (source, claims) = match view {
+        Some(view) => {
+            let (select, claims) = view.select(&name, key.len() + 1, |n, _| Question.nth(n));
+            (format!("({select})"), claims)
+        }
+        None => (name, Vec::new()),
+    };
+    let columns: Vec<String> = table
+        .columns
+        .iter()
+        .map(|c| typed_column(&quote_ident(&c.name)))
+        .collect();
+    let sql = format!(
+        "SELECT {} FROM {source} WHERE {}",
+        columns.join(", "),
+        sql::key_predicate(&table.key_names, 1, Question)
+    );
+    let params: Vec<&Value> = key.iter().chain(&claims).collect();
+    let Some(values) = tx.select(&sql, &params)?.into_iter().next() else {
+        return Ok(None);
+    };
+    let mut pairs = values.into_iter();
+    let mut row = Row::new();
+    for column in &table.columns {
+        let kind = pairs.next().unwrap_or(Value::Null);
+        let value = pairs.next().unwrap_or(Value::Null);
+        row.insert(column.name.clone(), typed_value(&kind, value));
+    }
+    Ok(Some(row))
+}
+
+fn bad_row(table: &str, row: &[Value]) -> StoreError {
+    StoreError::Internal(format!("unexpected row {row:?} in {table}"))
+}

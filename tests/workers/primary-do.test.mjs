@@ -1,0 +1,194 @@
+// The primary as a Cloudflare Durable Object (primary-do/), in real workerd through miniflare with
+// SQLite-backed Durable Objects: the same endpoints, bodies, codes and tokens as outpost-primary
+// (tokens minted by its own `token` command), one object per database, long polls woken by a
+// push, and the data kept across a restart of the runtime on persisted storage.
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Miniflare } from "miniflare";
+import { primaryBinary } from "../support/primary.mjs";
+import { root } from "./helpers.mjs";
+
+const SECRET = "primary-do-test-secret-0123456789";
+const SCHEMA = [
+  "CREATE TABLE todos (id TEXT PRIMARY KEY, title TEXT NOT NULL, done INTEGER NOT NULL DEFAULT 0, size);",
+  "-- outpost:migration lists",
+  "CREATE TABLE lists (id INTEGER PRIMARY KEY, name TEXT);",
+].join("\n");
+
+function token(db, { secret = SECRET } = {}) {
+  return execFileSync(primaryBinary(), ["token", "--secret-env", "OUTPOST_SECRET", "--sub", "do-test", "--db", db], {
+    env: { ...process.env, OUTPOST_SECRET: secret },
+    encoding: "utf8",
+  }).trim();
+}
+
+function startPrimaryDo(persistTo) {
+  return new Miniflare({
+    modules: true,
+    scriptPath: join(root, "primary-do/js/index.js"),
+    modulesRoot: join(root, "primary-do"),
+    modulesRules: [
+      { type: "ESModule", include: ["**/*.js"] },
+      { type: "CompiledWasm", include: ["**/*.wasm"] },
+    ],
+    compatibilityDate: "2025-01-01",
+    durableObjects: { OUTPOST_PRIMARY: { className: "OutpostPrimary", useSQLite: true } },
+    durableObjectsPersist: persistTo,
+    bindings: { OUTPOST_SCHEMA: SCHEMA, OUTPOST_SECRET: SECRET },
+  });
+}
+
+describe("the primary as a Durable Object", { timeout: 120_000 }, () => {
+  let mf;
+  let persist;
+  const tokens = {};
+
+  before(async () => {
+    persist = mkdtempSync(join(tmpdir(), "outpost-primary-do-"));
+    mf = startPrimaryDo(persist);
+    await mf.ready;
+    tokens.a = token("team-a");
+    tokens.b = token("team-b");
+  });
+
+  after(async () => {
+    await mf?.dispose();
+    rmSync(persist, { recursive: true, force: true });
+  });
+
+  async function call(db, endpoint, body, { auth = tokens.a, method = "POST" } = {}) {
+    const headers = { "content-type": "application/json" };
+    if (auth) headers.authorization = `Bearer ${auth}`;
+    const res = await mf.dispatchFetch(`http://primary.test/v1/db/${db}/${endpoint}`, {
+      method,
+      headers,
+      body: method === "POST" ? (typeof body === "string" ? body : JSON.stringify(body)) : undefined,
+    });
+    return { status: res.status, body: await res.json() };
+  }
+
+  const insert = (seq, id, columns) => ({ seq, table: "todos", op: "insert", key: [id], columns: { id, ...columns } });
+
+  it("applies a push once and pulls it back, every value exact", async () => {
+    const push = {
+      v: 2,
+      clientId: "phone",
+      lastSeq: 2,
+      mutations: [
+        insert(1, "t1", { title: "milk", done: 0, size: "BIG" }),
+        insert(2, "t2", { title: "eggs", done: 1, size: 2.5 }),
+      ],
+    };
+    // 2^53 + 1, which no JS number holds: written into the JSON text as the replica would send it.
+    const pushText = JSON.stringify(push).replace('"BIG"', "9007199254740993");
+    const first = await call("team-a", "push", pushText);
+    assert.equal(first.status, 200, JSON.stringify(first.body));
+    assert.equal(first.body.ackedThrough, 2);
+    assert.deepEqual(first.body.rejected, []);
+    // A retry of the same batch applies nothing twice.
+    const again = await call("team-a", "push", pushText);
+    assert.equal(again.body.ackedThrough, 2);
+
+    const pulled = await call("team-a", "pull", { v: 2, tables: ["todos"], cursor: 0, clientId: "laptop" });
+    assert.equal(pulled.status, 200, JSON.stringify(pulled.body));
+    const rows = Object.fromEntries(pulled.body.changes.map((c) => [c.key[0], c.row]));
+    assert.deepEqual(Object.keys(rows).sort(), ["t1", "t2"]);
+    assert.equal(rows.t2.size, 2.5);
+    assert.equal(rows.t1.title, "milk");
+    assert.equal(rows.t2.done, 1);
+    assert.equal(pulled.body.cursor >= 2, true);
+    assert.ok(pulled.body.epoch, "a history marker");
+    // 2^53 + 1 survives: read as the answer's JSON text, not as a JS number.
+    const raw = await mf.dispatchFetch("http://primary.test/v1/db/team-a/pull", {
+      method: "POST",
+      headers: { authorization: `Bearer ${tokens.a}` },
+      body: JSON.stringify({ v: 2, tables: ["todos"], cursor: 0 }),
+    });
+    assert.match(await raw.text(), /"size":9007199254740993/);
+  });
+
+  it("refuses a mutation alone, with the server's code, and applies the rest", async () => {
+    const answer = await call("team-a", "push", {
+      v: 2,
+      clientId: "tablet",
+      lastSeq: 3,
+      mutations: [
+        insert(1, "t1", { title: "someone else's", done: 0 }),
+        insert(2, "t3", { title: null }),
+        insert(3, "t4", { title: "bread", done: 0 }),
+      ],
+    });
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
+    assert.equal(answer.body.ackedThrough, 3);
+    const codes = Object.fromEntries(answer.body.rejected.map((r) => [r.seq, r.code]));
+    assert.deepEqual(codes, { 1: "KEY_EXISTS", 2: "SQLITE_CONSTRAINT_NOTNULL" });
+    assert.equal(answer.body.rejected[0].row.title, "milk");
+    const query = await call("team-a", "query", { v: 2, sql: "SELECT id FROM todos ORDER BY id" });
+    assert.equal(query.status, 200, JSON.stringify(query.body));
+    assert.deepEqual(query.body.rows, [["t1"], ["t2"], ["t4"]]);
+  });
+
+  it("answers a waiting pull within moments of a push to the same object", async () => {
+    const { body: now } = await call("team-a", "pull", { v: 2, tables: ["todos"], cursor: 0 });
+    const started = Date.now();
+    const waiting = call("team-a", "pull", { v: 2, tables: ["todos"], cursor: now.cursor, waitMs: 20_000 });
+    // The pull is held (nothing after its cursor) until this push lands.
+    await new Promise((r) => setTimeout(r, 300));
+    const pushed = await call("team-a", "push", { v: 2, clientId: "watch", lastSeq: 1, mutations: [insert(1, "t5", { title: "jam", done: 0 })] });
+    assert.equal(pushed.status, 200);
+    const woken = await waiting;
+    assert.equal(woken.status, 200);
+    assert.deepEqual(woken.body.changes.map((c) => c.key[0]), ["t5"]);
+    assert.ok(Date.now() - started < 5_000, `answered after ${Date.now() - started} ms`);
+  });
+
+  it("keeps each database in its own object", async () => {
+    const pulled = await call("team-b", "pull", { v: 2, tables: ["todos"], cursor: 0 }, { auth: tokens.b });
+    assert.equal(pulled.status, 200, JSON.stringify(pulled.body));
+    assert.deepEqual(pulled.body.changes, []);
+  });
+
+  it("refuses bad tokens and bad requests with the server's codes, changing nothing", async () => {
+    const pull = { v: 2, tables: ["todos"], cursor: 0 };
+    const cases = [
+      [await call("team-a", "pull", pull, { auth: null }), 401, "UNAUTHORIZED"],
+      [await call("team-a", "pull", pull, { auth: token("team-a", { secret: "another-secret-0123456789" }) }), 401, "UNAUTHORIZED"],
+      [await call("team-a", "pull", pull, { auth: tokens.b }), 403, "FORBIDDEN"],
+      [await call("Team A", "pull", pull), 400, "BAD_DATABASE_NAME"],
+      [await call("team-a", "pull", "{not json"), 400, "BAD_REQUEST"],
+      [await call("team-a", "pull", { ...pull, v: 99 }), 400, "UNSUPPORTED_VERSION"],
+      [await call("team-a", "pull", { ...pull, v: 1, tables: ["nope"] }), 400, "UNKNOWN_TABLE"],
+      [await call("team-a", "push", { v: 2, clientId: "x", mutations: [insert(2, "z", {}), insert(1, "y", {})] }), 400, "BAD_REQUEST"],
+      [await call("team-a", "query", { v: 2, sql: "DELETE FROM todos" }), 400, "READ_ONLY"],
+      [await call("team-a", "push", undefined, { method: "GET" }), 405, "METHOD_NOT_ALLOWED"],
+      [await call("team-a", "nothing", {}), 404, "NOT_FOUND"],
+    ];
+    for (const [answer, status, code] of cases) {
+      assert.equal(answer.body.error?.code, code, JSON.stringify(answer.body));
+      assert.equal(answer.status, status, code);
+    }
+    const query = await call("team-a", "query", { v: 2, sql: "SELECT count(*) FROM todos" });
+    assert.deepEqual(query.body.rows, [[4]]);
+    const health = await mf.dispatchFetch("http://primary.test/v1/health");
+    assert.deepEqual(await health.json(), { ok: true });
+  });
+
+  it("keeps every acknowledged write across a restart, which starts an epoch", async () => {
+    const before = await call("team-a", "pull", { v: 2, tables: ["todos"], cursor: 0 });
+    await mf.dispose();
+    mf = startPrimaryDo(persist);
+    await mf.ready;
+    const after = await call("team-a", "pull", { v: 2, tables: ["todos"], cursor: 0 });
+    assert.deepEqual(after.body.changes, before.body.changes);
+    const epochs = await call("team-a", "query", { v: 2, sql: "SELECT count(*) FROM _outpost_epochs" });
+    assert.deepEqual(epochs.body.rows, [[2]], "the object really started again");
+    // The replica's cursor from before is still in this history: it is answered, not reset.
+    const caughtUp = await call("team-a", "pull", { v: 2, tables: ["todos"], cursor: before.body.cursor, epoch: before.body.epoch });
+    assert.equal(caughtUp.body.reset, undefined, JSON.stringify(caughtUp.body));
+    assert.deepEqual(caughtUp.body.changes, []);
+  });
+});
