@@ -5,7 +5,8 @@
 //! come back, and have their files restored from older copies, while the primary restarts, is
 //! restored from backups, and a backend job writes to its store directly. After quiescence:
 //!
-//! - every replica equals the primary, row for row, and nothing is left to push (invariant 4);
+//! - every replica equals the primary, row for row (of the lists it syncs the items of, when it
+//!   syncs a subset), and nothing is left to push (invariant 4);
 //! - no write was applied twice (invariant 2), seen through the primary's own `audit` triggers;
 //! - every write the app made is on the primary or was reported rejected to its writer with
 //!   the code `rejected_writes()` still lists, never both, save what the protocol allows a
@@ -26,6 +27,7 @@ mod network;
 mod restores;
 mod schema;
 mod sim;
+mod subsets;
 mod syncing;
 mod transactions;
 

@@ -137,6 +137,7 @@ impl Sim {
             // Rare: each moves megabytes, which debug builds serialize slowly.
             9798..=9805 => self.oversize_write(r),
             9806..=9813 => self.large_write(r),
+            9814..=9853 => self.choose_subset(r),
             _ => self.apply_in_flight(r),
         }
     }
