@@ -15,12 +15,15 @@ import { startServer } from "./server.mjs";
 import { measureSizes } from "./sizes.mjs";
 import { writeReport } from "./report.mjs";
 import { rulesRuns } from "./rules-pull.mjs";
+import { BEFORE_MOUNT, visibleRuns } from "./visible.mjs";
 
 const bench = dirname(fileURLToPath(import.meta.url));
 const root = resolve(bench, "..");
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const SYNC_RUNS = Number(process.env.BENCH_SYNC_RUNS ?? 3);
 const EXPERIMENT_RUNS = Number(process.env.BENCH_EXPERIMENT_RUNS ?? 3);
+/** Write-to-visible samples per run (and per profile and build). */
+const VISIBLE_SAMPLES = Number(process.env.BENCH_VISIBLE_SAMPLES ?? 100);
 /** Variants measured besides the comparison itself, to explain it (see RESULTS.md findings). */
 const WAL = ["PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL"];
 const EXPERIMENTS = [
@@ -63,12 +66,17 @@ async function main() {
   const results = { date: started.toISOString(), machine: machine(), versions: versions(), config: { runs: RUNS, syncRuns: SYNC_RUNS, experimentRuns: EXPERIMENT_RUNS, pkg: sourcePkg, pkgProfile: built.profile } };
   results.sizes = measureSizes(pkgDir, anchorDir);
 
-  const server = await startServer({
-    "/bench/": join(bench, "browser"),
-    "/pkg/": pkgDir,
-    "/anchor/": join(anchorDir, "dist"),
-  });
-  const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS });
+  const mounts = { "/bench/": join(bench, "browser"), "/pkg/": pkgDir, "/anchor/": join(anchorDir, "dist") };
+  if (process.env.BENCH_VISIBLE_BEFORE) {
+    // A second build, measured beside the package in the write-to-visible runs (visible.mjs).
+    const beforeDir = join(snapshot, "pkg-before");
+    cpSync(resolve(process.env.BENCH_VISIBLE_BEFORE), beforeDir, { recursive: true });
+    mounts[BEFORE_MOUNT] = beforeDir;
+    results.config.visibleBefore = resolve(process.env.BENCH_VISIBLE_BEFORE);
+  }
+  const server = await startServer(mounts);
+  const chromiumOptions = { executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS };
+  const browser = await chromium.launch(chromiumOptions);
   results.versions.chromium = browser.version();
   let primary = null;
   try {
@@ -89,8 +97,8 @@ async function main() {
         return null;
       }
     };
-    // BENCH_PHASES=engine,experiments,mainThread,sync,rules (default all): e.g. only sync for an A/B of a fix.
-    const phases = new Set((process.env.BENCH_PHASES ?? "engine,experiments,mainThread,sync,rules").split(","));
+    // BENCH_PHASES=engine,experiments,mainThread,sync,visible,rules (default all): e.g. only sync for an A/B of a fix.
+    const phases = new Set((process.env.BENCH_PHASES ?? "engine,experiments,mainThread,sync,visible,rules").split(","));
     if (phases.has("engine")) results.engine = await phase("engine", () => engineRuns(page));
     if (phases.has("experiments")) results.experiments = await phase("experiments", () => experimentRuns(page));
     if (phases.has("mainThread")) results.mainThread = await phase("mainThread", () => mainThreadRuns(page));
@@ -102,10 +110,17 @@ async function main() {
         return x;
       });
     }
-    if (phases.has("sync")) {
+    if (phases.has("sync") || phases.has("visible")) {
       primary = await startPrimary();
       results.versions.primary = primary.version;
-      results.sync = await phase("sync", () => syncRuns(page, primary.url, phase));
+    }
+    if (phases.has("sync")) results.sync = await phase("sync", () => syncRuns(page, primary.url, phase));
+    if (phases.has("visible")) {
+      results.visible = await phase("visible", async () => ({
+        browser: await visibleRuns({ serverUrl: server.url, incognitoPage: page, primaryUrl: primary.url, chromiumOptions, runs: SYNC_RUNS, samples: VISIBLE_SAMPLES, log }),
+        // Its floor: the native core, A pushing after each write and B long-polling in another thread.
+        native: await phase("visible.native", () => nativeVisible(primary.url)),
+      }));
     }
     if (phases.has("rules")) {
       results.versions.primary ??= execFileSync(primaryBin, ["--version"], { encoding: "utf8" }).trim();
@@ -232,10 +247,6 @@ async function syncRuns(page, primaryUrl, phase) {
     log(`sync run ${r + 1}/${SYNC_RUNS}: push 100k browser ${Math.round(out.browser.push100k.at(-1).rowsPerSec)} / native ${Math.round(out.native.push100k.at(-1).rowsPerSec)} rows/s; ` +
       `pull 100k browser ${Math.round(out.browser.pull100k.at(-1).rowsPerSec)} / native ${Math.round(out.native.pull100k.at(-1).rowsPerSec)} rows/s`);
   }
-  out.browser.visible = await phase("sync.browserVisible", () => inBrowser({ mode: "visible", url: db("visible"), samples: 200 }));
-  log(`write-to-visible (browser): p50 ${out.browser.visible?.ms.p50.toFixed(1)} ms`);
-  out.native.visible = await phase("sync.nativeVisible", () => native("visible", primaryUrl, "nvisible", 200));
-  log(`write-to-visible (native): p50 ${out.native.visible?.ms.p50.toFixed(1)} ms`);
   out.native.concurrent = await phase("sync.concurrent", () => native("concurrent", primaryUrl, "concurrent", 50, 10, 10));
   log(`50 clients: ${Math.round(out.native.concurrent?.mutationsPerSec)} mutations/s, request p99 ${out.native.concurrent?.requestMs.p99.toFixed(1)} ms`);
   // Its floor: the same requests built in memory, no replica database, so only the primary and HTTP count.
@@ -252,10 +263,6 @@ async function syncRuns(page, primaryUrl, phase) {
     nativePush100kRowsPerSec: rate(out.native.push100k),
     nativePull100kRowsPerSec: rate(out.native.pull100k),
     pullFloorRowsPerSec: rate(out.native.pullFloor),
-    browserVisibleP50Ms: out.browser.visible?.ms.p50,
-    browserVisibleP99Ms: out.browser.visible?.ms.p99,
-    nativeVisibleP50Ms: out.native.visible?.ms.p50,
-    nativeVisibleP99Ms: out.native.visible?.ms.p99,
     concurrentMutationsPerSec: out.native.concurrent?.mutationsPerSec,
     concurrentRequestP99Ms: out.native.concurrent?.requestMs.p99,
     concurrentPushP99Ms: out.native.concurrent?.pushMs.p99,
@@ -265,6 +272,12 @@ async function syncRuns(page, primaryUrl, phase) {
     concurrentFloorPushP99Ms: out.native.concurrentFloor?.pushMs.p99,
   };
   return out;
+}
+
+function nativeVisible(primaryUrl) {
+  const result = JSON.parse(execFileSync(nativeBin, ["visible", primaryUrl, "nvisible", String(VISIBLE_SAMPLES * SYNC_RUNS)], { encoding: "utf8" }));
+  log(`write-to-visible (native): p50 ${result.ms.p50.toFixed(1)} ms, p99 ${result.ms.p99.toFixed(1)} ms`);
+  return result;
 }
 
 /**

@@ -1,5 +1,6 @@
 // The benchmark page: run.mjs drives it through window.bench. Workers do the engine work; this
 // thread measures cold starts (Worker creation → first row) and the package's main-thread API.
+import { visible } from "./visible.js";
 import { COMMITS, BULK_ROWS, READ_ROWS, POINT_READS, WARMUP, bulkRows, readRows, pointIds, summarise, median } from "./workloads.js";
 
 function runInWorker(script, message) {
@@ -135,6 +136,7 @@ window.bench = {
   cold: (engine, name, pragmas = []) => runInWorker("/bench/engine-worker.js", { mode: "cold", engine, name, pragmas }),
   mainThread,
   sync: (message) => runInWorker("/bench/sync-worker.js", message),
+  visible,
   crossOriginIsolated: () => self.crossOriginIsolated,
 };
 window.benchReady = true;
