@@ -59,14 +59,18 @@ export class OutpostPrimary extends DurableObject {
     this.waiting = new Set();
   }
 
+  /** The database's state in the wasm, made on first use; throws when the Worker is not configured. */
+  open() {
+    this.database ??= new OutpostDatabase(storageAdapter(this.ctx.storage), this.env.OUTPOST_SCHEMA ?? "", secretOf(this.env));
+    return this.database;
+  }
+
   async fetch(request) {
-    let secret;
     try {
-      secret = secretOf(this.env);
+      this.open();
     } catch (error) {
       return misconfigured(error);
     }
-    this.database ??= new OutpostDatabase(storageAdapter(this.ctx.storage), this.env.OUTPOST_SCHEMA ?? "", secret);
     const path = new URL(request.url).pathname;
     const body = new Uint8Array(await request.arrayBuffer());
     const ask = () => take(this.database.handle(request.method, path, authorization(request), body));
@@ -82,6 +86,24 @@ export class OutpostPrimary extends DurableObject {
     }
     if (path.endsWith("/push") && reply.status === 200) this.wake();
     return respond(reply);
+  }
+
+  /**
+   * SQL on the primary from the app's own Worker code, over RPC:
+   * `env.OUTPOST_PRIMARY.get(env.OUTPOST_PRIMARY.idFromName(name)).write(sql, ...params)`. It runs
+   * in one transaction, after the schema's migrations, and the capture triggers record it like
+   * any push, so it reaches every replica; waiting pulls are woken. Answers the rows as objects.
+   * Values bind as ctx.storage.sql binds them: a JS number is a double.
+   */
+  write(sql, ...params) {
+    const refusal = this.open().ready();
+    if (refusal) {
+      const { body } = take(refusal);
+      throw new Error(`the primary's store cannot open: ${JSON.parse(body).error.message}`);
+    }
+    const rows = this.ctx.storage.transactionSync(() => this.ctx.storage.sql.exec(sql, ...params).toArray());
+    this.wake();
+    return rows;
   }
 
   /** Resolves when a push lands or after `ms`; no timer is left running either way. */

@@ -61,6 +61,12 @@ impl OutpostDatabase {
         self.answer(method, path, authorization.as_deref(), body)
             .unwrap_or_else(Reply::from)
     }
+
+    /// Open the store now if it is not yet (migrations, capture triggers), before the app's own
+    /// code writes to the object's SQL directly: the refusal when it cannot be opened.
+    pub fn ready(&mut self) -> Option<Reply> {
+        self.store().err().map(|e| ApiError::from(e).into())
+    }
 }
 
 impl OutpostDatabase {

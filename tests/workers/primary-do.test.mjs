@@ -26,7 +26,7 @@ function token(db, { secret = SECRET } = {}) {
   }).trim();
 }
 
-function startPrimaryDo(persistTo) {
+function startPrimaryDo(persistTo, bindings = { OUTPOST_SCHEMA: SCHEMA, OUTPOST_SECRET: SECRET }) {
   return new Miniflare({
     modules: true,
     scriptPath: join(root, "primary-do/js/index.js"),
@@ -38,7 +38,7 @@ function startPrimaryDo(persistTo) {
     compatibilityDate: "2025-01-01",
     durableObjects: { OUTPOST_PRIMARY: { className: "OutpostPrimary", useSQLite: true } },
     durableObjectsPersist: persistTo,
-    bindings: { OUTPOST_SCHEMA: SCHEMA, OUTPOST_SECRET: SECRET },
+    bindings,
   });
 }
 
@@ -146,6 +146,16 @@ describe("the primary as a Durable Object", { timeout: 120_000 }, () => {
     assert.ok(Date.now() - started < 5_000, `answered after ${Date.now() - started} ms`);
   });
 
+  it("sends replicas the writes the app's own Worker code makes with write()", async () => {
+    const { body: now } = await call("team-a", "pull", { v: 2, tables: ["todos"], cursor: 0 });
+    const waiting = call("team-a", "pull", { v: 2, tables: ["todos"], cursor: now.cursor, waitMs: 20_000 });
+    const namespace = await mf.getDurableObjectNamespace("OUTPOST_PRIMARY");
+    const object = namespace.get(namespace.idFromName("team-a"));
+    await object.write("UPDATE todos SET title = ? WHERE id = ?", "oat milk", "t1");
+    const woken = await waiting;
+    assert.deepEqual(woken.body.changes.map((c) => [c.key[0], c.row.title]), [["t1", "oat milk"]]);
+  });
+
   it("keeps each database in its own object", async () => {
     const pulled = await call("team-b", "pull", { v: 2, tables: ["todos"], cursor: 0 }, { auth: tokens.b });
     assert.equal(pulled.status, 200, JSON.stringify(pulled.body));
@@ -175,6 +185,26 @@ describe("the primary as a Durable Object", { timeout: 120_000 }, () => {
     assert.deepEqual(query.body.rows, [[4]]);
     const health = await mf.dispatchFetch("http://primary.test/v1/health");
     assert.deepEqual(await health.json(), { ok: true });
+    // A browser's preflight, answered as the server does, kept 2 hours.
+    const preflight = await mf.dispatchFetch("http://primary.test/v1/db/team-a/push", { method: "OPTIONS" });
+    assert.equal(preflight.headers.get("access-control-allow-origin"), "*");
+    assert.equal(preflight.headers.get("access-control-max-age"), "7200");
+  });
+
+  it("refuses every request while no token secret is set", async () => {
+    const unset = startPrimaryDo(undefined, { OUTPOST_SCHEMA: SCHEMA });
+    try {
+      const res = await unset.dispatchFetch("http://primary.test/v1/db/team-a/pull", {
+        method: "POST",
+        body: JSON.stringify({ v: 2, tables: ["todos"], cursor: 0 }),
+      });
+      assert.equal(res.status, 500);
+      const body = await res.json();
+      assert.equal(body.error.code, "INTERNAL");
+      assert.match(body.error.message, /OUTPOST_SECRET/);
+    } finally {
+      await unset.dispose();
+    }
   });
 
   it("keeps every acknowledged write across a restart, which starts an epoch", async () => {
