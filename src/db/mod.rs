@@ -11,7 +11,7 @@ mod tables;
 mod transaction;
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64};
 use std::sync::{Arc, Mutex};
 
 use rusqlite::types::{ToSqlOutput, ValueRef};
@@ -84,6 +84,10 @@ pub struct Database {
     pub(crate) schema_version: u32,
     /// How many push requests this open built: each request carries its number.
     pub(crate) push_attempts: AtomicU64,
+    /// Every outbox entry below this seq is acknowledged (or gone): a push reads on from it
+    /// instead of stepping over the acknowledged entries, which stay until a pull holds them.
+    /// Back to 0 wherever entries become unacknowledged again (`settle.rs`).
+    pub(crate) push_scan_from: AtomicI64,
     /// Writes set aside with no report yet (by this open's migrations, or by a sync that failed
     /// after it set them aside): the next push, pull or sync reports them.
     pub(crate) unreported: Mutex<Vec<crate::sync::RejectedMutation>>,
@@ -162,6 +166,7 @@ impl Database {
             session_first_seq,
             schema_version: options.migrations.len() as u32,
             push_attempts: AtomicU64::new(0),
+            push_scan_from: AtomicI64::new(0),
             unreported: Mutex::new(unfit),
         })
     }

@@ -149,12 +149,15 @@ impl Database {
         self.require_sync()?;
         self.require_autocommit()?;
         let conn = self.conn();
+        // Acknowledged entries stay until a pull holds them: stepping over them from the start
+        // made pushing a long outbox quadratic (100,000 entries: 1.3 s of 5.4 s building requests).
+        let from = self.push_scan_from.load(Ordering::Relaxed);
         let mut stmt = conn.prepare_cached(
             "SELECT seq, tbl, op, key, columns FROM _outpost_outbox
-             WHERE acked_version IS NULL ORDER BY seq LIMIT ?1",
+             WHERE seq >= ?2 AND acked_version IS NULL ORDER BY seq LIMIT ?1",
         )?;
-        let mut rows = stmt.query([max as i64])?;
-        let mut mutations = Vec::new();
+        let mut rows = stmt.query([max as i64, from])?;
+        let mut mutations: Vec<Mutation> = Vec::new();
         let mut bytes = 0;
         while let Some(r) = rows.next()? {
             let (key, columns): (String, String) = (r.get(3)?, r.get(4)?);
@@ -171,6 +174,13 @@ impl Database {
             };
             mutations.push(without_dropped_columns(&self.synced, mutation));
         }
+        // New entries take seqs above every one so far (AUTOINCREMENT).
+        let unacknowledged_from = match mutations.first() {
+            Some(first) => first.seq,
+            None => last_seq(conn)? + 1,
+        };
+        self.push_scan_from
+            .fetch_max(unacknowledged_from, Ordering::Relaxed);
         if mutations.is_empty() {
             return Ok(None);
         }

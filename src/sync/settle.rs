@@ -15,6 +15,8 @@
 //! - A primary that lost history (restored from a backup, or replaced): the replica pushes again
 //!   what it was told was acknowledged, and pulls everything again.
 
+use std::sync::atomic::Ordering;
+
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::outbox::{json_column, parse_op, RejectedMutation};
@@ -149,10 +151,7 @@ impl Database {
             "DELETE FROM _outpost_outbox WHERE seq <= ?1 AND seq < ?2",
             [acked_through, self.session_first_seq],
         )?;
-        conn.execute(
-            "UPDATE _outpost_outbox SET acked_version = NULL WHERE acked_version IS NOT NULL",
-            [],
-        )?;
+        self.unacknowledge_all(conn)?;
         conn.execute(
             "UPDATE _outpost_meta SET value = 'c' || lower(hex(randomblob(15))) WHERE key = 'client_id'",
             [],
@@ -162,13 +161,20 @@ impl Database {
         Ok(rejected)
     }
 
-    /// The primary lost mutations it had acknowledged (see the module docs): push them again,
-    /// and pull everything again.
-    pub(crate) fn primary_lost_history(&self, conn: &Connection) -> Result<()> {
+    /// Every acknowledged entry is to be pushed again.
+    fn unacknowledge_all(&self, conn: &Connection) -> Result<()> {
+        self.push_scan_from.store(0, Ordering::Relaxed);
         conn.execute(
             "UPDATE _outpost_outbox SET acked_version = NULL WHERE acked_version IS NOT NULL",
             [],
         )?;
+        Ok(())
+    }
+
+    /// The primary lost mutations it had acknowledged (see the module docs): push them again,
+    /// and pull everything again.
+    pub(crate) fn primary_lost_history(&self, conn: &Connection) -> Result<()> {
+        self.unacknowledge_all(conn)?;
         meta_set(conn, ACKED_SEEN, 0)?;
         self.resync_from_scratch(conn)
     }
