@@ -86,12 +86,16 @@ export class SyncLoop {
     if (this.#live) this.#liveTask = this.#liveLoop();
   }
 
-  /** A local write happened: push it soon (coalesced with other writes of this tick). */
+  /**
+   * A local write happened: push it soon (coalesced with other writes of this tick). With the live
+   * pull on, the push goes alone: the long poll brings whatever the primary has, so a round's pull
+   * after it would ask again for the same changes (one more request per write).
+   */
   onLocalWrite() {
     this.#pending = null;
     if (!this.#running) return;
     this.#emitStatus();
-    if (this.#background) queueMicrotask(() => this.#kick());
+    if (this.#background) queueMicrotask(() => this.#pushWrites());
   }
 
   /**
@@ -187,6 +191,15 @@ export class SyncLoop {
     globalThis.removeEventListener?.("online", this.#onOnline);
     this.#db.abortSync();
     await Promise.allSettled([this.#round, this.#again, this.#liveTask, this.#pushing, this.#pushAgain, this.#freshening?.promise]);
+  }
+
+  #pushWrites() {
+    // A round in progress pushes too: queue behind it rather than beside it.
+    if (!this.#live || this.#round) return this.#kick();
+    if (!this.#running) return;
+    this.push().catch(() => {
+      // reported through status; the failure scheduled a round, which owns the retries
+    });
   }
 
   #kick() {

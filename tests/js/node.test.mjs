@@ -492,6 +492,58 @@ describe("outpost-sqlite in Node", () => {
     }
   });
 
+  it("a live replica pushes a write alone: its long poll, not one more pull, brings the changes", async () => {
+    const primary = await startPrimary({ schemaSql: `${TODOS};\n`, args: ["--no-auth"] });
+    // Between the replica and the primary: records each request (push, or pull with its waitMs).
+    const requests = [];
+    const proxy = createServer(async (req, res) => {
+      const body = await new Promise((resolve) => {
+        const chunks = [];
+        req.on("data", (c) => chunks.push(c)).on("end", () => resolve(Buffer.concat(chunks)));
+      });
+      const kind = req.url.split("/").pop();
+      requests.push({ kind, waitMs: kind === "pull" ? JSON.parse(body).waitMs : undefined });
+      try {
+        const answer = await fetch(`${primary.origin}${req.url}`, { method: req.method, headers: { "content-type": "application/json" }, body });
+        res.writeHead(answer.status, { "content-type": "application/json" }).end(await answer.text());
+      } catch {
+        req.socket.destroy();
+      }
+    });
+    await new Promise((r) => proxy.listen(0, "127.0.0.1", r));
+    try {
+      const name = "node-live-push";
+      const db = await open({
+        name,
+        migrations: [TODOS],
+        sync: { url: `http://127.0.0.1:${proxy.address().port}/v1/db/${name}`, tables: ["todos"], intervalMs: 60_000 },
+      });
+      const livePolls = () => requests.filter((r) => r.kind === "pull" && r.waitMs > 0).length;
+      await until(() => livePolls() > 0 && db.syncStatus().state === "idle", { message: "the first round and the live pull" });
+      const from = requests.length;
+      await db.execute("INSERT INTO todos (id, title) VALUES ('mine', 'pushed alone')");
+      await until(async () => (await queryPrimary(primary.origin, name, "SELECT id FROM todos")).length === 1, { message: "the push" });
+      await until(() => db.syncStatus().pending === 0 && db.syncStatus().state === "idle", { message: "the acknowledgement" });
+
+      // Another device's write reaches the replica through the long poll.
+      const other = await open({ name: "node-live-push-other", migrations: [TODOS], sync: { url: `${primary.origin}/v1/db/${name}`, tables: ["todos"], live: false, intervalMs: 0 } });
+      await other.execute("INSERT INTO todos (id, title) VALUES ('theirs', 'from another device')");
+      await other.sync();
+      await until(async () => (await db.query("SELECT id FROM todos ORDER BY id")).length === 2, { message: "the other device's row" });
+      const since = requests.slice(from);
+      assert.equal(since.filter((r) => r.kind === "push").length, 1, "one push for the write");
+      assert.deepEqual(since.filter((r) => r.kind === "pull" && r.waitMs === 0), [], "no pull besides the live one");
+      await other.close();
+      await db.close();
+    } finally {
+      proxy.closeAllConnections();
+      proxy.close();
+      await primary.stop();
+      rmSync(primary.dataDir, { recursive: true, force: true });
+      rmSync(primary.schemaFile, { force: true });
+    }
+  });
+
   it("lists pending writes until a sync drains them, and rejected writes until they are discarded", async () => {
     // The primary refuses long notes; the replica's schema does not.
     const primary = await startPrimary({
