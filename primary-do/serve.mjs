@@ -1,0 +1,56 @@
+// The Durable Object primary served on this machine, in workerd through miniflare, as
+// `outpost-primary serve` serves the server: it prints `listening on http://ADDR` once it answers,
+// and stops on SIGTERM or SIGINT, or when its stdin closes (the process that started it ended,
+// however it ended): workerd, its child, would outlive a plain kill. For the native tests that sync replicas through it, and for
+// trying it without a Cloudflare account. The module must be built (bash primary-do/build.sh).
+//
+//   node primary-do/serve.mjs --schema FILE [--listen 127.0.0.1:0] [--persist DIR] (--no-auth | OUTPOST_SECRET=...)
+//
+// --persist keeps the objects' storage in DIR, so a restart on it keeps every database.
+import { readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { Miniflare } from "miniflare";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const { values } = parseArgs({
+  options: {
+    schema: { type: "string" },
+    listen: { type: "string", default: "127.0.0.1:0" },
+    persist: { type: "string" },
+    "no-auth": { type: "boolean", default: false },
+  },
+});
+if (!values.schema) throw new Error("--schema FILE is required");
+const [host, port] = values.listen.split(":");
+const bindings = { OUTPOST_SCHEMA: readFileSync(values.schema, "utf8") };
+if (values["no-auth"]) bindings.OUTPOST_AUTH = "none";
+else if (process.env.OUTPOST_SECRET) bindings.OUTPOST_SECRET = process.env.OUTPOST_SECRET;
+else throw new Error("set OUTPOST_SECRET, or pass --no-auth");
+
+const mf = new Miniflare({
+  host,
+  port: Number(port),
+  modules: true,
+  scriptPath: join(here, "js/index.js"),
+  modulesRoot: here,
+  modulesRules: [
+    { type: "ESModule", include: ["**/*.js"] },
+    { type: "CompiledWasm", include: ["**/*.wasm"] },
+  ],
+  compatibilityDate: "2025-01-01",
+  durableObjects: { OUTPOST_PRIMARY: { className: "OutpostPrimary", useSQLite: true } },
+  durableObjectsPersist: values.persist ?? false,
+  bindings,
+});
+const url = await mf.ready;
+console.log(`listening on ${url.origin}`);
+const stop = async () => {
+  await mf.dispose();
+  process.exit(0);
+};
+process.on("SIGTERM", stop);
+process.on("SIGINT", stop);
+process.stdin.on("end", stop);
+process.stdin.resume();
