@@ -96,7 +96,7 @@ function visibleLines(x, config) {
   return [
     "## Write on A → visible on B (live pull)",
     "",
-    "The package as an app uses it: A and B opened on one page with `open()`, each in its own Worker (two devices), A (`live: false`) pushing on write, B holding a live pull; " +
+    "The package as an app uses it: A and B opened on one page with `open()`, each in its own Worker (two devices), both live as an app's replicas are, A pushing on write, B's long poll bringing the row; " +
       `from A's \`execute()\` on the page until B's answer reaches the page; the watch and the \`change\` listener are timed in separate passes. ${config.syncRuns} runs of ${x.browser.regular?.pkg?.watch.n / config.syncRuns || "?"} samples per profile and pass, pooled. ` +
       "The regular profile (`launchPersistentContext`) keeps OPFS as a user's browser does; incognito, Playwright's default, makes every OPFS write a call to the browser process. " +
       `Floor: the native core (A pushes after each write, B long-polls in another thread): p50 / p99 ${pair(native)}.` +

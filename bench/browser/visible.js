@@ -1,6 +1,7 @@
 // Write on A → visible on B, as an app sees it: two databases opened on this page with the
-// package's open() (each in its own Worker, as two devices would be), A (`live: false`) pushing
-// on write, B holding a live pull. Each sample times, from A's execute() on this page:
+// package's open() (each in its own Worker, as two devices would be), both live as an app's
+// replicas are: A pushes on write, B's long poll brings the row. Each sample times, from A's
+// execute() on this page:
 //   watch:  until B's watch (`db.watch`, run in B's Worker) delivers the new row here;
 //   change: until B's `change` event, then B's query for the row, answers here.
 // `pkg` is where the package is served ("/pkg" by default; run.mjs mounts a second build to
@@ -16,9 +17,9 @@ const SAMPLE_TIMEOUT_MS = 5000;
 
 export async function visible({ url, samples, name, pkg = "/pkg" }) {
   const { open } = await import(`${pkg}/browser.js`);
-  const sync = (live) => ({ url, tables: ["items"], live, intervalMs: 60_000 });
-  const a = await open({ name: `${name}-a`, storage: "opfs", migrations: [SCHEMA], sync: sync(false) });
-  const b = await open({ name: `${name}-b`, storage: "opfs", migrations: [SCHEMA], sync: sync(true) });
+  const sync = { url, tables: ["items"], live: true, intervalMs: 60_000 };
+  const a = await open({ name: `${name}-a`, storage: "opfs", migrations: [SCHEMA], sync });
+  const b = await open({ name: `${name}-b`, storage: "opfs", migrations: [SCHEMA], sync });
   await a.sync();
   await b.sync();
   // Two passes, so that neither way of reading waits behind the other's work: first a watch
