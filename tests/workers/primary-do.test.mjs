@@ -17,6 +17,7 @@ const SCHEMA = [
   "CREATE TABLE todos (id TEXT PRIMARY KEY, title TEXT NOT NULL, done INTEGER NOT NULL DEFAULT 0, size);",
   "-- outpost:migration lists",
   "CREATE TABLE lists (id INTEGER PRIMARY KEY, name TEXT);",
+  "CREATE TABLE members (team TEXT, user INTEGER, role TEXT, PRIMARY KEY (team, user));",
 ].join("\n");
 
 function token(db, { secret = SECRET } = {}) {
@@ -154,6 +155,27 @@ describe("the primary as a Durable Object", { timeout: 120_000 }, () => {
     await object.write("UPDATE todos SET title = ? WHERE id = ?", "oat milk", "t1");
     const woken = await waiting;
     assert.deepEqual(woken.body.changes.map((c) => [c.key[0], c.row.title]), [["t1", "oat milk"]]);
+  });
+
+  it("pulls rows of a composite key, and a tombstone for a deleted one, in one page", async () => {
+    const member = (seq, op, team, user, columns = {}) => ({ seq, table: "members", op, key: [team, user], columns });
+    const pushed = await call("team-a", "push", {
+      v: 2,
+      clientId: "admin",
+      lastSeq: 4,
+      mutations: [
+        member(1, "insert", "red", 1, { team: "red", user: 1, role: "lead" }),
+        member(2, "insert", "red", 2, { team: "red", user: 2, role: "dev" }),
+        member(3, "insert", "blue", 1, { team: "blue", user: 1, role: "dev" }),
+        member(4, "delete", "red", 2),
+      ],
+    });
+    assert.deepEqual(pushed.body.rejected, [], JSON.stringify(pushed.body));
+    const pulled = await call("team-a", "pull", { v: 2, tables: ["members"], cursor: 0, limit: 10 });
+    const byKey = Object.fromEntries(pulled.body.changes.map((c) => [c.key.join("/"), c.row]));
+    assert.deepEqual(byKey["red/1"], { team: "red", user: 1, role: "lead" });
+    assert.deepEqual(byKey["blue/1"], { team: "blue", user: 1, role: "dev" });
+    assert.equal(byKey["red/2"], null, "a tombstone for the deleted member");
   });
 
   it("keeps each database in its own object", async () => {
