@@ -112,6 +112,22 @@ describe("the primary as a Durable Object", { timeout: 120_000 }, () => {
     assert.match(await raw.text(), /"size":9007199254740993/);
   });
 
+  it("keeps the extreme 64-bit integers exact, as keys and as values", async () => {
+    const push = `{"v":2,"clientId":"edges","lastSeq":2,"mutations":[
+      {"seq":1,"table":"lists","op":"insert","key":[9223372036854775807],"columns":{"id":9223372036854775807,"name":"max"}},
+      {"seq":2,"table":"lists","op":"insert","key":[-9223372036854775808],"columns":{"id":-9223372036854775808,"name":"min"}}]}`;
+    const pushed = await call("team-a", "push", push);
+    assert.deepEqual(pushed.body.rejected, [], JSON.stringify(pushed.body));
+    const res = await mf.dispatchFetch("http://primary.test/v1/db/team-a/pull", {
+      method: "POST",
+      headers: { authorization: `Bearer ${tokens.a}` },
+      body: JSON.stringify({ v: 2, tables: ["lists"], cursor: 0 }),
+    });
+    const text = await res.text();
+    assert.match(text, /"key":\[9223372036854775807\],"row":\{"id":9223372036854775807,"name":"max"\}/);
+    assert.match(text, /"key":\[-9223372036854775808\],"row":\{"id":-9223372036854775808,"name":"min"\}/);
+  });
+
   it("refuses a mutation alone, with the server's code, and applies the rest", async () => {
     const answer = await call("team-a", "push", {
       v: 2,

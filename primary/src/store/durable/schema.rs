@@ -144,7 +144,7 @@ pub fn read_only_query(
     params: &[Value],
 ) -> Result<QueryAnswer, StoreError> {
     let params: Vec<&Value> = params.iter().collect();
-    let (sql, bound) = super::storage::inline_integers(sql, &params);
+    let (sql, bound) = super::storage::integers_as_text(sql, &params);
     let answer = storage.query(&sql, bound).map_err(|e| {
         let failure = SqlFailure::from_js(e);
         StoreError::BadQuery {

@@ -4,9 +4,10 @@
 //! savepoint itself; nested `transactionSync` calls are its savepoints.
 //!
 //! Values cross as JS values, and a JS number is a double: an INTEGER is never bound as one (it
-//! would be stored as REAL, and lose digits past 2^53). Each integer is written into the
-//! statement as a literal instead, and rows read for replicas carry each value's type beside it
-//! (`typed_columns`), so integers come back exact.
+//! would be stored as REAL, and lose digits past 2^53). It is bound as its decimal text, and its
+//! placeholder `?N` becomes `CAST(?N AS INTEGER)`: exact over all 64 bits, and the statement's
+//! text stays the same whatever the value, so workerd compiles it once. Rows read for replicas
+//! carry each value's type beside it (`typed_column`), so integers come back exact.
 
 use js_sys::{Array, ArrayBuffer, Uint8Array};
 use outpost::codes;
@@ -86,7 +87,7 @@ impl From<SqlFailure> for StoreError {
 impl SqlStorage {
     /// The rows of `sql` with `params` bound, each value as JS gave it (see [`from_js`]).
     pub fn select(&self, sql: &str, params: &[&Value]) -> Result<Vec<Vec<Value>>, SqlFailure> {
-        let (sql, bound) = inline_integers(sql, params);
+        let (sql, bound) = integers_as_text(sql, params);
         let rows = self.rows(&sql, bound).map_err(SqlFailure::from_js)?;
         Ok(rows
             .iter()
@@ -96,7 +97,7 @@ impl SqlStorage {
 
     /// Run `sql` (one statement with `params`, or several without); the rows written.
     pub fn execute(&self, sql: &str, params: &[&Value]) -> Result<usize, SqlFailure> {
-        let (sql, bound) = inline_integers(sql, params);
+        let (sql, bound) = integers_as_text(sql, params);
         let written = self.run(&sql, bound).map_err(SqlFailure::from_js)?;
         Ok(written as usize)
     }
@@ -169,20 +170,19 @@ pub fn from_js(value: &JsValue) -> Value {
 
 fn to_js(value: &Value) -> JsValue {
     match value {
-        Value::Null | Value::Integer(_) => JsValue::NULL,
+        Value::Null => JsValue::NULL,
+        Value::Integer(int) => JsValue::from_str(&int.to_string()),
         Value::Real(r) => JsValue::from_f64(*r),
         Value::Text(t) => JsValue::from_str(t),
         Value::Blob(b) => Uint8Array::from(b.as_slice()).into(),
     }
 }
 
-/// `sql` with each `?N` whose value is an INTEGER replaced by that integer's literal, outside
-/// quotes and comments, and the values left to bind, up to the highest `?N` still in it (an
-/// inlined one is bound as NULL, unused, so the numbering holds).
-pub fn inline_integers(sql: &str, params: &[&Value]) -> (String, Array) {
+/// `sql` with each `?N` whose value is an INTEGER, outside quotes and comments, read as
+/// `CAST(?N AS INTEGER)` (the value is bound as its decimal text), and the values to bind.
+pub fn integers_as_text(sql: &str, params: &[&Value]) -> (String, Array) {
     let bytes = sql.as_bytes();
     let mut out = String::with_capacity(sql.len() + 16);
-    let mut highest = 0;
     let mut i = 0;
     let mut copied = 0;
     while i < bytes.len() {
@@ -218,23 +218,16 @@ pub fn inline_integers(sql: &str, params: &[&Value]) -> (String, Array) {
                     i += 1;
                 }
                 let n: usize = sql[start + 1..i].parse().unwrap_or(0);
-                match params.get(n.wrapping_sub(1)) {
-                    Some(Value::Integer(int)) => {
-                        out.push_str(&sql[copied..start]);
-                        // i64::MIN has no positive literal.
-                        match *int {
-                            i64::MIN => out.push_str("(-9223372036854775807 - 1)"),
-                            int => out.push_str(&format!("({int})")),
-                        }
-                        copied = i;
-                    }
-                    _ => highest = highest.max(n),
+                if let Some(Value::Integer(_)) = params.get(n.wrapping_sub(1)) {
+                    out.push_str(&sql[copied..start]);
+                    out.push_str(&format!("CAST({} AS INTEGER)", &sql[start..i]));
+                    copied = i;
                 }
             }
             _ => i += 1,
         }
     }
     out.push_str(&sql[copied.min(sql.len())..]);
-    let bound = params.iter().take(highest).map(|v| to_js(v)).collect();
+    let bound = params.iter().map(|v| to_js(v)).collect();
     (out, bound)
 }
