@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { until } from "../support/wait.mjs";
 import { startWorker } from "../support/workerd.mjs";
-import { bundleWithWrangler, openNodeClient, root, startPrimary, tmpDir } from "./helpers.mjs";
+import { bundleWithWrangler, openSeededClient, root, startPrimary, tmpDir } from "./helpers.mjs";
 
 const LIST = "list-edge";
 
@@ -53,13 +53,7 @@ describe("the example Worker as an edge replica", { timeout: 180_000 }, () => {
   before(async () => {
     bundle = bundleWithWrangler(join(tmpDir, "wrangler-dist"));
     primary = await startPrimary();
-    other = await openNodeClient(primary);
-    await other.execute("INSERT INTO lists (id, name, position, created_at) VALUES (?, 'Edge', 1, 0)", [LIST]);
-    await other.execute(
-      "INSERT INTO tasks (id, list_id, title, done, position, created_at) VALUES ('t-seed', ?, 'seeded by another client', 0, 1, 0)",
-      [LIST],
-    );
-    await other.sync();
+    other = await openSeededClient(primary, LIST);
   });
 
   after(async () => {

@@ -12,7 +12,8 @@ export const root = resolve(fileURLToPath(new URL("../..", import.meta.url)));
 export const workerDir = join(root, "www-demo/worker");
 export const tmpDir = join(root, "tests/workers/.tmp");
 export const DATABASE = "demo"; // the board's database, as in www-demo/worker/wrangler.toml
-const SECRET = "workers-test-secret-0123456789";
+/** The token secret of the primaries these tests start. */
+export const SECRET = "workers-test-secret-0123456789";
 
 /** A bearer token for `db`, minted by the primary's own `token` command. */
 export function mintToken(db = DATABASE) {
@@ -75,4 +76,16 @@ export async function openNodeClient(primary) {
     migrations: MIGRATIONS,
     sync: { url: primary.url, token: primary.token, tables: SYNCED_TABLES, live: false, intervalMs: 0 },
   });
+}
+
+/** The Node client, having pushed list `list` with one task, "t-seed", to the primary. */
+export async function openSeededClient(primary, list) {
+  const other = await openNodeClient(primary);
+  await other.execute("INSERT INTO lists (id, name, position, created_at) VALUES (?, 'Edge', 1, 0)", [list]);
+  await other.execute(
+    "INSERT INTO tasks (id, list_id, title, done, position, created_at) VALUES ('t-seed', ?, 'seeded by another client', 0, 1, 0)",
+    [list],
+  );
+  await other.sync();
+  return other;
 }
