@@ -220,6 +220,9 @@ export class SyncLoop {
   #runRound() {
     clearTimeout(this.#timer);
     return this.#tracked(async () => {
+      // A push on its way (a live replica's write) is sending what this round would read: the
+      // round pushes after it, rather than send the same entries again beside it.
+      await Promise.allSettled([this.#pushing, this.#pushAgain]);
       const token = await this.#currentToken();
       const pushedReport = await this.#pushAll(token);
       const pulledReport = await this.#pullAll(token);

@@ -494,8 +494,10 @@ describe("outpost-sqlite in Node", () => {
 
   it("a live replica pushes a write alone: its long poll, not one more pull, brings the changes", async () => {
     const primary = await startPrimary({ schemaSql: `${TODOS};\n`, args: ["--no-auth"] });
-    // Between the replica and the primary: records each request (push, or pull with its waitMs).
+    // Between the replica and the primary: records each request (push, or pull with its waitMs),
+    // and holds pushes back `pushDelayMs`.
     const requests = [];
+    let pushDelayMs = 0;
     const proxy = createServer(async (req, res) => {
       const body = await new Promise((resolve) => {
         const chunks = [];
@@ -503,6 +505,7 @@ describe("outpost-sqlite in Node", () => {
       });
       const kind = req.url.split("/").pop();
       requests.push({ kind, waitMs: kind === "pull" ? JSON.parse(body).waitMs : undefined });
+      if (kind === "push") await new Promise((r) => setTimeout(r, pushDelayMs));
       try {
         const answer = await fetch(`${primary.origin}${req.url}`, { method: req.method, headers: { "content-type": "application/json" }, body });
         res.writeHead(answer.status, { "content-type": "application/json" }).end(await answer.text());
@@ -533,6 +536,17 @@ describe("outpost-sqlite in Node", () => {
       const since = requests.slice(from);
       assert.equal(since.filter((r) => r.kind === "push").length, 1, "one push for the write");
       assert.deepEqual(since.filter((r) => r.kind === "pull" && r.waitMs === 0), [], "no pull besides the live one");
+
+      // A sync() while a write's push is on its way pushes after it, not the same write beside it.
+      pushDelayMs = 300;
+      const pushes = () => requests.filter((r) => r.kind === "push").length;
+      const pushesBefore = pushes();
+      await db.execute("INSERT INTO todos (id, title) VALUES ('second', 'pushed once')");
+      await until(() => pushes() === pushesBefore + 1, { message: "the write's push" });
+      const round = await db.sync();
+      assert.equal(round.pushed, 0, "the write's own push had taken it");
+      assert.equal(pushes(), pushesBefore + 1, "one push for the write");
+      assert.deepEqual(await queryPrimary(primary.origin, name, "SELECT id FROM todos ORDER BY id"), [{ id: "mine" }, { id: "second" }, { id: "theirs" }]);
       await other.close();
       await db.close();
     } finally {
