@@ -170,6 +170,17 @@ impl Sim {
         self.rng.pick(&rows).cloned()
     }
 
+    /// A list to put an item in: one whose items the replica syncs, as an app showing a few
+    /// lists writes into those (it numbers positions from the items it holds).
+    fn pick_list_for_items(&mut self, r: usize) -> Option<Vec<Value>> {
+        let subset = self.db(r).subset().unwrap();
+        let mut lists = self.local(r, "SELECT id FROM lists ORDER BY id", vec![]);
+        if let Some(items) = subset.get("items") {
+            lists.retain(|row| items.values.contains(&row[0]));
+        }
+        self.rng.pick(&lists).cloned()
+    }
+
     fn new_list(&mut self, r: usize, n: usize) -> Option<Stmt> {
         let id = match self.rng.chance(0.1) {
             true => self.rng.pick(&self.known_lists).cloned(),
@@ -257,7 +268,7 @@ impl Sim {
 
     /// At the end of a list, as apps number positions: two replicas offline take the same one.
     fn new_item(&mut self, r: usize, n: usize) -> Option<Stmt> {
-        let Some(list) = self.pick_local(r, "SELECT id FROM lists ORDER BY id") else {
+        let Some(list) = self.pick_list_for_items(r) else {
             return self.new_list(r, n);
         };
         let id = match self.rng.chance(0.04) {
@@ -424,7 +435,7 @@ impl Sim {
     /// To the end of another list.
     fn move_item(&mut self, r: usize, n: usize) -> Option<Stmt> {
         let item = self.pick_local(r, "SELECT id FROM items ORDER BY id")?;
-        let list = self.pick_local(r, "SELECT id FROM lists ORDER BY id")?;
+        let list = self.pick_list_for_items(r)?;
         Some(Stmt {
             sql: "UPDATE items SET list = ?1, tok = ?2 || ':' || id, \
                   position = (SELECT coalesce(max(position), 0) + 1 FROM items WHERE list = ?1) \
