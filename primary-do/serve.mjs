@@ -4,9 +4,11 @@
 // however it ended): workerd, its child, would outlive a plain kill. For the native tests that sync replicas through it, and for
 // trying it without a Cloudflare account. The module must be built (bash primary-do/build.sh).
 //
-//   node primary-do/serve.mjs --schema FILE [--listen 127.0.0.1:0] [--persist DIR] (--no-auth | OUTPOST_SECRET=...)
+//   node primary-do/serve.mjs --schema FILE [--rules FILE] [--listen 127.0.0.1:0] [--persist DIR] (--no-auth | OUTPOST_SECRET=...)
 //
-// --persist keeps the objects' storage in DIR, so a restart on it keeps every database.
+// --persist keeps the objects' storage in DIR, so a restart on it keeps every database. --rules
+// gives the sync rules as the OUTPOST_RULES binding (docs/RULES.md); like the server's, it needs
+// tokens.
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -17,6 +19,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const { values } = parseArgs({
   options: {
     schema: { type: "string" },
+    rules: { type: "string" },
     listen: { type: "string", default: "127.0.0.1:0" },
     persist: { type: "string" },
     "no-auth": { type: "boolean", default: false },
@@ -28,6 +31,10 @@ const bindings = { OUTPOST_SCHEMA: readFileSync(values.schema, "utf8") };
 if (values["no-auth"]) bindings.OUTPOST_AUTH = "none";
 else if (process.env.OUTPOST_SECRET) bindings.OUTPOST_SECRET = process.env.OUTPOST_SECRET;
 else throw new Error("set OUTPOST_SECRET, or pass --no-auth");
+if (values.rules) {
+  if (values["no-auth"]) throw new Error("--rules needs OUTPOST_SECRET: the rules read the claims of each request's verified token, and --no-auth has none");
+  bindings.OUTPOST_RULES = readFileSync(values.rules, "utf8");
+}
 
 const mf = new Miniflare({
   host,

@@ -6,7 +6,8 @@
 // Bindings (wrangler.toml): OUTPOST_PRIMARY, the Durable Object namespace of class
 // OutpostPrimary (SQLite-backed); OUTPOST_SCHEMA, the schema's SQL (migrations as
 // outpost-primary reads them); OUTPOST_SECRET, the token secret (a Worker secret), or
-// OUTPOST_AUTH = "none" to serve without tokens (development only).
+// OUTPOST_AUTH = "none" to serve without tokens (development only); OUTPOST_RULES, optional, the
+// sync rules' text as outpost-primary's --rules reads it (docs/RULES.md), which needs the secret.
 import { DurableObject } from "cloudflare:workers";
 import wasmModule from "../pkg/outpost_primary_do_bg.wasm";
 import { initSync, OutpostDatabase, route } from "../pkg/outpost_primary_do.js";
@@ -61,7 +62,12 @@ export class OutpostPrimary extends DurableObject {
 
   /** The database's state in the wasm, made on first use; throws when the Worker is not configured. */
   open() {
-    this.database ??= new OutpostDatabase(storageAdapter(this.ctx.storage), this.env.OUTPOST_SCHEMA ?? "", secretOf(this.env));
+    this.database ??= new OutpostDatabase(
+      storageAdapter(this.ctx.storage),
+      this.env.OUTPOST_SCHEMA ?? "",
+      secretOf(this.env),
+      this.env.OUTPOST_RULES,
+    );
     return this.database;
   }
 

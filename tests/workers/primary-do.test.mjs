@@ -20,8 +20,9 @@ const SCHEMA = [
   "CREATE TABLE members (team TEXT, user INTEGER, role TEXT, PRIMARY KEY (team, user));",
 ].join("\n");
 
-function token(db, { secret = SECRET } = {}) {
-  return execFileSync(primaryBinary(), ["token", "--secret-env", "OUTPOST_SECRET", "--sub", "do-test", "--db", db], {
+function token(db, { secret = SECRET, sub = "do-test", claims = [] } = {}) {
+  const extra = claims.flatMap((claim) => ["--claim", claim]);
+  return execFileSync(primaryBinary(), ["token", "--secret-env", "OUTPOST_SECRET", "--sub", sub, "--db", db, ...extra], {
     env: { ...process.env, OUTPOST_SECRET: secret },
     encoding: "utf8",
   }).trim();
@@ -258,5 +259,151 @@ describe("the primary as a Durable Object", { timeout: 120_000 }, () => {
     const caughtUp = await call("team-a", "pull", { v: 2, tables: ["todos"], cursor: before.body.cursor, epoch: before.body.epoch });
     assert.equal(caughtUp.body.reset, undefined, JSON.stringify(caughtUp.body));
     assert.deepEqual(caughtUp.body.changes, []);
+  });
+});
+
+// Sync rules (docs/RULES.md) given as the OUTPOST_RULES binding: notes private to their owner
+// unless shared, read by an auditor (a claim other than `sub`) whatever they are.
+const NOTES = "CREATE TABLE notes (id TEXT PRIMARY KEY, owner TEXT NOT NULL, list TEXT, body TEXT, shared INTEGER NOT NULL DEFAULT 0);";
+const RULES = `table notes
+  read:   owner = :sub OR shared = 1 OR :role = 'auditor'
+  insert: new.owner = :sub
+  # Only the owner edits a note, and cannot give it away.
+  update: old.owner = :sub AND new.owner = old.owner
+  delete: old.owner = :sub
+`;
+
+describe("the Durable Object primary with sync rules", { timeout: 120_000 }, () => {
+  let mf;
+  const tokens = {};
+
+  before(async () => {
+    mf = startPrimaryDo(false, { OUTPOST_SCHEMA: NOTES, OUTPOST_SECRET: SECRET, OUTPOST_RULES: RULES });
+    await mf.ready;
+    tokens.ann = token("notes", { sub: "ann" });
+    tokens.bob = token("notes", { sub: "bob" });
+    tokens.carol = token("notes", { sub: "carol", claims: ["role=auditor"] });
+  });
+
+  after(async () => {
+    await mf?.dispose();
+  });
+
+  async function call(user, endpoint, body) {
+    const res = await mf.dispatchFetch(`http://primary.test/v1/db/notes/${endpoint}`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${tokens[user]}` },
+      body: JSON.stringify(body),
+    });
+    return { status: res.status, body: await res.json() };
+  }
+
+  const note = (seq, id, columns) => ({ seq, table: "notes", op: "insert", key: [id], columns: { id, ...columns } });
+  const pull = (user, fields = {}) => call(user, "pull", { v: 2, tables: ["notes"], cursor: 0, ...fields });
+  const rows = (answer) => Object.fromEntries(answer.body.changes.map((c) => [c.key[0], c.row]));
+
+  it("pulls each user only the rows the read rule gives their token's claims", async () => {
+    const ann = await call("ann", "push", {
+      v: 2,
+      clientId: "ann-phone",
+      lastSeq: 3,
+      mutations: [
+        note(1, "ann-private", { owner: "ann", list: "home", body: "diary" }),
+        note(2, "ann-shared", { owner: "ann", list: "home", body: "groceries", shared: 1 }),
+        note(3, "ann-work", { owner: "ann", list: "work", body: "report", shared: 1 }),
+      ],
+    });
+    assert.deepEqual(ann.body.rejected, [], JSON.stringify(ann.body));
+    const bob = await call("bob", "push", {
+      v: 2,
+      clientId: "bob-phone",
+      lastSeq: 1,
+      mutations: [note(1, "bob-private", { owner: "bob", list: "home", body: "bob's" })],
+    });
+    assert.deepEqual(bob.body.rejected, [], JSON.stringify(bob.body));
+
+    const seen = async (user) => Object.keys(rows(await pull(user))).sort();
+    assert.deepEqual(await seen("ann"), ["ann-private", "ann-shared", "ann-work"]);
+    assert.deepEqual(await seen("bob"), ["ann-shared", "ann-work", "bob-private"]);
+    assert.deepEqual(await seen("carol"), ["ann-private", "ann-shared", "ann-work", "bob-private"]);
+  });
+
+  it("refuses a write the rules do not allow with NOT_PERMITTED, changing nothing, and applies the rest", async () => {
+    const answer = await call("bob", "push", {
+      v: 2,
+      clientId: "bob-phone",
+      lastSeq: 4,
+      mutations: [
+        { seq: 2, table: "notes", op: "update", key: ["ann-shared"], columns: { body: "bob was here" } },
+        note(3, "forged", { owner: "ann", body: "in ann's name" }),
+        { seq: 4, table: "notes", op: "update", key: ["bob-private"], columns: { body: "bob's, edited" } },
+      ],
+    });
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
+    assert.equal(answer.body.ackedThrough, 4);
+    const refused = Object.fromEntries(answer.body.rejected.map((r) => [r.seq, r]));
+    assert.deepEqual(Object.keys(refused), ["2", "3"]);
+    assert.equal(refused[2].code, "NOT_PERMITTED");
+    assert.equal(refused[3].code, "NOT_PERMITTED");
+    // The row put back as bob may read it: ann's shared note as it is; the forged one is not there.
+    assert.equal(refused[2].row.body, "groceries");
+    assert.equal(refused[3].row, null);
+    const ann = rows(await pull("ann"));
+    assert.equal(ann["ann-shared"].body, "groceries");
+    assert.equal("forged" in ann, false);
+    assert.equal(rows(await pull("bob"))["bob-private"].body, "bob's, edited");
+    // A query would read past the rules.
+    const query = await call("ann", "query", { v: 2, sql: "SELECT * FROM notes" });
+    assert.equal(query.body.error?.code, "QUERY_DISABLED", JSON.stringify(query.body));
+  });
+
+  it("sends a row that leaves a user's view as a removal", async () => {
+    const before = await pull("bob");
+    assert.ok("ann-shared" in rows(before));
+    const unshared = await call("ann", "push", {
+      v: 2,
+      clientId: "ann-phone",
+      lastSeq: 4,
+      mutations: [{ seq: 4, table: "notes", op: "update", key: ["ann-shared"], columns: { shared: 0 } }],
+    });
+    assert.deepEqual(unshared.body.rejected, [], JSON.stringify(unshared.body));
+    const after = await pull("bob", { cursor: before.body.cursor, epoch: before.body.epoch });
+    assert.equal(after.body.resync, undefined, JSON.stringify(after.body));
+    assert.deepEqual(after.body.changes.map((c) => [c.key[0], c.row]), [["ann-shared", null]]);
+    assert.equal(rows(await pull("ann"))["ann-shared"].shared, 0, "the owner still has it");
+  });
+
+  it("pulls a replica's subset, within what the rules allow", async () => {
+    const subset = { notes: { column: "list", values: ["home"] } };
+    assert.deepEqual(Object.keys(rows(await pull("bob", { subset }))).sort(), ["bob-private"]);
+    assert.deepEqual(Object.keys(rows(await pull("ann", { subset }))).sort(), ["ann-private", "ann-shared"]);
+    const work = await pull("bob", { subset: { notes: { column: "list", values: ["work"] } } });
+    assert.deepEqual(Object.keys(rows(work)), ["ann-work"]);
+  });
+
+  it("refuses rules it cannot hold, naming why, as the server refuses to start", async () => {
+    const cases = [
+      [{ OUTPOST_AUTH: "none", OUTPOST_RULES: RULES }, /OUTPOST_RULES needs OUTPOST_SECRET/],
+      [{ OUTPOST_SECRET: SECRET, OUTPOST_RULES: "table notes\n  read: ownr = :sub\n" }, /OUTPOST_RULES:2: .*no such column: ownr/],
+      [{ OUTPOST_SECRET: SECRET, OUTPOST_RULES: "table nope\n  read: true\n" }, /OUTPOST_RULES:1: table nope is not a synced table/],
+    ];
+    for (const [bindings, message] of cases) {
+      const bad = startPrimaryDo(false, { OUTPOST_SCHEMA: NOTES, ...bindings });
+      try {
+        const headers = bindings.OUTPOST_SECRET ? { authorization: `Bearer ${tokens.ann}` } : {};
+        const res = await bad.dispatchFetch("http://primary.test/v1/db/notes/pull", {
+          method: "POST",
+          headers,
+          body: JSON.stringify({ v: 2, tables: ["notes"], cursor: 0 }),
+        });
+        const body = await res.json();
+        assert.equal(res.status, 500, JSON.stringify(body));
+        assert.equal(body.error.code, "INTERNAL");
+        assert.match(body.error.message, /^the primary is not configured: /);
+        assert.match(body.error.message, message);
+      } finally {
+        await bad.dispose();
+      }
+    }
   });
 });

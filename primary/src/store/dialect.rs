@@ -13,6 +13,7 @@ use std::task::{Context, Poll, Waker};
 use outpost::protocol::Mutation;
 use outpost::{Row, Value};
 
+use super::push::RuledWrite;
 use super::ruled::{RowView, WriteCheck};
 use super::table::Table;
 use super::StoreError;
@@ -158,9 +159,14 @@ pub trait WriteTx: ReadTx {
         check: &WriteCheck<'_>,
     ) -> Result<bool, StoreError>;
 
-    /// Open, release or roll back to the savepoint a write checked by a rule runs in (around
-    /// [`WriteTx::apply`]'s own).
-    async fn savepoint(&mut self, step: Savepoint) -> Result<(), StoreError>;
+    /// Run `write` (an insert or update held to its rule: applied, then judged) as one unit:
+    /// what it did is kept when [`RuledWrite::run`] answers None, and undone whole, triggers'
+    /// writes included, when it answers a refusal, which is returned. A dialect with SQL
+    /// savepoints runs it inside [`Savepoint`]'s statements; one without, in whatever nests.
+    async fn apply_judged(
+        &mut self,
+        write: &RuledWrite<'_, Self::Kind>,
+    ) -> Result<Option<Refusal>, StoreError>;
 
     async fn store_refusal(
         &mut self,
@@ -173,21 +179,18 @@ pub trait WriteTx: ReadTx {
     async fn forget_refusals_before(&mut self, client: &str, seq: i64) -> Result<(), StoreError>;
 }
 
-/// A step of the savepoint around a write checked by a rule.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Savepoint {
-    Open,
-    Release,
-    RollBack,
-}
+/// The savepoint a dialect with SQL savepoints runs [`WriteTx::apply_judged`]'s unit in, the
+/// same statements in both (around [`WriteTx::apply`]'s own).
+pub struct Savepoint;
 
 impl Savepoint {
-    /// The statement, the same in both dialects.
-    pub fn sql(self) -> &'static str {
-        match self {
-            Savepoint::Open => "SAVEPOINT outpost_rule",
-            Savepoint::Release => "RELEASE outpost_rule",
-            Savepoint::RollBack => "ROLLBACK TO outpost_rule; RELEASE outpost_rule",
+    pub const OPEN: &'static str = "SAVEPOINT outpost_rule";
+
+    /// The statement that ends the unit: keeps what it did, or undoes it.
+    pub fn close(kept: bool) -> &'static str {
+        match kept {
+            true => "RELEASE outpost_rule",
+            false => "ROLLBACK TO outpost_rule; RELEASE outpost_rule",
         }
     }
 }

@@ -6,8 +6,8 @@
 //! dialect provides (`dialect.rs`); `sqlite/` and `postgres/` each hold a dialect and the store
 //! that opens its connections, transactions and locks.
 
-// Without the server, parts only its stores use (sync rules' start-up checks, reading a schema
-// folder, a savepoint's text) are unused: the Durable Object store takes no rules yet.
+// Without the server, parts only its stores use (reading a schema folder, a savepoint's text)
+// are unused: the Durable Object store has neither.
 #[cfg_attr(not(feature = "server"), allow(dead_code))]
 mod dialect;
 #[cfg(feature = "durable-object")]

@@ -7,7 +7,7 @@ use outpost::codes;
 use outpost::protocol::{Mutation, Op, PushRequest, PushResponse, Rejection, Waiting};
 use outpost::Value;
 
-use super::dialect::{ClientState, Refusal, Savepoint, WriteTx};
+use super::dialect::{ClientState, Refusal, WriteTx};
 use super::ruled::{Access, RowView, WriteCheck};
 use super::table::{Table, Tables};
 use super::StoreError;
@@ -136,11 +136,7 @@ async fn apply_ruled<T: WriteTx>(
     mutation: &Mutation,
     access: Access<'_>,
 ) -> Result<Option<Refusal>, StoreError> {
-    let op = match mutation.op {
-        Op::Insert => RuleOp::Insert,
-        Op::Update => RuleOp::Update,
-        Op::Delete => RuleOp::Delete,
-    };
+    let op = op_of(mutation);
     let Some(rule) = access.rules.table(&table.name).and_then(|t| t.rule(op)) else {
         return Ok(Some(not_permitted(table, op, None)));
     };
@@ -154,50 +150,75 @@ async fn apply_ruled<T: WriteTx>(
     if op == RuleOp::Update && mutation.columns.is_empty() {
         return Ok(None);
     }
-    fn check<'a>(
-        rule: &'a Predicate,
-        access: Access<'a>,
-        old: Option<&'a outpost::Row>,
-        new: Option<&'a outpost::Row>,
-    ) -> WriteCheck<'a> {
-        WriteCheck {
-            rule,
-            caller: access.caller,
-            old,
-            new,
-        }
-    }
+    // The row after the write is the rule's `new`: read by the unit the write runs in.
+    let check = WriteCheck {
+        rule,
+        caller: access.caller,
+        old: old.as_ref(),
+        new: None,
+    };
     if op == RuleOp::Delete {
-        if !tx
-            .holds(table, &check(rule, access, old.as_ref(), None))
-            .await?
-        {
+        if !tx.holds(table, &check).await? {
             return Ok(Some(not_permitted(table, op, Some(rule))));
         }
         return tx.apply(table, mutation).await;
     }
-    tx.savepoint(Savepoint::Open).await?;
-    if let Some(refusal) = tx.apply(table, mutation).await? {
-        tx.savepoint(Savepoint::Release).await?;
-        return Ok(Some(refusal));
+    tx.apply_judged(&RuledWrite {
+        table,
+        mutation,
+        check,
+    })
+    .await
+}
+
+/// An insert or update held to its rule, which judges the row the write leaves: applied and
+/// judged as one unit by [`WriteTx::apply_judged`], which keeps it only when allowed.
+pub struct RuledWrite<'a, K> {
+    pub table: &'a Table<K>,
+    pub mutation: &'a Mutation,
+    /// The rule and the row before the write; the row after it is read by [`RuledWrite::run`].
+    pub check: WriteCheck<'a>,
+}
+
+impl<K> RuledWrite<'_, K> {
+    /// Apply the write and judge it, inside the unit the dialect opened: None when it stays,
+    /// the refusal when everything it did must be undone.
+    pub async fn run<T: WriteTx<Kind = K>>(
+        &self,
+        tx: &mut T,
+    ) -> Result<Option<Refusal>, StoreError> {
+        let (table, mutation) = (self.table, self.mutation);
+        if let Some(refusal) = tx.apply(table, mutation).await? {
+            return Ok(Some(refusal));
+        }
+        // An update that sets a key column moves the row: the new row is under the new key.
+        let new_key: Vec<Value> = table
+            .key_names
+            .iter()
+            .zip(&mutation.key)
+            .map(|(name, value)| mutation.columns.get(name).unwrap_or(value).clone())
+            .collect();
+        let new = tx.read_row(table, &new_key, None).await?;
+        let check = WriteCheck {
+            new: new.as_ref(),
+            ..self.check
+        };
+        match tx.holds(table, &check).await? {
+            true => Ok(None),
+            false => Ok(Some(not_permitted(
+                table,
+                op_of(mutation),
+                Some(check.rule),
+            ))),
+        }
     }
-    // An update that sets a key column moves the row: the new row is under the new key.
-    let new_key: Vec<Value> = table
-        .key_names
-        .iter()
-        .zip(&mutation.key)
-        .map(|(name, value)| mutation.columns.get(name).unwrap_or(value).clone())
-        .collect();
-    let new = tx.read_row(table, &new_key, None).await?;
-    if tx
-        .holds(table, &check(rule, access, old.as_ref(), new.as_ref()))
-        .await?
-    {
-        tx.savepoint(Savepoint::Release).await?;
-        Ok(None)
-    } else {
-        tx.savepoint(Savepoint::RollBack).await?;
-        Ok(Some(not_permitted(table, op, Some(rule))))
+}
+
+fn op_of(mutation: &Mutation) -> RuleOp {
+    match mutation.op {
+        Op::Insert => RuleOp::Insert,
+        Op::Update => RuleOp::Update,
+        Op::Delete => RuleOp::Delete,
     }
 }
 

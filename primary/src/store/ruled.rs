@@ -88,6 +88,9 @@ pub struct RuleStatement {
     pub op: Op,
     pub line: usize,
     pub sql: String,
+    /// How many values it binds: a store that checks a statement by running it binds them.
+    #[cfg_attr(not(feature = "durable-object"), allow(dead_code))]
+    pub params: usize,
 }
 
 impl RuleStatement {
@@ -121,7 +124,7 @@ pub fn statements<K>(
             let Some(rule) = table_rules.rule(op) else {
                 continue;
             };
-            let (sql, _) = match op {
+            let (sql, values) = match op {
                 Op::Read => RowView {
                     rule,
                     caller: &caller,
@@ -140,6 +143,7 @@ pub fn statements<K>(
                 op,
                 line: rule.line,
                 sql,
+                params: values.len(),
             });
         }
     }

@@ -1,13 +1,15 @@
 //! The Durable Object dialect of the push and pull statements: the SQLite dialect's text
 //! (`sqlite_sql.rs`) run through `ctx.storage.sql`. Each mutation is applied in a nested
-//! `transactionSync`, which is a savepoint, so a refused one is undone alone.
+//! `transactionSync`, which is a savepoint, so a refused one is undone alone; a write held to a
+//! sync rule and its check run in one more around it.
 
 use outpost::protocol::Mutation;
 use outpost::sql::{self, quote_ident, Placeholders::Question};
 use outpost::{Row, Value};
 
 use super::storage::{typed_column, typed_value, SqlStorage};
-use crate::store::dialect::{ChangeEntry, ClientState, ReadTx, Refusal, Savepoint, WriteTx};
+use crate::store::dialect::{run_ready, ChangeEntry, ClientState, ReadTx, Refusal, WriteTx};
+use crate::store::push::RuledWrite;
 use crate::store::ruled::{RowView, WriteCheck};
 use crate::store::sqlite_sql as text;
 use crate::store::table::Table;
@@ -51,9 +53,9 @@ impl ReadTx for Durable<'_> {
             .collect()
     }
 
-    /// One statement for the page, by the entries' version range: each statement crosses into
-    /// `ctx.storage.sql` and back, and a point read per row made a pull 25 times slower than the
-    /// server's (bench/primary-do.mjs).
+    /// One statement for the page, by the entries' version range, read rule included: each
+    /// statement crosses into `ctx.storage.sql` and back, and a point read per row made a pull
+    /// 25 times slower than the server's (bench/primary-do.mjs).
     async fn changed_rows(
         &mut self,
         table: &Table<Kind>,
@@ -62,13 +64,16 @@ impl ReadTx for Durable<'_> {
         upto: i64,
         view: Option<RowView<'_>>,
     ) -> Result<Vec<Option<Row>>, StoreError> {
-        if view.is_some() {
-            return entries
-                .iter()
-                .map(|e| read_row(self, table, &e.key, view))
-                .collect();
-        }
         let name = quote_ident(&table.name);
+        // Through a view, the rows the caller may not read are missing from the join, so they
+        // come as tombstones. The rule names the table's columns by the table's own name.
+        let (source, claims) = match view {
+            Some(view) => {
+                let (select, claims) = view.select(&name, 4, |n, _| Question.nth(n));
+                (format!("({select}) AS {name}"), claims)
+            }
+            None => (name.clone(), Vec::new()),
+        };
         let joined: Vec<String> = table
             .key_names
             .iter()
@@ -78,7 +83,7 @@ impl ReadTx for Durable<'_> {
         let first_key = format!("{name}.{}", quote_ident(&table.key_names[0]));
         let sql = format!(
             "SELECT c.version, {first_key} IS NOT NULL, {} FROM _outpost_changes c \
-             LEFT JOIN {name} ON {} WHERE c.tbl = ?1 AND c.version > ?2 AND c.version <= ?3",
+             LEFT JOIN {source} ON {} WHERE c.tbl = ?1 AND c.version > ?2 AND c.version <= ?3",
             typed_columns(table, Some(&name)),
             joined.join(" AND ")
         );
@@ -87,8 +92,9 @@ impl ReadTx for Durable<'_> {
             Value::Integer(after),
             Value::Integer(upto),
         ];
+        let params: Vec<&Value> = params.iter().chain(&claims).collect();
         let mut found = std::collections::HashMap::new();
-        for values in self.select(&sql, &params.iter().collect::<Vec<_>>())? {
+        for values in self.select(&sql, &params)? {
             let mut values = values.into_iter();
             let (Some(Value::Integer(version)), Some(present)) = (values.next(), values.next())
             else {
@@ -222,12 +228,18 @@ impl WriteTx for Durable<'_> {
             .is_empty())
     }
 
-    /// Only a write held to a sync rule opens one of its own, and this store takes no rules: a
-    /// savepoint that spans calls has no `transactionSync` to stand for it.
-    async fn savepoint(&mut self, _step: Savepoint) -> Result<(), StoreError> {
-        Err(StoreError::Internal(
-            "the Durable Object store does not hold writes to sync rules".into(),
-        ))
+    /// The unit is one nested `transactionSync` around the whole write and its check: SQL here
+    /// cannot open a savepoint that spans calls, and every statement in it answers at once.
+    async fn apply_judged(
+        &mut self,
+        write: &RuledWrite<'_, Kind>,
+    ) -> Result<Option<Refusal>, StoreError> {
+        let storage = self.0;
+        storage.kept_if(|| {
+            let refusal = run_ready(write.run(self))?;
+            let kept = refusal.is_none();
+            Ok((refusal, kept))
+        })
     }
 
     async fn store_refusal(

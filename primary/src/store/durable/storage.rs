@@ -106,13 +106,26 @@ impl SqlStorage {
     /// `Ok`, rolled back whole when it returns `Err`.
     pub fn atomically<T, E: From<SqlFailure>>(
         &self,
-        mut body: impl FnMut() -> Result<T, E>,
+        body: impl FnOnce() -> Result<T, E>,
     ) -> Result<T, E> {
+        self.kept_if(|| body().map(|value| (value, true)))
+    }
+
+    /// Run `body` in a transaction (a savepoint when one is open): committed when it returns
+    /// `Ok((_, true))`, rolled back whole when it returns `Ok((_, false))` or `Err`.
+    pub fn kept_if<T, E: From<SqlFailure>>(
+        &self,
+        body: impl FnOnce() -> Result<(T, bool), E>,
+    ) -> Result<T, E> {
+        let mut body = Some(body);
         let mut outcome = None;
         self.transaction(&mut || {
+            let Some(body) = body.take() else {
+                return false;
+            };
             let result = body();
-            let commit = result.is_ok();
-            outcome = Some(result);
+            let commit = matches!(result, Ok((_, true)));
+            outcome = Some(result.map(|(value, _)| value));
             commit
         })
         .map_err(|e| E::from(SqlFailure::from_js(e)))?;

@@ -17,6 +17,7 @@ use crate::rules::Binding;
 use crate::store::dialect::{
     key_exists_reason, ChangeEntry, ClientState, ReadTx, Refusal, Savepoint, WriteTx,
 };
+use crate::store::push::RuledWrite;
 use crate::store::ruled::{RowView, WriteCheck};
 use crate::store::StoreError;
 
@@ -324,8 +325,16 @@ impl WriteTx for Postgres<'_, '_> {
         Ok(self.tx.query_opt(&sql, &params).await?.is_some())
     }
 
-    async fn savepoint(&mut self, step: Savepoint) -> Result<(), StoreError> {
-        Ok(self.tx.batch_execute(step.sql()).await?)
+    async fn apply_judged(
+        &mut self,
+        write: &RuledWrite<'_, ColumnKind>,
+    ) -> Result<Option<Refusal>, StoreError> {
+        self.tx.batch_execute(Savepoint::OPEN).await?;
+        let refusal = write.run(self).await?;
+        self.tx
+            .batch_execute(Savepoint::close(refusal.is_none()))
+            .await?;
+        Ok(refusal)
     }
 
     async fn store_refusal(

@@ -10,6 +10,7 @@ use outpost::{Row, Value};
 use rusqlite::{params_from_iter, Connection, OptionalExtension};
 
 use crate::store::dialect::{ChangeEntry, ClientState, ReadTx, Refusal, Savepoint, WriteTx};
+use crate::store::push::RuledWrite;
 use crate::store::ruled::{RowView, WriteCheck};
 use crate::store::sqlite_sql as text;
 use crate::store::table::Table;
@@ -173,8 +174,14 @@ impl WriteTx for Sqlite<'_> {
             .exists(params_from_iter(values))?)
     }
 
-    async fn savepoint(&mut self, step: Savepoint) -> Result<(), StoreError> {
-        Ok(self.0.execute_batch(step.sql())?)
+    async fn apply_judged(
+        &mut self,
+        write: &RuledWrite<'_, Kind>,
+    ) -> Result<Option<Refusal>, StoreError> {
+        self.0.execute_batch(Savepoint::OPEN)?;
+        let refusal = write.run(self).await?;
+        self.0.execute_batch(Savepoint::close(refusal.is_none()))?;
+        Ok(refusal)
     }
 
     async fn store_refusal(
