@@ -4,11 +4,12 @@
 // however it ended): workerd, its child, would outlive a plain kill. For the native tests that sync replicas through it, and for
 // trying it without a Cloudflare account. The module must be built (bash primary-do/build.sh).
 //
-//   node primary-do/serve.mjs --schema FILE [--rules FILE] [--listen 127.0.0.1:0] [--persist DIR] (--no-auth | OUTPOST_SECRET=...)
+//   node primary-do/serve.mjs --schema FILE [--rules FILE] [--listen 127.0.0.1:0] [--persist DIR] [--test-routes] (--no-auth | OUTPOST_SECRET=...)
 //
 // --persist keeps the objects' storage in DIR, so a restart on it keeps every database. --rules
 // gives the sync rules as the OUTPOST_RULES binding (docs/RULES.md); like the server's, it needs
-// tokens.
+// tokens. --test-routes serves js/test-routes.js, the Worker with the routes the native tests
+// reach the objects' storage by (tests/native/src/durable.rs); never deployed.
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -23,6 +24,7 @@ const { values } = parseArgs({
     listen: { type: "string", default: "127.0.0.1:0" },
     persist: { type: "string" },
     "no-auth": { type: "boolean", default: false },
+    "test-routes": { type: "boolean", default: false },
   },
 });
 if (!values.schema) throw new Error("--schema FILE is required");
@@ -40,7 +42,7 @@ const mf = new Miniflare({
   host,
   port: Number(port),
   modules: true,
-  scriptPath: join(here, "js/index.js"),
+  scriptPath: join(here, values["test-routes"] ? "js/test-routes.js" : "js/index.js"),
   modulesRoot: here,
   modulesRules: [
     { type: "ESModule", include: ["**/*.js"] },

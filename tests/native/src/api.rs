@@ -166,7 +166,7 @@ pub(crate) fn answers_health(url: &str) -> bool {
 
 /// One agent for the requests no replica makes: every status is an answer, and `OPTIONS` may
 /// be sent without a body.
-fn agent() -> &'static ureq::Agent {
+pub(crate) fn agent() -> &'static ureq::Agent {
     static AGENT: OnceLock<ureq::Agent> = OnceLock::new();
     AGENT.get_or_init(|| {
         ureq::Agent::config_builder()

@@ -3,16 +3,19 @@
 //!
 //! # Layout
 //!
-//! - [`primary`]: [`TestPrimary`], the real `outpost-primary` on a background thread, on the
-//!   SQLite or the Postgres store ([`Backend`]), the only way these tests start one in-process;
-//!   stop and start it again on the same data, read its state and write behind its back.
+//! - [`primary`]: [`TestPrimary`], the only way these tests start a primary: the real
+//!   `outpost-primary` on a background thread, on the SQLite or the Postgres store, or the
+//!   Durable Object primary in workerd ([`Backend`]); stop and start it again on the same data,
+//!   read its state and write behind its back.
 //! - [`postgres`]: a throwaway PostgreSQL server (scripts/postgres.sh) and a fresh database on it
 //!   per primary.
 //! - [`http`]: [`HttpTransport`], a native `Transport` with `ureq`, and raw requests for tests
 //!   that send what no replica would.
 //! - [`api`]: [`Api`], a JSON client of the primary's HTTP API (status and JSON answers), and
 //!   GETs for health, static files and CORS.
-//! - [`dump`]: [`Dump`], a database's whole state on either store, for "nothing changed" checks.
+//! - [`durable`]: the Durable Object primary (`node primary-do/serve.mjs`) as a store of
+//!   [`TestPrimary`], and what the kit reaches its objects by.
+//! - [`dump`]: [`Dump`], a database's whole state on any store, for "nothing changed" checks.
 //! - [`todos`]: the schema the primary's HTTP tests share, in both dialects.
 //! - [`team`]: the team app of docs/RULES.md: its schema and sync rules.
 //! - [`command`]: [`ServingCommand`], the `outpost-primary` command serving in a child process.
@@ -25,6 +28,7 @@
 pub mod api;
 pub mod command;
 pub mod dump;
+pub mod durable;
 pub mod faults;
 pub mod http;
 pub mod postgres;

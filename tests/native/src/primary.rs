@@ -1,6 +1,7 @@
 //! The real `outpost-primary`, served on 127.0.0.1:0 from a background thread with its own tokio
 //! runtime, on either store: SQLite files in a temporary data directory, or a fresh database on
-//! a throwaway PostgreSQL server. This is how every test starts a primary in-process. It can be
+//! a throwaway PostgreSQL server. This is how every test starts a primary in-process. Or the
+//! Durable Object primary, `node primary-do/serve.mjs` in workerd ([`crate::durable`]). It can be
 //! stopped and started again on the same data, as a deployed primary restarts, and on Postgres a
 //! second instance can serve the same data; transports follow it through a shared [`Endpoint`].
 //! Tests read the primary's state and write behind its back through [`TestPrimary::rows`],
@@ -22,7 +23,9 @@ use tempfile::TempDir;
 use tokio::sync::oneshot;
 
 use crate::dump::Dump;
+use crate::durable::{self, DurableObjects};
 use crate::postgres::{PgDatabase, SqlError};
+use crate::ServingCommand;
 
 /// Where the primary answers now. While it is down this points at a port nothing listens on, so
 /// a request fails as a real one would, and never reaches another test's server that happened
@@ -59,6 +62,8 @@ pub enum Backend {
     Sqlite,
     /// One schema per database name in PostgreSQL (`--store postgres://…`, docs/POSTGRES.md).
     Postgres,
+    /// One Durable Object per database name, in workerd (primary-do/, docs/DURABLE_OBJECT.md).
+    Durable,
 }
 
 /// Why a primary did not start serving.
@@ -85,6 +90,7 @@ impl fmt::Display for StartFailure {
 enum Store {
     Sqlite(TempDir),
     Postgres(Arc<PgDatabase>),
+    Durable(DurableObjects),
 }
 
 pub struct TestPrimary {
@@ -94,11 +100,19 @@ pub struct TestPrimary {
     databases: Option<Vec<String>>,
     static_dir: Option<PathBuf>,
     rules: Option<Rules>,
+    /// The rules file's text, which `serve.mjs --rules` reads.
+    rules_text: Option<String>,
     endpoint: Endpoint,
     running: Option<Running>,
 }
 
-struct Running {
+enum Running {
+    InProcess(InProcess),
+    /// The Durable Object primary's runtime, a child process.
+    Command(ServingCommand),
+}
+
+struct InProcess {
     stop: oneshot::Sender<()>,
     thread: JoinHandle<()>,
     /// Where the server thread reports a failure after it started; read when it stops.
@@ -134,6 +148,7 @@ impl TestPrimary {
         let store = match backend {
             Backend::Sqlite => Store::Sqlite(crate::scratch_dir()),
             Backend::Postgres => Store::Postgres(Arc::new(PgDatabase::fresh())),
+            Backend::Durable => Store::Durable(DurableObjects::fresh()),
         };
         TestPrimary {
             store,
@@ -142,6 +157,7 @@ impl TestPrimary {
             databases: None,
             static_dir: None,
             rules: None,
+            rules_text: None,
             endpoint: Endpoint(Arc::new(Mutex::new(NOWHERE.to_owned()))),
             running: None,
         }
@@ -152,6 +168,7 @@ impl TestPrimary {
     pub fn with_rules(mut self, text: &str) -> TestPrimary {
         let rules = Rules::parse(text, "rules.txt").unwrap_or_else(|e| panic!("{e}"));
         self.rules = Some(rules);
+        self.rules_text = Some(text.to_owned());
         self
     }
 
@@ -186,6 +203,7 @@ impl TestPrimary {
             databases: self.databases.clone(),
             static_dir: self.static_dir.clone(),
             rules: self.rules.clone(),
+            rules_text: self.rules_text.clone(),
             endpoint: Endpoint(Arc::new(Mutex::new(NOWHERE.to_owned()))),
             running: None,
         }
@@ -196,6 +214,7 @@ impl TestPrimary {
         match self.store {
             Store::Sqlite(_) => Backend::Sqlite,
             Store::Postgres(_) => Backend::Postgres,
+            Store::Durable(_) => Backend::Durable,
         }
     }
 
@@ -217,6 +236,17 @@ impl TestPrimary {
                 PathBuf::from("unused-with-postgres"),
                 Some(db.url().to_owned()),
             ),
+            Store::Durable(objects) => {
+                assert!(
+                    self.databases.is_none() && self.static_dir.is_none(),
+                    "a Durable Object namespace has an object for every name, and no files"
+                );
+                let rules = self.rules_text.as_deref();
+                let serving = objects.serve(&self.schema_sql, &self.auth, rules);
+                self.endpoint.set(serving.url());
+                self.running = Some(Running::Command(serving));
+                return Ok(());
+            }
         };
         // As `outpost-primary` allows `/query` on Postgres: only without auth.
         let allow_queries = matches!(self.auth, Auth::None);
@@ -309,19 +339,22 @@ impl TestPrimary {
             std::thread::sleep(Duration::from_millis(5));
         }
         self.endpoint.set(&url);
-        self.running = Some(Running {
+        self.running = Some(Running::InProcess(InProcess {
             stop,
             thread,
             events: Mutex::new(events),
-        });
+        }));
         Ok(())
     }
 
     /// Stop serving and wait until the server has let go of its databases.
     pub fn stop(&mut self) {
         self.endpoint.set(NOWHERE);
-        let Some(running) = self.running.take() else {
-            return;
+        let running = match self.running.take() {
+            None => return,
+            // Dropped, it closes the runtime's stdin, and waits until it has stopped.
+            Some(Running::Command(serving)) => return drop(serving),
+            Some(Running::InProcess(running)) => running,
         };
         let _ = running.stop.send(());
         let finished = running.thread.join();
@@ -362,6 +395,7 @@ impl TestPrimary {
         match &self.store {
             Store::Sqlite(_) => self.database_path(name).exists(),
             Store::Postgres(db) => db.has_database(name),
+            Store::Durable(_) => !durable::tables(&self.running_url(), name).is_empty(),
         }
     }
 
@@ -370,6 +404,7 @@ impl TestPrimary {
         match &self.store {
             Store::Sqlite(_) => read_rows(&self.open_read_only(name), sql),
             Store::Postgres(db) => db.rows(name, sql),
+            Store::Durable(_) => durable::rows(&self.running_url(), name, sql),
         }
     }
 
@@ -379,11 +414,13 @@ impl TestPrimary {
         match &self.store {
             Store::Sqlite(_) => Dump::of_sqlite(&self.open_read_only(name)),
             Store::Postgres(db) => db.dump(name),
+            Store::Durable(_) => durable::dump(&self.running_url(), name),
         }
     }
 
     /// Run one statement on database `name` behind the server's back, as a backend job or a SQL
-    /// shell would, whether or not the server runs; answers the rows it changed. Parameters are
+    /// shell would, whether or not the server runs (the Durable Object's only while it runs: the
+    /// app's Worker code writes through the object); answers the rows it changed. Parameters are
     /// `$1`, `$2`…, which both dialects read (SQLite as named parameters).
     pub fn execute(&self, name: &str, sql: &str, params: &[Value]) -> Result<u64, SqlError> {
         match &self.store {
@@ -399,6 +436,24 @@ impl TestPrimary {
                 Ok(stmt.execute(named.as_slice())? as u64)
             }
             Store::Postgres(db) => db.execute(name, sql, params),
+            Store::Durable(_) => durable::write(&self.running_url(), name, sql, params),
+        }
+    }
+
+    /// The URL of the running Durable Object primary: its storage is reached only through it.
+    fn running_url(&self) -> String {
+        assert!(
+            self.is_running(),
+            "the Durable Object primary is down: its storage is reached through the object"
+        );
+        self.url()
+    }
+
+    /// The Durable Object primary's storage, for backups.
+    pub(crate) fn durable_objects(&self) -> &DurableObjects {
+        match &self.store {
+            Store::Durable(objects) => objects,
+            _ => panic!("this primary is not the Durable Object primary"),
         }
     }
 
@@ -407,7 +462,7 @@ impl TestPrimary {
     pub fn postgres(&self) -> &PgDatabase {
         match &self.store {
             Store::Postgres(db) => db,
-            Store::Sqlite(_) => panic!("this primary keeps its data in SQLite files"),
+            _ => panic!("this primary does not keep its data in Postgres"),
         }
     }
 
@@ -415,7 +470,7 @@ impl TestPrimary {
     pub fn data_dir(&self) -> PathBuf {
         match &self.store {
             Store::Sqlite(dir) => dir.path().join("data"),
-            Store::Postgres(_) => panic!("the Postgres store has no data directory"),
+            _ => panic!("only the SQLite store has a data directory"),
         }
     }
 

@@ -1,7 +1,9 @@
-//! Backups of a primary's database and restores from them, as an operator makes them on either
-//! store: a consistent copy of the SQLite file (`VACUUM INTO`, safe while the server writes), or
-//! `pg_dump` of the database's Postgres schema. A restore stops the primary, puts the copy back
-//! and starts it again: a restarted primary starts a new epoch, which is how replicas tell.
+//! Backups of a primary's database and restores from them, as an operator makes them on each
+//! store: a consistent copy of the SQLite file (`VACUUM INTO`, safe while the server writes),
+//! `pg_dump` of the database's Postgres schema, or a copy of the Durable Objects' storage taken
+//! while their runtime is stopped (every object's: the tests that restore have one database). A
+//! restore stops the primary, puts the copy back and starts it again: a restarted primary starts
+//! a new epoch, which is how replicas tell.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -14,14 +16,15 @@ use crate::primary::{Backend, TestPrimary};
 /// One copy of database `name`, taken at some point of the primary's history.
 pub struct PrimaryBackup {
     name: String,
-    /// The SQLite file, or the `pg_dump` archive.
+    /// The SQLite file, the `pg_dump` archive, or the folder of the objects' storage.
     file: PathBuf,
     _dir: TempDir,
 }
 
 impl TestPrimary {
-    /// A consistent copy of database `name` as it is now, whether or not the server runs.
-    pub fn backup(&self, name: &str) -> PrimaryBackup {
+    /// A consistent copy of database `name` as it is now, whether or not the server runs. The
+    /// Durable Object primary is stopped for it, and started again if it ran.
+    pub fn backup(&mut self, name: &str) -> PrimaryBackup {
         let dir = crate::scratch_dir();
         let file = dir.path().join(format!("{name}.backup"));
         match self.backend() {
@@ -36,6 +39,14 @@ impl TestPrimary {
                     .args(["--format=custom", "--no-owner", "--file", out])
                     .args(["--schema", &schema_name(name)])
                     .args(["--dbname", self.postgres().url()]));
+            }
+            Backend::Durable => {
+                let was_running = self.is_running();
+                self.stop();
+                self.durable_objects().copy_storage(&file);
+                if was_running {
+                    self.start_again();
+                }
             }
         }
         PrimaryBackup {
@@ -69,6 +80,7 @@ impl TestPrimary {
                     .args(["--dbname", self.postgres().url()])
                     .arg(&backup.file));
             }
+            Backend::Durable => self.durable_objects().restore_storage(&backup.file),
         }
         self.start_again();
     }

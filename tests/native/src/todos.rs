@@ -21,10 +21,10 @@ CREATE TABLE tags(todo text NOT NULL, tag text NOT NULL, PRIMARY KEY(todo, tag))
 CREATE TABLE notes(id bigint PRIMARY KEY, body bytea);
 ";
 
-/// The schema in `backend`'s dialect.
+/// The schema in `backend`'s dialect (the Durable Object's storage is SQLite).
 pub fn schema(backend: Backend) -> &'static str {
     match backend {
-        Backend::Sqlite => SCHEMA,
+        Backend::Sqlite | Backend::Durable => SCHEMA,
         Backend::Postgres => PG_SCHEMA,
     }
 }

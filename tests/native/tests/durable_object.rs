@@ -4,10 +4,10 @@
 //! every acknowledged write kept across a restart of the runtime on its persisted storage.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::OnceLock;
 
 use outpost::Value;
+use outpost_primary::Auth;
+use outpost_tests::durable::serve_command;
 use outpost_tests::replica::{text, Replica};
 use outpost_tests::{Endpoint, HttpTransport, ServingCommand};
 
@@ -15,40 +15,10 @@ const TODOS: &str =
     "CREATE TABLE todos(id TEXT PRIMARY KEY, title TEXT, done INTEGER NOT NULL DEFAULT 0, note TEXT)";
 const ALL_TODOS: &str = "SELECT id, title, done, note FROM todos ORDER BY id";
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// The module, built once for every test here when its sources are newer than it.
-fn built() {
-    static BUILT: OnceLock<()> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        let status = Command::new("bash")
-            .args([
-                "-c",
-                "source scripts/lib/ensure-built.sh && ensure_primary_do_built",
-            ])
-            .current_dir(root())
-            .status()
-            .expect("run bash");
-        assert!(status.success(), "primary-do/build.sh failed");
-    });
-}
-
-/// The Durable Object primary without tokens, its objects' storage in `persist`.
+/// The Durable Object primary without tokens, its objects' storage in `persist`, as an operator
+/// starts it (without the kit's routes).
 fn serve(schema: &Path, persist: &Path) -> ServingCommand {
-    built();
-    let mut command = Command::new("node");
-    command
-        .current_dir(root())
-        .env("XDG_CONFIG_HOME", root().join(".config"))
-        .arg("primary-do/serve.mjs")
-        .arg("--schema")
-        .arg(schema)
-        .arg("--persist")
-        .arg(persist)
-        .arg("--no-auth");
-    ServingCommand::spawn_stopped_by_stdin(command)
+    ServingCommand::spawn_stopped_by_stdin(serve_command(schema, persist, &Auth::None, false))
 }
 
 fn transport(primary: &ServingCommand) -> HttpTransport {

@@ -25,7 +25,7 @@ const V2: [&str; 4] = [
 /// The primary's schema, v1 or v2, in the store's dialect.
 fn primary_schema(store: Backend, v2: bool) -> String {
     let (text_type, int_type) = match store {
-        Backend::Sqlite => ("TEXT", "INTEGER"),
+        Backend::Sqlite | Backend::Durable => ("TEXT", "INTEGER"),
         Backend::Postgres => ("text", "bigint"),
     };
     let mut schema = format!(

@@ -12,7 +12,7 @@ const V1_PG: &str = "CREATE TABLE todos(id text PRIMARY KEY, title text NOT NULL
 
 fn v1(store: Backend) -> &'static str {
     match store {
-        Backend::Sqlite => V1_SQLITE,
+        Backend::Sqlite | Backend::Durable => V1_SQLITE,
         Backend::Postgres => V1_PG,
     }
 }
@@ -42,7 +42,7 @@ fn an_existing_database_gains_the_new_column_and_table(store: Backend) {
     app.push("c1", json!([insert(1, "a", json!({"title": "before"}))]));
 
     let (text_type, id_type) = match store {
-        Backend::Sqlite => ("TEXT", "TEXT"),
+        Backend::Sqlite | Backend::Durable => ("TEXT", "TEXT"),
         Backend::Postgres => ("text", "text"),
     };
     primary.set_schema(&with_steps(
@@ -86,7 +86,7 @@ fn an_existing_database_gains_the_new_column_and_table(store: Backend) {
     let data = |primary: &TestPrimary| {
         let dump = primary.dump("app").without("_outpost_epochs");
         match store {
-            Backend::Sqlite => dump.without("sqlite_sequence"),
+            Backend::Sqlite | Backend::Durable => dump.without("sqlite_sequence"),
             Backend::Postgres => dump,
         }
     };

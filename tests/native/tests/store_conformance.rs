@@ -1,7 +1,8 @@
-//! The primary's behaviour over HTTP, written once and held by both stores: every test in
-//! `conformance/` runs on the SQLite store and on the Postgres store, as `<test>::sqlite` and
-//! `<test>::postgres` (`cargo test -p outpost-tests --test store_conformance postgres`). What
-//! only one store has is tested on that store alone, beside the rest.
+//! The primary's behaviour over HTTP, written once and held by every store: each test in
+//! `conformance/` runs on the SQLite store, the Postgres store and the Durable Object primary
+//! (primary-do/, in workerd), as `<test>::sqlite`, `<test>::postgres` and `<test>::durable`
+//! (`cargo test -p outpost-tests --test store_conformance durable`). What only one store has is
+//! tested on that store alone, beside the rest.
 //!
 //! - `push_pull`: exactly-once pushes, rejections that do not block a batch, drops, tombstones,
 //!   paging and read-only queries.
@@ -10,23 +11,44 @@
 //! - `rules`: sync rules: users see and write only what the rules allow, moving in and out.
 //! - `schemas`: what each store refuses at start, and Postgres' type mapping.
 //! - `subsets`: a replica syncing some rows of a table, and changing which, within the rules.
+//!
+//! What the Durable Object primary does not run, by design: the refusals of a schema at start
+//! (`schemas`), since an object opens its store on the first request for its database, not when
+//! the runtime starts, and answers that request with the refusal; Postgres' type mapping; and
+//! `--databases`, since a namespace has an object for every name (its refusals run without the
+//! `UNKNOWN_DATABASE` case). Sync rules and subsets (`rules`, `subsets`) are on two stores until
+//! the Durable Object primary has them: `on_every_store!` there adds it.
 
-/// Expand each `fn name(store: Backend)` into a test per store.
+/// Expand each `fn name(store: Backend)` into a test per store: `name::sqlite`, `name::postgres`
+/// and `name::durable`.
+macro_rules! on_every_store {
+    ($($test:ident),* $(,)?) => {
+        on_stores!((sqlite Sqlite, postgres Postgres, durable Durable) $($test),*);
+    };
+}
+
+/// The same on the two servers' stores, SQLite and Postgres: for what the Durable Object
+/// primary does not have (yet).
 macro_rules! on_both_stores {
     ($($test:ident),* $(,)?) => {
-        $(
-            mod $test {
-                #[test]
-                fn sqlite() {
-                    super::$test(outpost_tests::Backend::Sqlite)
-                }
+        on_stores!((sqlite Sqlite, postgres Postgres) $($test),*);
+    };
+}
 
+/// A module per test, with a test per store of the list.
+macro_rules! on_stores {
+    ($stores:tt $($test:ident),*) => {
+        $(on_stores!(@one $test $stores);)*
+    };
+    (@one $test:ident ($($store:ident $backend:ident),*)) => {
+        mod $test {
+            $(
                 #[test]
-                fn postgres() {
-                    super::$test(outpost_tests::Backend::Postgres)
+                fn $store() {
+                    super::$test(outpost_tests::Backend::$backend)
                 }
-            }
-        )*
+            )*
+        }
     };
 }
 

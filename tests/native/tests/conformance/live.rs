@@ -11,7 +11,7 @@ use serde_json::{json, Value as Json};
 
 use super::{primary, v1_pull};
 
-on_both_stores!(
+on_every_store!(
     a_waiting_pull_wakes_soon_after_a_push,
     a_waiting_pull_with_nothing_new_answers_empty_at_its_deadline,
     writes_made_behind_the_servers_back_reach_pulls,

@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::{primary, rejection_codes, rows, v1_pull};
 
-on_both_stores!(
+on_every_store!(
     pushed_rows_come_back_in_a_pull_and_a_retry_resends_them,
     a_retried_batch_is_applied_once,
     concurrent_pushes_of_many_clients_are_each_applied_once,
@@ -382,7 +382,7 @@ fn query_reads_but_never_writes(store: Backend) {
     app.push("c1", json!([insert_todo(1, "a", "first")]));
     // `/query` speaks the store's dialect, placeholders included.
     let sql = match store {
-        Backend::Sqlite => "SELECT title, ?1 AS n FROM todos WHERE id = ?2",
+        Backend::Sqlite | Backend::Durable => "SELECT title, ?1 AS n FROM todos WHERE id = ?2",
         Backend::Postgres => "SELECT title, $1::bigint AS n FROM todos WHERE id = $2",
     };
     assert_eq!(

@@ -256,7 +256,7 @@ fn every_refusal_has_its_code_and_changes_nothing(store: Backend) {
     // With tokens, a Postgres primary answers no queries, since one could name another
     // database's schema (docs/POSTGRES.md); SQLite keeps each database in its own file.
     cases.push(match store {
-        Backend::Sqlite => (
+        Backend::Sqlite | Backend::Durable => (
             app.clone(),
             "query",
             body(json!({"v": 1, "sql": "DELETE FROM todos"})),

@@ -16,7 +16,7 @@ on_both_stores!(a_schema_the_store_cannot_carry_is_refused_at_start);
 fn a_schema_the_store_cannot_carry_is_refused_at_start(store: Backend) {
     let mut cases = vec![("CREATE TABLE broken(", "migration 1 (schema) failed")];
     match store {
-        Backend::Sqlite => cases.extend([
+        Backend::Sqlite | Backend::Durable => cases.extend([
             (
                 "CREATE TABLE ok(id INTEGER PRIMARY KEY); CREATE TABLE events(at TEXT, what TEXT);",
                 "events has no declared PRIMARY KEY",
@@ -46,7 +46,7 @@ fn a_schema_the_store_cannot_carry_is_refused_at_start(store: Backend) {
         assert!(!primary.is_running());
         // The check is a dry run: it leaves nothing behind.
         match store {
-            Backend::Sqlite => {
+            Backend::Sqlite | Backend::Durable => {
                 let left: Vec<_> = std::fs::read_dir(primary.data_dir())
                     .map(|files| files.map(|f| f.unwrap().file_name()).collect())
                     .unwrap_or_default();

@@ -115,15 +115,16 @@ BEGIN
 END $$;
 ";
 
-/// The primary's schema on `backend`: the tables, `audit` and the triggers that fill it.
+/// The primary's schema on `backend`: the tables, `audit` and the triggers that fill it. The
+/// Durable Object's storage is SQLite.
 pub fn primary(backend: Backend) -> String {
     let mut sql = match backend {
-        Backend::Sqlite => SQLITE_PRIMARY.to_owned(),
+        Backend::Sqlite | Backend::Durable => SQLITE_PRIMARY.to_owned(),
         Backend::Postgres => POSTGRES_PRIMARY.to_owned(),
     };
     for table in TABLES {
         sql += &match backend {
-            Backend::Sqlite => sqlite_audit(table),
+            Backend::Sqlite | Backend::Durable => sqlite_audit(table),
             Backend::Postgres => {
                 let args: Vec<String> = table.key.iter().map(|c| format!("'{c}'")).collect();
                 format!(
