@@ -141,7 +141,12 @@ export default {
     }
     const path = new URL(request.url).pathname;
     const reply = take(route(request.method, path, authorization(request), secret));
-    if (!reply.database) return respond(reply);
+    if (!reply.database) {
+      // Read the body all the same: workerd closes a connection whose request body was left
+      // unread, and a client's next request on it (kept alive) would fail.
+      await request.arrayBuffer();
+      return respond(reply);
+    }
     const object = env.OUTPOST_PRIMARY.get(env.OUTPOST_PRIMARY.idFromName(reply.database));
     return object.fetch(request);
   },

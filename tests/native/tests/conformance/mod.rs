@@ -23,12 +23,16 @@ pub fn primary(store: Backend) -> TestPrimary {
     TestPrimary::start_on(store, todos::schema(store), Auth::None)
 }
 
-/// A primary that needs tokens and serves only `app` and `other`, with todo `a` in `app`
-/// already; answers it and a client of `app` holding a token for `app`.
+/// A primary that needs tokens and serves only `app` and `other` (any database, on the Durable
+/// Object primary), with todo `a` in `app` already; answers it and a client of `app` holding a
+/// token for `app`.
 pub fn guarded_primary(store: Backend) -> (TestPrimary, Api) {
-    let primary = TestPrimary::new(store, todos::schema(store), Auth::Secret(SECRET.to_vec()))
-        .with_databases(&["app", "other"])
-        .started();
+    let primary = TestPrimary::new(store, todos::schema(store), Auth::Secret(SECRET.to_vec()));
+    let primary = match store {
+        Backend::Durable => primary,
+        _ => primary.with_databases(&["app", "other"]),
+    }
+    .started();
     let token = mint_token(SECRET, "alice", "app", Duration::from_secs(600));
     let app = primary.api("app").with_token(&token);
     app.push("c0", serde_json::json!([insert_todo(1, "a", "existing")]));
