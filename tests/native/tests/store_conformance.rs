@@ -16,8 +16,8 @@
 //! (`schemas`), since an object opens its store on the first request for its database, not when
 //! the runtime starts, and answers that request with the refusal; Postgres' type mapping; and
 //! `--databases`, since a namespace has an object for every name (its refusals run without the
-//! `UNKNOWN_DATABASE` case). Sync rules and subsets (`rules`, `subsets`) are on two stores until
-//! the Durable Object primary has them: `on_every_store!` there adds it.
+//! `UNKNOWN_DATABASE` case). A bad rules file (`rules`) stops the server before it listens; the
+//! Durable Object primary answers every request with the same refusal instead.
 
 /// Expand each `fn name(store: Backend)` into a test per store: `name::sqlite`, `name::postgres`
 /// and `name::durable`.

@@ -21,7 +21,7 @@ use outpost_tests::{Backend, HttpTransport, Replica, Rng, TestPrimary};
 
 use super::SECRET;
 
-on_both_stores!(
+on_every_store!(
     users_see_and_write_only_what_the_rules_allow,
     a_refused_write_is_put_back_and_never_blocks_the_queue,
     a_bad_rules_file_stops_the_primary_naming_the_line,
@@ -630,12 +630,39 @@ fn a_bad_rules_file_stops_the_primary_naming_the_line(store: Backend) {
         ),
     ];
     for (text, said) in cases {
-        let mut primary =
-            TestPrimary::new(store, team::SCHEMA, Auth::Secret(SECRET.to_vec())).with_rules(text);
-        let error = primary
-            .try_start_again()
-            .expect_err("the primary refused")
-            .to_string();
+        let error = refusal_of_rules(store, text);
         assert!(error.contains(said), "{text:?}: {error}");
     }
+}
+
+/// Why a primary with rules `text` will not serve. The server refuses to start. A Durable Object
+/// primary starts, and each object, which opens its store on the first request for its database,
+/// answers every request with the refusal; it names its `OUTPOST_RULES` binding where the server
+/// names the file (here `rules.txt`).
+fn refusal_of_rules(store: Backend, text: &str) -> String {
+    let mut primary =
+        TestPrimary::new(store, team::SCHEMA, Auth::Secret(SECRET.to_vec())).with_rules(text);
+    if store != Backend::Durable {
+        let error = primary.try_start_again().expect_err("the primary refused");
+        return error.to_string();
+    }
+    primary.try_start_again().expect("the runtime starts");
+    let api = primary.api("app").with_token(&token("ann"));
+    let pull = serde_json::json!({"v": 2, "tables": ["tasks"], "cursor": 0});
+    let push = serde_json::json!({"v": 2, "clientId": "c", "lastSeq": 1, "mutations": [
+        {"seq": 1, "table": "tasks", "op": "delete", "key": ["t"], "columns": {}}
+    ]});
+    let mut said = None;
+    for (endpoint, body) in [("pull", pull), ("push", push)] {
+        let (status, answer) = api.post(endpoint, &body);
+        assert_eq!(
+            (status, answer["error"]["code"].as_str()),
+            (500, Some("INTERNAL")),
+            "{endpoint}: {answer}"
+        );
+        let message = answer["error"]["message"].as_str().unwrap_or_default();
+        assert_eq!(said.get_or_insert_with(|| message.to_owned()), message);
+    }
+    said.unwrap_or_default()
+        .replace("OUTPOST_RULES:", "rules.txt:")
 }

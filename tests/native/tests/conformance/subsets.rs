@@ -15,7 +15,7 @@ use serde_json::json;
 
 use super::SECRET;
 
-on_both_stores!(
+on_every_store!(
     a_replica_syncs_its_subset_and_changes_it_without_pulling_again,
     a_subset_narrows_what_the_rules_allow_and_never_widens_it,
     a_bad_subset_is_refused_and_changes_nothing,
