@@ -12,6 +12,7 @@ import { fileURLToPath } from "node:url";
 import { createRequire } from "node:module";
 import { chromium } from "playwright-core";
 import { startServer } from "./server.mjs";
+import { withRegularProfile } from "./profile.mjs";
 import { measureSizes } from "./sizes.mjs";
 import { writeReport } from "./report.mjs";
 import { rulesRuns } from "./rules-pull.mjs";
@@ -114,7 +115,7 @@ async function main() {
       primary = await startPrimary();
       results.versions.primary = primary.version;
     }
-    if (phases.has("sync")) results.sync = await phase("sync", () => syncRuns(page, primary.url, phase));
+    if (phases.has("sync")) results.sync = await phase("sync", () => withRegularProfile({ serverUrl: server.url, chromiumOptions, log }, (regularPage) => syncRuns(page, regularPage, primary.url, phase)));
     if (phases.has("visible")) {
       results.visible = await phase("visible", async () => ({
         browser: await visibleRuns({ serverUrl: server.url, incognitoPage: page, primaryUrl: primary.url, chromiumOptions, runs: SYNC_RUNS, samples: VISIBLE_SAMPLES, log }),
@@ -228,11 +229,16 @@ async function mainThreadRuns(page) {
   };
 }
 
-async function syncRuns(page, primaryUrl, phase) {
+async function syncRuns(page, regularPage, primaryUrl, phase) {
   const db = (name) => `${primaryUrl}/v1/db/${name}`;
   const inBrowser = (message) => page.evaluate((m) => window.bench.sync(m), message);
+  const inRegular = (message) => regularPage.evaluate((m) => window.bench.sync(m), message);
   const native = (...args) => JSON.parse(execFileSync(nativeBin, args.map(String), { encoding: "utf8", maxBuffer: 1 << 24 }));
-  const out = { browser: { push10k: [], push100k: [], pull100k: [] }, native: { push10k: [], push100k: [], pull100k: [], pullFloor: [] } };
+  const out = {
+    browser: { push10k: [], push100k: [], pull100k: [] },
+    regular: { push100k: [], pull100k: [] },
+    native: { push10k: [], push100k: [], pull100k: [], pullFloor: [] },
+  };
 
   for (let r = 0; r < SYNC_RUNS; r++) {
     out.browser.push10k.push(await inBrowser({ mode: "push", url: db(`bp10k-${r}`), name: `bp10k-${r}`, rows: 10_000 }));
@@ -241,11 +247,13 @@ async function syncRuns(page, primaryUrl, phase) {
     out.native.push100k.push(native("push", primaryUrl, `np100k-${r}`, 100_000));
     // Pull the 100,000 rows pushed above into empty replicas.
     out.browser.pull100k.push(await inBrowser({ mode: "pull", url: db(`bp100k-${r}`), name: `bpull-${r}`, expected: 100_000 }));
+    out.regular.push100k.push(await inRegular({ mode: "push", url: db(`rp100k-${r}`), name: `rp100k-${r}`, rows: 100_000 }));
+    out.regular.pull100k.push(await inRegular({ mode: "pull", url: db(`bp100k-${r}`), name: `rpull-${r}`, expected: 100_000 }));
     out.native.pull100k.push(native("pull", primaryUrl, `np100k-${r}`, 100_000));
     // The floor of both pulls: the same pages, fetched and decoded but not applied.
     out.native.pullFloor.push(native("pull-floor", primaryUrl, `np100k-${r}`, 100_000));
     log(`sync run ${r + 1}/${SYNC_RUNS}: push 100k browser ${Math.round(out.browser.push100k.at(-1).rowsPerSec)} / native ${Math.round(out.native.push100k.at(-1).rowsPerSec)} rows/s; ` +
-      `pull 100k browser ${Math.round(out.browser.pull100k.at(-1).rowsPerSec)} / native ${Math.round(out.native.pull100k.at(-1).rowsPerSec)} rows/s`);
+      `pull 100k browser ${Math.round(out.browser.pull100k.at(-1).rowsPerSec)} (regular profile ${Math.round(out.regular.pull100k.at(-1).rowsPerSec)}) / native ${Math.round(out.native.pull100k.at(-1).rowsPerSec)} rows/s`);
   }
   out.native.concurrent = await phase("sync.concurrent", () => native("concurrent", primaryUrl, "concurrent", 50, 10, 10));
   log(`50 clients: ${Math.round(out.native.concurrent?.mutationsPerSec)} mutations/s, request p99 ${out.native.concurrent?.requestMs.p99.toFixed(1)} ms`);
@@ -259,6 +267,8 @@ async function syncRuns(page, primaryUrl, phase) {
     browserPush10kRowsPerSec: rate(out.browser.push10k),
     browserPush100kRowsPerSec: rate(out.browser.push100k),
     browserPull100kRowsPerSec: rate(out.browser.pull100k),
+    regularPush100kRowsPerSec: rate(out.regular.push100k),
+    regularPull100kRowsPerSec: rate(out.regular.pull100k),
     nativePush10kRowsPerSec: rate(out.native.push10k),
     nativePush100kRowsPerSec: rate(out.native.push100k),
     nativePull100kRowsPerSec: rate(out.native.pull100k),

@@ -5,11 +5,8 @@
 //              every write() of the VFS is a cross-process call (pessimistic; the earlier figures).
 // With BENCH_VISIBLE_BEFORE=dir, a second package build is served at /pkg-before/ and measured
 // in the same run, runs alternating the builds, so that a change is judged against its "before".
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { chromium } from "playwright-core";
 import { summarise } from "./browser/workloads.js";
+import { withRegularProfile } from "./profile.mjs";
 
 export const BEFORE_MOUNT = "/pkg-before/";
 
@@ -26,13 +23,7 @@ export function visibleBuilds() {
  * rounds are pooled for the percentiles.
  */
 export async function visibleRuns({ serverUrl, incognitoPage, primaryUrl, chromiumOptions, runs, samples, log }) {
-  const profileDir = mkdtempSync(join(tmpdir(), "outpost-bench-profile-"));
-  const regular = await chromium.launchPersistentContext(profileDir, chromiumOptions);
-  try {
-    const regularPage = regular.pages()[0] ?? (await regular.newPage());
-    regularPage.on("pageerror", (e) => log("page error (regular profile):", e.message));
-    await regularPage.goto(`${serverUrl}/bench/index.html`);
-    await regularPage.waitForFunction(() => window.benchReady === true);
+  return withRegularProfile({ serverUrl, chromiumOptions, log }, async (regularPage) => {
     const profiles = [
       { id: "regular", page: regularPage },
       { id: "incognito", page: incognitoPage },
@@ -74,8 +65,5 @@ export async function visibleRuns({ serverUrl, incognitoPage, primaryUrl, chromi
       }
     }
     return out;
-  } finally {
-    await regular.close().catch(() => {});
-    rmSync(profileDir, { recursive: true, force: true });
-  }
+  });
 }
