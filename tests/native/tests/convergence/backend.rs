@@ -1,6 +1,7 @@
 //! A backend job of the app writing straight to the primary's store (SQL both dialects read),
-//! whether or not the server runs: its writes reach every replica through the primary's own
-//! capture, and must never be lost but by a restore of the primary.
+//! whether or not the server runs (on the Durable Object primary, through the object, while it
+//! runs): its writes reach every replica through the primary's own capture, and must never be
+//! lost but by a restore of the primary.
 
 use outpost::Value;
 
@@ -11,7 +12,7 @@ impl Sim {
     /// A backend job writing straight to the primary's store, whether or not the server runs,
     /// in SQL both dialects read. Its writes carry tokens too, and must stay on the primary.
     pub fn backend_write(&mut self) {
-        if !self.primary.has_database(DATABASE) {
+        if !self.primary_reachable() || !self.primary.has_database(DATABASE) {
             return;
         }
         let base = format!("p.{}", self.step);

@@ -105,7 +105,7 @@ impl Sim {
     }
 
     pub fn backup_primary(&mut self) {
-        if !self.primary.has_database(DATABASE) {
+        if !self.primary_reachable() || !self.primary.has_database(DATABASE) {
             return;
         }
         let backup = self.primary.backup(DATABASE);
@@ -132,6 +132,10 @@ impl Sim {
         let Some((backup, in_backup)) = self.backup.take() else {
             return;
         };
+        if !self.primary_reachable() {
+            self.primary.start_again();
+            self.primary_back_at = None;
+        }
         // What replicas hold, less what a pull answer already read from the primary (still on
         // its way) will settle: that answer's state is the one the restore takes back.
         let mut held = BTreeSet::new();

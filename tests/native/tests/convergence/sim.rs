@@ -169,6 +169,12 @@ impl Sim {
         self.counts.bump("replica restarts");
     }
 
+    /// Whether the primary's store can be read and written behind the server's back now: always,
+    /// but on the Durable Object primary, whose storage only the running object reaches.
+    pub fn primary_reachable(&self) -> bool {
+        self.primary.backend() != Backend::Durable || self.primary.is_running()
+    }
+
     pub fn restart_primary(&mut self) {
         if !self.primary.is_running() {
             return;
