@@ -24,15 +24,20 @@ pub fn protocol_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if bytes.len() > MAX_BODY_BYTES {
         return Err(body_too_large());
     }
-    let body: serde_json::Value = serde_json::from_slice(bytes)
-        .map_err(|e| ApiError::bad_request(format!("the body is not JSON: {e}")))?;
+    // The version is checked before the shape: a newer client's body may not fit our types. It
+    // is read on its own, every other field skipped, so the body is parsed into `T` only once
+    // (a tree of the whole body first was a fifth of a push's CPU, most of it malloc).
+    let version = match serde_json::from_slice::<Version>(bytes) {
+        Ok(Version { v }) => v.as_ref().map(serde_json::Value::as_u64),
+        Err(e) if e.classify() == serde_json::error::Category::Data => None,
+        Err(e) => return Err(ApiError::bad_request(format!("the body is not JSON: {e}"))),
+    };
     if let Some(literal) = crate::json_numbers::integer_out_of_range(bytes) {
         return Err(ApiError::bad_request(format!(
             "{literal} is outside the signed 64-bit range of an INTEGER"
         )));
     }
-    // The version is checked before the shape: a newer client's body may not fit our types.
-    match body.get("v").map(|v| v.as_u64()) {
+    match version {
         Some(Some(v))
             if (u64::from(MIN_PROTOCOL_VERSION)..=u64::from(PROTOCOL_VERSION)).contains(&v) => {}
         Some(Some(v)) => {
@@ -51,8 +56,14 @@ pub fn protocol_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             ))
         }
     }
-    serde_json::from_value(body)
+    serde_json::from_slice(bytes)
         .map_err(|e| ApiError::bad_request(format!("malformed request: {e}")))
+}
+
+/// The version field of a body, whatever else it holds.
+#[derive(serde::Deserialize)]
+struct Version {
+    v: Option<serde_json::Value>,
 }
 
 /// The refusal of a body over [`MAX_BODY_BYTES`].
