@@ -14,7 +14,8 @@
 //!
 //! What the Durable Object primary does not run, by design: the refusals of a schema at start
 //! (`schemas`), since an object opens its store on the first request for its database, not when
-//! the runtime starts, and answers that request with the refusal; Postgres' type mapping; and
+//! the runtime starts, and answers every request with the refusal instead (tested beside them,
+//! with the same schemas); Postgres' type mapping; and
 //! `--databases`, since a namespace has an object for every name (its refusals run without the
 //! `UNKNOWN_DATABASE` case). A bad rules file (`rules`) stops the server before it listens; the
 //! Durable Object primary answers every request with the same refusal instead.

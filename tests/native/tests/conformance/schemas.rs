@@ -1,5 +1,6 @@
 //! What each store refuses at start, before anything listens: a table without a primary key,
-//! broken SQL, and column types whose values would not come back as a replica wrote them. Then
+//! broken SQL, and column types whose values would not come back as a replica wrote them; the
+//! Durable Object primary refuses the same at the first request for a database. Then
 //! the Postgres store's type mapping (docs/POSTGRES.md), which only it has: every accepted type
 //! round-trips, and a value a column cannot hold exactly is rejected.
 
@@ -13,7 +14,8 @@ use super::{rejection_codes, rows};
 
 on_both_stores!(a_schema_the_store_cannot_carry_is_refused_at_start);
 
-fn a_schema_the_store_cannot_carry_is_refused_at_start(store: Backend) {
+/// Schemas `store` cannot carry, each with what its refusal names.
+fn refused_schemas(store: Backend) -> Vec<(&'static str, &'static str)> {
     let mut cases = vec![("CREATE TABLE broken(", "migration 1 (schema) failed")];
     match store {
         Backend::Sqlite | Backend::Durable => cases.extend([
@@ -34,7 +36,11 @@ fn a_schema_the_store_cannot_carry_is_refused_at_start(store: Backend) {
             ("CREATE TABLE g(id bigint PRIMARY KEY, twice bigint GENERATED ALWAYS AS (id * 2) STORED);", "twice is generated"),
         ]),
     }
-    for (schema, named) in cases {
+    cases
+}
+
+fn a_schema_the_store_cannot_carry_is_refused_at_start(store: Backend) {
+    for (schema, named) in refused_schemas(store) {
         let mut primary = TestPrimary::new(store, schema, Auth::None);
         // SQLite checks the schema when `run` opens the store, Postgres while connecting.
         let message = match (store, primary.try_start_again()) {
@@ -46,7 +52,8 @@ fn a_schema_the_store_cannot_carry_is_refused_at_start(store: Backend) {
         assert!(!primary.is_running());
         // The check is a dry run: it leaves nothing behind.
         match store {
-            Backend::Sqlite | Backend::Durable => {
+            Backend::Durable => unreachable!("the Durable Object primary starts on any schema"),
+            Backend::Sqlite => {
                 let left: Vec<_> = std::fs::read_dir(primary.data_dir())
                     .map(|files| files.map(|f| f.unwrap().file_name()).collect())
                     .unwrap_or_default();
@@ -59,6 +66,31 @@ fn a_schema_the_store_cannot_carry_is_refused_at_start(store: Backend) {
                 assert!(left.is_empty(), "{schema}: {left:?}");
             }
         }
+    }
+}
+
+/// A Durable Object opens its store on the first request for its database, not when the runtime
+/// starts: that request, and every one after it, is answered with the refusal the server gives
+/// at start, and the object's storage keeps nothing of the attempt.
+#[test]
+fn a_schema_the_durable_object_cannot_carry_is_the_answer_to_every_request() {
+    for (schema, named) in refused_schemas(Backend::Durable) {
+        let primary = TestPrimary::start_on(Backend::Durable, schema, Auth::None);
+        let app = primary.api("app");
+        for (endpoint, body) in [
+            ("pull", json!({"v": 1, "cursor": 0, "tables": ["ok"]})),
+            ("push", json!({"v": 1, "clientId": "c1", "mutations": []})),
+        ] {
+            let (status, answer) = app.post(endpoint, &body);
+            let message = answer["error"]["message"].as_str().unwrap_or_default();
+            assert_eq!(status, 500, "{schema}: {endpoint}: {answer}");
+            assert!(message.contains(named), "{schema}: {endpoint}: {answer}");
+        }
+        assert!(
+            !primary.has_database("app"),
+            "{schema}: {:?}",
+            primary.dump("app")
+        );
     }
 }
 
