@@ -4,45 +4,14 @@
 // plays "everyone else"; what the primary holds is read over its /query.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { queryPrimary } from "../support/primary.mjs";
 import { until } from "../support/wait.mjs";
 import { startWorker } from "../support/workerd.mjs";
-import { DATABASE, SECRET, bundleWithWrangler, mintToken, openSeededClient, root, tmpDir } from "./helpers.mjs";
+import { bundleWithWrangler, openSeededClient, startDurablePrimary, tmpDir } from "./helpers.mjs";
 
 const LIST = "list-do";
-
-/** The Durable Object primary with the demo board's schema; stopped by closing its stdin. */
-async function startDurablePrimary(persist) {
-  const child = spawn("node", ["primary-do/serve.mjs", "--schema", join(root, "www-demo/schema.sql"), "--persist", persist], {
-    cwd: root,
-    stdio: ["pipe", "pipe", "inherit"],
-    env: { ...process.env, OUTPOST_SECRET: SECRET },
-  });
-  const origin = await new Promise((resolve, reject) => {
-    let out = "";
-    child.stdout.on("data", (chunk) => {
-      out += chunk;
-      const match = /listening on (http:\/\/\S+)/.exec(out);
-      if (match) resolve(match[1]);
-    });
-    child.once("exit", (code) => reject(new Error(`primary-do/serve.mjs exited (${code}) before listening`)));
-  });
-  const token = mintToken(DATABASE);
-  const exited = new Promise((r) => child.once("exit", r));
-  return {
-    url: `${origin}/v1/db/${DATABASE}`,
-    token,
-    query: (sql, params = []) => queryPrimary(origin, DATABASE, sql, { params, token }),
-    async stop() {
-      child.stdin.end();
-      await exited;
-    },
-  };
-}
 
 describe("the example Worker as an edge replica of the Durable Object primary", { timeout: 180_000 }, () => {
   let bundle;
@@ -69,7 +38,7 @@ describe("the example Worker as an edge replica of the Durable Object primary", 
   before(async () => {
     bundle = bundleWithWrangler(join(tmpDir, "wrangler-dist-do"));
     persist = mkdtempSync(join(tmpdir(), "outpost-edge-do-"));
-    primary = await startDurablePrimary(persist);
+    primary = await startDurablePrimary({ persist });
     other = await openSeededClient(primary, LIST);
   });
 

@@ -1,7 +1,8 @@
-// Shared by the Workers tests: the real outpost-primary (tests/support/primary.mjs) with a token
-// secret, the example Worker (www-demo/worker/) bundled as a user would bundle it, and the Node
-// build of the package as a second client of the primary. Running in workerd: tests/support/workerd.mjs.
-import { execFileSync } from "node:child_process";
+// Shared by the Workers tests (and tests/e2e/primary-do.test.mjs): the real outpost-primary
+// (tests/support/primary.mjs) and the primary as a Durable Object (primary-do/serve.mjs), each
+// with a token secret; the example Worker (www-demo/worker/) bundled as a user would bundle it; and
+// the Node build of the package as a second client of the primary. Running in workerd: tests/support/workerd.mjs.
+import { execFileSync, spawn } from "node:child_process";
 import { readFileSync, readdirSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -88,4 +89,37 @@ export async function openSeededClient(primary, list) {
   );
   await other.sync();
   return other;
+}
+
+/**
+ * The primary as a Durable Object, served by `node primary-do/serve.mjs` with tokens required (the
+ * demo board's schema, or `schemaFile`) and its objects' storage in `persist`; adds a token for
+ * `database`, its sync `url`, and query(sql, params) over its /query. Pass the `listen` of a
+ * stopped one, and the same `persist`, to restart it. Stopped by closing its stdin.
+ */
+export async function startDurablePrimary({ persist, schemaFile = join(root, "www-demo/schema.sql"), listen = "127.0.0.1:0", database = DATABASE }) {
+  const args = ["primary-do/serve.mjs", "--schema", schemaFile, "--persist", persist, "--listen", listen];
+  const child = spawn("node", args, { cwd: root, stdio: ["pipe", "pipe", "inherit"], env: { ...process.env, OUTPOST_SECRET: SECRET } });
+  const origin = await new Promise((resolve, reject) => {
+    let out = "";
+    child.stdout.on("data", (chunk) => {
+      out += chunk;
+      const match = /listening on (http:\/\/\S+)/.exec(out);
+      if (match) resolve(match[1]);
+    });
+    child.once("exit", (code) => reject(new Error(`primary-do/serve.mjs exited (${code}) before listening`)));
+  });
+  const token = mintToken(database);
+  const exited = new Promise((r) => child.once("exit", r));
+  return {
+    origin,
+    listen: new URL(origin).host,
+    url: `${origin}/v1/db/${database}`,
+    token,
+    query: (sql, params = []) => queryPrimary(origin, database, sql, { params, token }),
+    async stop() {
+      child.stdin.end();
+      await exited;
+    },
+  };
 }
