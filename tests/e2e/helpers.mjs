@@ -71,6 +71,38 @@ export async function openDemo(browser, url, viewport) {
 }
 
 /**
+ * Another device: a fresh browser context (its own OPFS) on the test page /e2e/sync.html at
+ * `pageOrigin`, where the package opens database `name` with one migration, `schema`, syncing the
+ * table todos by `sync` (open()'s sync options). The page's errors collect in `errors`.
+ */
+export async function openSyncDevice(browser, pageOrigin, { name, schema, sync }) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const errors = [];
+  page.on("pageerror", (err) => errors.push(err));
+  await page.goto(`${pageOrigin}/e2e/sync.html`);
+  await page.waitForFunction(() => window.outpostLoaded === true);
+  await page.evaluate(
+    async ({ name, schema, sync }) => {
+      window.db = await window.outpost.open({ name, migrations: [schema], sync: { ...sync, tables: ["todos"] } });
+    },
+    { name, schema, sync },
+  );
+  return { context, page, errors };
+}
+
+/** Waits until `status()` (a device's syncStatus) is "offline" with `pending` writes waiting; returns it. */
+export function untilOffline(status, pending) {
+  return until(
+    async () => {
+      const s = await status();
+      return s.state === "offline" && s.pending === pending ? s : null;
+    },
+    { message: `the device in state "offline" with ${pending} pending writes` },
+  );
+}
+
+/**
  * Starts outpost-primary as scripts/demo.sh does: the board's schema and sync rules
  * (www-demo/rules.txt), tokens required, and users.json (scripts/demo-users.mjs) written into
  * `staticDir`, its --static root. Under rules the primary answers no /query.

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { rmSync } from "node:fs";
 import { launchChromium } from "../support/chromium.mjs";
 import { until } from "../support/wait.mjs";
-import { makeStaticRoot, settled, startPrimary } from "./helpers.mjs";
+import { makeStaticRoot, openSyncDevice, settled, startPrimary, untilOffline } from "./helpers.mjs";
 
 const SCHEMA = "CREATE TABLE todos (id TEXT PRIMARY KEY, title TEXT NOT NULL, done INTEGER NOT NULL DEFAULT 0)";
 const DB = "e2e-sync";
@@ -22,29 +22,8 @@ describe("sync between two browser devices through outpost-primary", { timeout: 
     primary = await startPrimary({ schemaSql: SCHEMA, staticDir: staticRoot.dir });
     browser = await launchChromium();
     for (const name of ["a", "b"]) {
-      const context = await browser.newContext();
-      const page = await context.newPage();
-      const errors = [];
-      page.on("pageerror", (err) => errors.push(err));
-      await page.goto(`${primary.origin}/e2e/sync.html`);
-      await page.waitForFunction(() => window.outpostLoaded === true);
-      await page.evaluate(
-        async ({ url, schema, name }) => {
-          window.statuses = [];
-          window.changes = 0;
-          window.db = await window.outpost.open({
-            name: `device-${name}`,
-            migrations: [schema],
-            sync: { url, tables: ["todos"], intervalMs: 1000 },
-          });
-          window.db.on("status", (s) => window.statuses.push(s.state));
-          window.db.on("change", () => {
-            window.changes += 1;
-          });
-        },
-        { url: `${primary.origin}/v1/db/${DB}`, schema: SCHEMA, name },
-      );
-      devices[name] = { context, page, errors };
+      const sync = { url: `${primary.origin}/v1/db/${DB}`, intervalMs: 1000 };
+      devices[name] = await openSyncDevice(browser, primary.origin, { name: `device-${name}`, schema: SCHEMA, sync });
     }
   });
 
@@ -92,13 +71,7 @@ describe("sync between two browser devices through outpost-primary", { timeout: 
       await window.db.execute("UPDATE todos SET done = 1 WHERE id IN ('t3', 't1')");
       await window.db.execute("DELETE FROM todos WHERE id = 't5'");
     });
-    const offline = await until(
-      async () => {
-        const s = await status("a");
-        return s.state === "offline" && s.pending === 7 ? s : null;
-      },
-      { message: 'device a in state "offline" with 7 pending writes' },
-    );
+    const offline = await untilOffline(() => status("a"), 7);
     assert.equal(offline.lastError?.code, "OFFLINE");
     await settled(() => outboxCount("a"), 7, { message: "the outbox to hold every offline write" });
     // Local reads and writes went on while offline.
