@@ -81,9 +81,10 @@ impl ReadTx for Durable<'_> {
             .map(|(i, k)| format!("{name}.{} = json_extract(c.key, '$[{i}]')", quote_ident(k)))
             .collect();
         let first_key = format!("{name}.{}", quote_ident(&table.key_names[0]));
+        // `+c.tbl`: the page's version range on its index, not every entry of the table by key.
         let sql = format!(
             "SELECT c.version, {first_key} IS NOT NULL, {} FROM _outpost_changes c \
-             LEFT JOIN {source} ON {} WHERE c.tbl = ?1 AND c.version > ?2 AND c.version <= ?3",
+             LEFT JOIN {source} ON {} WHERE +c.tbl = ?1 AND c.version > ?2 AND c.version <= ?3",
             typed_columns(table, Some(&name)),
             joined.join(" AND ")
         );
