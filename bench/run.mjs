@@ -98,8 +98,8 @@ async function main() {
         return null;
       }
     };
-    // BENCH_PHASES=engine,experiments,mainThread,sync,visible,rules (default all): e.g. only sync for an A/B of a fix.
-    const phases = new Set((process.env.BENCH_PHASES ?? "engine,experiments,mainThread,sync,visible,rules").split(","));
+    // BENCH_PHASES=engine,experiments,mainThread,sync,firstSync,visible,rules (default all): e.g. only sync for an A/B of a fix.
+    const phases = new Set((process.env.BENCH_PHASES ?? "engine,experiments,mainThread,sync,firstSync,visible,rules").split(","));
     if (phases.has("engine")) results.engine = await phase("engine", () => engineRuns(page));
     if (phases.has("experiments")) results.experiments = await phase("experiments", () => experimentRuns(page));
     if (phases.has("mainThread")) results.mainThread = await phase("mainThread", () => mainThreadRuns(page));
@@ -111,11 +111,14 @@ async function main() {
         return x;
       });
     }
-    if (phases.has("sync") || phases.has("visible")) {
+    if (phases.has("sync") || phases.has("firstSync") || phases.has("visible")) {
       primary = await startPrimary();
       results.versions.primary = primary.version;
     }
     if (phases.has("sync")) results.sync = await phase("sync", () => withRegularProfile({ serverUrl: server.url, chromiumOptions, log }, (regularPage) => syncRuns(page, regularPage, primary.url, phase)));
+    if (phases.has("firstSync")) {
+      results.firstSync = await phase("firstSync", () => withRegularProfile({ serverUrl: server.url, chromiumOptions, log }, (regularPage) => firstSyncRun(regularPage, primary.url)));
+    }
     if (phases.has("visible")) {
       results.visible = await phase("visible", async () => ({
         browser: await visibleRuns({ serverUrl: server.url, incognitoPage: page, primaryUrl: primary.url, chromiumOptions, runs: SYNC_RUNS, samples: VISIBLE_SAMPLES, log }),
@@ -281,6 +284,24 @@ async function syncRuns(page, regularPage, primaryUrl, phase) {
     concurrentFloorRequestP99Ms: out.native.concurrentFloor?.requestMs.p99,
     concurrentFloorPushP99Ms: out.native.concurrentFloor?.pushMs.p99,
   };
+  return out;
+}
+
+const FIRST_SYNC_ROWS = Number(process.env.BENCH_FIRST_SYNC_ROWS ?? 1_000_000);
+
+/**
+ * The first sync of an app with a million rows: the native client pushes them, then an empty
+ * browser replica (regular profile, OPFS) and an empty native one pull everything, beside the
+ * floor (the same pages fetched and decoded, not applied). One run: it takes a minute or more.
+ */
+async function firstSyncRun(regularPage, primaryUrl) {
+  const name = "first-sync";
+  const native = (...args) => JSON.parse(execFileSync(nativeBin, args.map(String), { encoding: "utf8", maxBuffer: 1 << 24 }));
+  const fill = native("push", primaryUrl, name, FIRST_SYNC_ROWS);
+  const browser = await regularPage.evaluate((m) => window.bench.sync(m), { mode: "pull", url: `${primaryUrl}/v1/db/${name}`, name: "first-sync-pull", expected: FIRST_SYNC_ROWS });
+  const out = { rows: FIRST_SYNC_ROWS, fillRowsPerSec: fill.rowsPerSec, browser, native: native("pull", primaryUrl, name, FIRST_SYNC_ROWS), floor: native("pull-floor", primaryUrl, name, FIRST_SYNC_ROWS) };
+  log(`first sync of ${FIRST_SYNC_ROWS} rows: browser (regular profile) ${(browser.ms / 1000).toFixed(1)} s, wasm memory ` +
+    `${browser.wasmMemory.atOpenMB.toFixed(0)} -> ${browser.wasmMemory.afterPullMB.toFixed(0)} MB; native ${out.native.seconds.toFixed(1)} s; floor ${out.floor.seconds.toFixed(1)} s`);
   return out;
 }
 

@@ -41,9 +41,13 @@ function firstLast(samples) {
   return { first5: mean(samples.slice(0, 5)), last5: mean(samples.slice(-5)), all: mean(samples) };
 }
 
+/** The wasm's linear memory, which only grows: its size after a call is the peak during it. */
+let wasmMemory = null;
+const memoryMB = () => wasmMemory.buffer.byteLength / (1 << 20);
+
 async function replica(name) {
   const glue = await import("/pkg/outpost.js");
-  await glue.default();
+  wasmMemory = (await glue.default()).memory;
   return glue.Database.open({ name, storage: "opfs", migrations: [SCHEMA], syncTables: ["items"] });
 }
 
@@ -75,6 +79,7 @@ async function push({ url, name, rows }) {
 
 async function pull({ url, name, expected }) {
   const db = await replica(name);
+  const memoryAtOpenMB = memoryMB();
   let pulled = 0;
   let requests = 0;
   const t = performance.now();
@@ -89,10 +94,11 @@ async function pull({ url, name, expected }) {
     if (!outcome.more) break;
   }
   const ms = performance.now() - t;
+  const memory = { atOpenMB: memoryAtOpenMB, afterPullMB: memoryMB() };
   const count = db.query("SELECT count(*) AS n FROM items", undefined)[0].n;
   db.close();
   if (count !== expected) throw new Error(`pulled ${count} rows, expected ${expected}`);
-  return { rows: pulled, requests, ms, rowsPerSec: pulled / (ms / 1000), requestMs: firstLast(perRequest), fetchMs, wasmMs: ms - fetchMs };
+  return { rows: pulled, requests, ms, rowsPerSec: pulled / (ms / 1000), requestMs: firstLast(perRequest), fetchMs, wasmMs: ms - fetchMs, wasmMemory: memory };
 }
 
 /** The browser's HTTP floor: `fetch` of a tiny answer from the primary, until its body is read. */
