@@ -3,15 +3,18 @@
 // (its blocks marked <!-- durable-object-test: FILE -->), typed by `wrangler types` and tsc,
 // bundled by `wrangler deploy --dry-run`, and run in workerd with SQLite-backed objects. Two
 // replicas (the package's Node build) push and pull through it, and the app's own route writes.
+// The package README's one-line Worker, bundled by esbuild, serves replicas too.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
+import { build } from "esbuild";
 import { Miniflare } from "miniflare";
 import { parse as parseToml } from "smol-toml";
 import { until } from "../support/wait.mjs";
+import { WORKERD_BUNDLE } from "../support/workerd.mjs";
 import { SECRET, mintToken, root, tmpDir } from "./helpers.mjs";
 
 const PACKAGE = "outpost-sqlite-primary-do";
@@ -19,6 +22,7 @@ const app = join(tmpDir, "primary-do-app");
 const installed = join(app, "node_modules", PACKAGE);
 const HOOK_SECRET = "hook-secret-for-the-test";
 const DATABASE = "team-a";
+const TODOS = "CREATE TABLE todos (id TEXT PRIMARY KEY, title TEXT NOT NULL, done INTEGER NOT NULL DEFAULT 0)";
 const wranglerEnv = { ...process.env, WRANGLER_SEND_METRICS: "false", XDG_CONFIG_HOME: join(root, ".config"), CI: "1" };
 
 /** The files docs/DURABLE_OBJECT.md shows, by the path each is marked with. */
@@ -32,6 +36,23 @@ function filesUnder(dir, prefix = "") {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
     entry.isDirectory() ? filesUnder(join(dir, entry.name), `${prefix}${entry.name}/`) : [`${prefix}${entry.name}`],
   );
+}
+
+/** A bundle (`entry` and the one wasm beside it in `dir`) in workerd on 127.0.0.1, with SQLite-backed objects. */
+function runBundle(dir, entry, bindings) {
+  const wasm = readdirSync(dir).find((name) => name.endsWith(".wasm"));
+  assert.ok(wasm, `the bundle has the wasm as a module of its own: ${readdirSync(dir)}`);
+  return new Miniflare({
+    host: "127.0.0.1",
+    port: 0,
+    compatibilityDate: "2025-01-01",
+    modules: [
+      { type: "ESModule", path: entry, contents: readFileSync(join(dir, entry), "utf8") },
+      { type: "CompiledWasm", path: wasm, contents: readFileSync(join(dir, wasm)) },
+    ],
+    durableObjects: { OUTPOST_PRIMARY: { className: "OutpostPrimary", useSQLite: true } },
+    bindings,
+  });
 }
 
 describe("the Durable Object primary's package in an app's own Worker", { timeout: 180_000 }, () => {
@@ -64,6 +85,7 @@ describe("the Durable Object primary's package in an app's own Worker", { timeou
 
   it("ships the Worker's modules, the wasm and the types, and nothing else of the repository", () => {
     assert.deepEqual(filesUnder(installed).sort(), [
+      "README.md",
       "index.d.ts",
       "js/index.js",
       "js/storage.js",
@@ -102,23 +124,11 @@ describe("the Durable Object primary's package in an app's own Worker", { timeou
       env: wranglerEnv,
       stdio: "pipe",
     });
-    const wasm = readdirSync(dist).find((name) => name.endsWith(".wasm"));
-    assert.ok(wasm, `wrangler's bundle has the wasm as a module of its own: ${readdirSync(dist)}`);
     const { vars } = parseToml(readFileSync(join(app, "wrangler.toml"), "utf8"));
-    mf = new Miniflare({
-      host: "127.0.0.1",
-      port: 0,
-      compatibilityDate: "2025-01-01",
-      modules: [
-        { type: "ESModule", path: "index.js", contents: readFileSync(join(dist, "index.js"), "utf8") },
-        { type: "CompiledWasm", path: wasm, contents: readFileSync(join(dist, wasm)) },
-      ],
-      durableObjects: { OUTPOST_PRIMARY: { className: "OutpostPrimary", useSQLite: true } },
-      bindings: { ...vars, OUTPOST_SECRET: SECRET, HOOK_SECRET },
-    });
+    mf = runBundle(dist, "index.js", { ...vars, OUTPOST_SECRET: SECRET, HOOK_SECRET });
     origin = (await mf.ready).origin;
 
-    const [a, b] = await Promise.all(["a", "b"].map(openReplica));
+    const [a, b] = await Promise.all(["a", "b"].map((name) => openReplica(name)));
     await a.execute("INSERT INTO todos (id, title) VALUES ('t1', 'written on a')");
     await until(async () => (await b.query("SELECT id, title, done FROM todos")).length === 1, {
       message: "b's live pull to bring a's write",
@@ -144,12 +154,33 @@ describe("the Durable Object primary's package in an app's own Worker", { timeou
     }
   });
 
-  async function openReplica(name) {
+  it("the package README's one-line Worker is the primary, bundled by esbuild", async () => {
+    const readme = readFileSync(join(root, "pkg-template/README.md"), "utf8");
+    const [, code] = /<!-- readme-test: primary-do -->\s*\n```js\n([\s\S]*?)\n```/.exec(readme) ?? [];
+    assert.ok(code, "the README has a block marked <!-- readme-test: primary-do -->");
+    writeFileSync(join(app, "src/only.js"), code + "\n");
+    const out = join(app, "dist-esbuild");
+    await build({ ...WORKERD_BUNDLE, external: ["cloudflare:*"], entryPoints: [join(app, "src/only.js")], outdir: out, loader: { ".wasm": "copy" } });
+    const only = runBundle(out, "only.js", { OUTPOST_SCHEMA: TODOS, OUTPOST_SECRET: SECRET });
+    try {
+      const url = `${(await only.ready).origin}/v1/db/${DATABASE}`;
+      const [c, d] = await Promise.all(["c", "d"].map((name) => openReplica(name, url, { live: false, intervalMs: 0 })));
+      await c.execute("INSERT INTO todos (id, title) VALUES ('t3', 'through the one-line Worker')");
+      await c.sync();
+      await d.sync();
+      assert.deepEqual(await d.query("SELECT id, title FROM todos"), [{ id: "t3", title: "through the one-line Worker" }]);
+    } finally {
+      await Promise.allSettled(clients.splice(2).map((db) => db.close()));
+      await only.dispose();
+    }
+  });
+
+  async function openReplica(name, url = `${origin}/v1/db/${DATABASE}`, options = {}) {
     const { open } = await import(pathToFileURL(join(root, "pkg/node.js")).href);
     const db = await open({
       name: `replica-${name}`,
-      migrations: ["CREATE TABLE todos (id TEXT PRIMARY KEY, title TEXT NOT NULL, done INTEGER NOT NULL DEFAULT 0)"],
-      sync: { url: `${origin}/v1/db/${DATABASE}`, token: mintToken(DATABASE), tables: ["todos"] },
+      migrations: [TODOS],
+      sync: { url, token: mintToken(DATABASE), tables: ["todos"], ...options },
     });
     clients.push(db);
     return db;
