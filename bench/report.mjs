@@ -132,6 +132,7 @@ function visibleLines(x, config) {
 export function writeReport(path, r) {
   const o = r.engine?.summary.outpost ?? {};
   const a = r.engine?.summary.anchor ?? {};
+  const cold = r.engine?.regularColdStart;
   const m = r.mainThread?.summary ?? {};
   const s = r.sync?.summary ?? {};
   const so = r.sizes.outpost;
@@ -171,6 +172,7 @@ export function writeReport(path, r) {
     `| 3 | point read p50 after reopening, in a session that only reads | ${f(o.reopenedPointReadP50Us, 1)} µs | ${f(a.reopenedPointReadP50Us, 1)} µs | ${speed(o.reopenedPointReadP50Us, a.reopenedPointReadP50Us, true)} | |`,
     `| 4 | materialise 10,000 rows × 8 columns as JS objects | ${f(o.materialiseMs, 1)} ms | ${f(a.materialiseMs, 1)} ms | ${speed(o.materialiseMs, a.materialiseMs, true)} | ${goal(o.materialiseMs <= a.materialiseMs)} |`,
     `| 5 | cold start: \`new Worker\` → first row (warm HTTP cache) | ${f(o.coldStartMs, 0)} ms | ${f(a.coldStartMs, 0)} ms | ${speed(o.coldStartMs, a.coldStartMs, true)} | ${goal(o.coldStartMs <= a.coldStartMs)} |`,
+    ...(cold ? [`| 5 | cold start in a regular profile (OPFS as a user's browser keeps it; ≤ 100 ms: ${goal(cold.outpostMs <= 100)}) | ${f(cold.outpostMs, 0)} ms | ${f(cold.anchorMs, 0)} ms | ${speed(cold.outpostMs, cold.anchorMs, true)} | ${goal(cold.outpostMs <= cold.anchorMs)} |`] : []),
     "",
     "Point reads: anchor re-uses one prepared statement (bind/step/get/reset); Outpost calls `query(sql, [id])`, which looks the statement up in its cache by SQL text.",
     "Materialise: anchor `db.selectObjects(sql)`; Outpost `query(sql)`. Both give an array of plain objects keyed by column name.",

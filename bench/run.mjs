@@ -100,7 +100,13 @@ async function main() {
     };
     // BENCH_PHASES=engine,experiments,mainThread,sync,firstSync,visible,rules (default all): e.g. only sync for an A/B of a fix.
     const phases = new Set((process.env.BENCH_PHASES ?? "engine,experiments,mainThread,sync,firstSync,visible,rules").split(","));
-    if (phases.has("engine")) results.engine = await phase("engine", () => engineRuns(page));
+    if (phases.has("engine")) {
+      results.engine = await phase("engine", () => engineRuns(page));
+      if (results.engine) {
+        results.engine.regularColdStart = await phase("engine.regularColdStart", () =>
+          withRegularProfile({ serverUrl: server.url, chromiumOptions, log }, (regularPage) => regularColdStarts(regularPage)));
+      }
+    }
     if (phases.has("experiments")) results.experiments = await phase("experiments", () => experimentRuns(page));
     if (phases.has("mainThread")) results.mainThread = await phase("mainThread", () => mainThreadRuns(page));
     if (results.mainThread) {
@@ -165,6 +171,21 @@ async function engineRuns(page) {
   }
   const summary = { outpost: summariseSuite(runs.outpost), anchor: summariseSuite(runs.anchor) };
   return { summary, runs };
+}
+
+/** Cold starts (`new Worker` → first row) of both engines in a regular profile, alternating: medians of RUNS. */
+async function regularColdStarts(page) {
+  const ms = { outpost: [], anchor: [] };
+  for (let r = 0; r < RUNS; r++) {
+    for (const engine of r % 2 === 0 ? ["outpost", "anchor"] : ["anchor", "outpost"]) {
+      const name = `cold${r}-${engine}`;
+      await page.evaluate(([e, n]) => window.bench.seed(e, n), [engine, name]);
+      ms[engine].push((await page.evaluate(([e, n]) => window.bench.cold(e, n), [engine, name])).wallMs);
+    }
+  }
+  const out = { outpostMs: median(ms.outpost), anchorMs: median(ms.anchor), samples: ms };
+  log(`cold start, regular profile: outpost ${out.outpostMs.toFixed(0)} ms, anchor ${out.anchorMs.toFixed(0)} ms`);
+  return out;
 }
 
 function summariseSuite(rs) {

@@ -1,6 +1,7 @@
 // One benchmark run of one engine, in a dedicated worker. Messages in:
 //   { mode: "suite", engine, name }  → the local-engine workloads 1-4 on a fresh database
 //   { mode: "cold", engine, name }   → open an existing database and read its first row (workload 5)
+//   { mode: "seed", engine, name }   → make the database a cold start opens: the schema and one row
 // Message out: { ok: true, result } or { ok: false, error }.
 import { openEngine } from "./engines.js";
 import { COMMITS, BULK_ROWS, READ_ROWS, POINT_READS, WARMUP, bulkRows, readRows, pointIds, summarise, median } from "./workloads.js";
@@ -51,7 +52,8 @@ const io = instrumentIo();
 
 self.onmessage = async ({ data }) => {
   try {
-    const result = data.mode === "cold" ? await cold(data) : await suite(data);
+    const modes = { cold, seed, suite };
+    const result = await modes[data.mode](data);
     self.postMessage({ ok: true, result });
   } catch (err) {
     self.postMessage({ ok: false, error: String(err?.stack ?? err) + (err?.code ? ` [${err.code}]` : "") });
@@ -62,6 +64,14 @@ async function cold({ engine, name, pragmas }) {
   const db = await openEngine(engine, name, { schema: SCHEMA, pragmas });
   const row = db.pointReader(POINT)(1);
   if (!row || row.id !== 1) throw new Error(`cold start read ${JSON.stringify(row)}`);
+  db.close();
+  return { ok: true };
+}
+
+async function seed({ engine, name, pragmas }) {
+  const db = await openEngine(engine, name, { schema: SCHEMA, pragmas });
+  for (const sql of SCHEMA) db.exec(sql);
+  db.insertOne(INSERT_R, readRows(1)[0]);
   db.close();
   return { ok: true };
 }

@@ -134,6 +134,7 @@ window.bench = {
   clearOpfs,
   suite: (engine, name, pragmas = []) => runInWorker("/bench/engine-worker.js", { mode: "suite", engine, name, pragmas }),
   cold: (engine, name, pragmas = []) => runInWorker("/bench/engine-worker.js", { mode: "cold", engine, name, pragmas }),
+  seed: (engine, name) => runInWorker("/bench/engine-worker.js", { mode: "seed", engine, name }),
   mainThread,
   sync: (message) => runInWorker("/bench/sync-worker.js", message),
   visible,
