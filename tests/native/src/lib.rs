@@ -53,17 +53,39 @@ pub use replica::Replica;
 pub use restore::PrimaryBackup;
 pub use world::World;
 
-/// Expand each `fn name(store: Backend)` of a test file into a test per store, `name::sqlite` and
-/// `name::postgres`.
+/// Expand each `fn name(store: Backend)` of a test file into a test per store: `name::sqlite`,
+/// `name::postgres` and `name::durable` (the Durable Object primary, in workerd).
+#[macro_export]
+macro_rules! on_every_store {
+    ($($test:ident),* $(,)?) => {
+        $crate::on_stores!((sqlite Sqlite, postgres Postgres, durable Durable) $($test),*);
+    };
+}
+
+/// The same on the two servers' stores, SQLite and Postgres: for what the Durable Object
+/// primary does not have, or a test that reaches into a server's files.
 #[macro_export]
 macro_rules! on_both_stores {
     ($($test:ident),* $(,)?) => {
-        $(mod $test {
-            #[test]
-            fn sqlite() { super::$test($crate::Backend::Sqlite) }
-            #[test]
-            fn postgres() { super::$test($crate::Backend::Postgres) }
-        })*
+        $crate::on_stores!((sqlite Sqlite, postgres Postgres) $($test),*);
+    };
+}
+
+/// A module per test, with a test per store of the list.
+#[macro_export]
+macro_rules! on_stores {
+    ($stores:tt $($test:ident),*) => {
+        $($crate::on_stores!(@one $test $stores);)*
+    };
+    (@one $test:ident ($($store:ident $backend:ident),*)) => {
+        mod $test {
+            $(
+                #[test]
+                fn $store() {
+                    super::$test($crate::Backend::$backend)
+                }
+            )*
+        }
     };
 }
 

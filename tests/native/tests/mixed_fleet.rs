@@ -152,7 +152,7 @@ fn list_rows(expected: &Expected) -> Vec<Vec<Value>> {
         .collect()
 }
 
-outpost_tests::on_both_stores!(a_fleet_of_two_app_versions_converges_across_the_primarys_upgrade);
+outpost_tests::on_every_store!(a_fleet_of_two_app_versions_converges_across_the_primarys_upgrade);
 
 fn a_fleet_of_two_app_versions_converges_across_the_primarys_upgrade(store: Backend) {
     let mut primary = TestPrimary::start_on(store, &primary_schema(store, false), Auth::None);

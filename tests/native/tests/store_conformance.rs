@@ -20,37 +20,8 @@
 //! `UNKNOWN_DATABASE` case). A bad rules file (`rules`) stops the server before it listens; the
 //! Durable Object primary answers every request with the same refusal instead.
 
-/// Expand each `fn name(store: Backend)` into a test per store: `name::sqlite`, `name::postgres`
-/// and `name::durable`.
-macro_rules! on_every_store {
-    ($($test:ident),* $(,)?) => {
-        on_stores!((sqlite Sqlite, postgres Postgres, durable Durable) $($test),*);
-    };
-}
-
-/// The same on the two servers' stores, SQLite and Postgres: for what the Durable Object
-/// primary does not have (yet).
-macro_rules! on_both_stores {
-    ($($test:ident),* $(,)?) => {
-        on_stores!((sqlite Sqlite, postgres Postgres) $($test),*);
-    };
-}
-
-/// A module per test, with a test per store of the list.
-macro_rules! on_stores {
-    ($stores:tt $($test:ident),*) => {
-        $(on_stores!(@one $test $stores);)*
-    };
-    (@one $test:ident ($($store:ident $backend:ident),*)) => {
-        mod $test {
-            $(
-                #[test]
-                fn $store() {
-                    super::$test(outpost_tests::Backend::$backend)
-                }
-            )*
-        }
-    };
-}
+// The kit's `on_every_store!` and `on_both_stores!`, for every module of the suite.
+#[macro_use]
+extern crate outpost_tests;
 
 mod conformance;
