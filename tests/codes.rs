@@ -147,14 +147,17 @@ fn the_protocol_docs_tabulate_exactly_the_primarys_and_the_replicas_codes() {
         "the tables of docs/PROTOCOL.md's Errors section"
     );
 
-    // Anywhere on the page, a code-like name in backquotes is a registered code, SQLite's, or one
-    // of the protocol's constants: a code the docs promise but nothing raises fails here.
+    // Anywhere on the page, a code-like name in backquotes is a registered code, SQLite's, one of
+    // the protocol's constants or a setting's name (`OUTPOST_RULES`, a Worker binding): a code the
+    // docs promise but nothing raises fails here.
     for word in code_words(&docs, '`')
         .into_iter()
         .filter(|w| w.contains('_'))
     {
         let known = codes::lookup(&word).is_some() || word.starts_with("SQLITE_");
-        let constant = word.starts_with("MAX_") || word.ends_with("PROTOCOL_VERSION");
+        let constant = word.starts_with("MAX_")
+            || word.ends_with("PROTOCOL_VERSION")
+            || word.starts_with("OUTPOST_");
         assert!(
             known || constant,
             "docs/PROTOCOL.md names {word}, which is not registered"
