@@ -4,7 +4,7 @@
 //   { mode: "seed", engine, name }   → make the database a cold start opens: the schema and one row
 // Message out: { ok: true, result } or { ok: false, error }.
 import { openEngine } from "./engines.js";
-import { COMMITS, BULK_ROWS, READ_ROWS, POINT_READS, WARMUP, bulkRows, readRows, pointIds, summarise, median } from "./workloads.js";
+import { COMMITS, BULK_ROWS, READ_ROWS, POINT_READS, WARMUP, bulkRows, readRows, pointIds, summarise, median, instrumentIo } from "./workloads.js";
 
 const SCHEMA = [
   "CREATE TABLE IF NOT EXISTS c (id INTEGER PRIMARY KEY, a INTEGER, b REAL, t TEXT)",
@@ -17,37 +17,6 @@ const INSERT_R = "INSERT INTO r (id, a, b, c, d, e, f, g) VALUES (?, ?, ?, ?, ?,
 const POINT = "SELECT * FROM r WHERE id = ?";
 const ALL = "SELECT * FROM r";
 
-/**
- * Counts the OPFS calls both VFSes make (they share FileSystemSyncAccessHandle), to split a
- * commit's time between storage I/O and everything else. A wrapper costs well under 1 µs a call.
- */
-function instrumentIo() {
-  const proto = globalThis.FileSystemSyncAccessHandle?.prototype;
-  const stats = {};
-  if (!proto) return { reset() {}, snapshot: () => null };
-  for (const method of ["read", "write", "flush", "truncate", "getSize"]) {
-    const original = proto[method];
-    stats[method] = { calls: 0, ms: 0 };
-    proto[method] = function (...args) {
-      const start = performance.now();
-      try {
-        return original.apply(this, args);
-      } finally {
-        stats[method].calls += 1;
-        stats[method].ms += performance.now() - start;
-      }
-    };
-  }
-  return {
-    reset() {
-      for (const s of Object.values(stats)) s.calls = s.ms = 0;
-    },
-    /** Per operation: calls and milliseconds of each method. */
-    snapshot(operations) {
-      return Object.fromEntries(Object.entries(stats).map(([m, s]) => [m, { calls: s.calls / operations, ms: s.ms / operations }]));
-    },
-  };
-}
 const io = instrumentIo();
 
 self.onmessage = async ({ data }) => {

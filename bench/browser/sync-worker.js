@@ -6,10 +6,13 @@
 // (Write on A → visible on B is measured from the page: visible.js.)
 // `url` is the database's URL on the primary, e.g. http://127.0.0.1:PORT/v1/db/NAME (for rtt: the
 // primary's origin).
-import { summarise } from "./workloads.js";
+import { instrumentIo, summarise } from "./workloads.js";
+
+const io = instrumentIo();
 
 // Time spent in fetch to the primary (request sent → answer body read): the network and the
-// primary. The rest of a push/pull call is the wasm's own work (request, JSON, apply, OPFS commit).
+// primary. The rest of a push/pull call is the wasm's own work (request, JSON, apply, OPFS commit);
+// `opfs` counts its OPFS calls and their time.
 // Only /v1/ requests are timed; bodies are passed on as bytes, untouched.
 const realFetch = globalThis.fetch;
 let fetchMs = 0;
@@ -61,6 +64,7 @@ async function push({ url, name, rows }) {
   let pushed = 0;
   let requests = 0;
   fetchMs = 0;
+  io.reset();
   t = performance.now();
   const perRequest = [];
   for (;;) {
@@ -72,14 +76,16 @@ async function push({ url, name, rows }) {
     requests += 1;
   }
   const ms = performance.now() - t;
+  const opfs = io.snapshot(1);
   db.close();
   if (pushed !== rows) throw new Error(`pushed ${pushed} of ${rows}`);
-  return { rows, requests, ms, rowsPerSec: rows / (ms / 1000), fillOutboxMs: fillMs, requestMs: firstLast(perRequest), fetchMs, wasmMs: ms - fetchMs };
+  return { rows, requests, ms, rowsPerSec: rows / (ms / 1000), fillOutboxMs: fillMs, requestMs: firstLast(perRequest), fetchMs, wasmMs: ms - fetchMs, opfs };
 }
 
 async function pull({ url, name, expected }) {
   const db = await replica(name);
   const memoryAtOpenMB = memoryMB();
+  io.reset();
   let pulled = 0;
   let requests = 0;
   const t = performance.now();
@@ -95,10 +101,11 @@ async function pull({ url, name, expected }) {
   }
   const ms = performance.now() - t;
   const memory = { atOpenMB: memoryAtOpenMB, afterPullMB: memoryMB() };
+  const opfs = io.snapshot(1);
   const count = db.query("SELECT count(*) AS n FROM items", undefined)[0].n;
   db.close();
   if (count !== expected) throw new Error(`pulled ${count} rows, expected ${expected}`);
-  return { rows: pulled, requests, ms, rowsPerSec: pulled / (ms / 1000), requestMs: firstLast(perRequest), fetchMs, wasmMs: ms - fetchMs, wasmMemory: memory };
+  return { rows: pulled, requests, ms, rowsPerSec: pulled / (ms / 1000), requestMs: firstLast(perRequest), fetchMs, wasmMs: ms - fetchMs, wasmMemory: memory, opfs };
 }
 
 /** The browser's HTTP floor: `fetch` of a tiny answer from the primary, until its body is read. */
