@@ -1,11 +1,12 @@
 //! The embedded default store: one SQLite file per database, `{data_dir}/{name}.sqlite3`, created
-//! from the schema on first use. Each database keeps one writer and one read-only connection open
-//! (WAL mode, so pulls and queries never wait for a push); blocking work runs in `spawn_blocking`,
+//! from the schema on first use. Each database keeps one writer and a few read-only connections
+//! open (`readers.rs`; WAL mode, so pulls and queries never wait for a push); blocking work runs in `spawn_blocking`,
 //! where the push and pull algorithms run over the SQLite dialect (`dialect.rs`).
 
 mod dialect;
 mod group_commit;
 mod guard;
+mod readers;
 mod schema;
 
 use std::collections::HashMap;
@@ -16,7 +17,7 @@ use std::time::Duration;
 use outpost::codes;
 use outpost::protocol::{PullRequest, PullResponse, PushRequest, PushResponse};
 use outpost::Value;
-use rusqlite::{params_from_iter, Connection, OpenFlags};
+use rusqlite::{params_from_iter, Connection};
 use tokio::sync::watch;
 
 use super::dialect::run_ready;
@@ -26,6 +27,7 @@ use crate::rules::{Caller, Rules};
 use dialect::Sqlite;
 use group_commit::PushQueue;
 use outpost::sql::{quote_ident, Placeholders::Question};
+use readers::Readers;
 use schema::Schema;
 
 /// Cheap to clone: clones share the open databases.
@@ -45,7 +47,7 @@ struct Database {
     writer: Mutex<Connection>,
     /// Pushes waiting for `writer`, committed together (`group_commit.rs`).
     pushes: PushQueue,
-    reader: Mutex<Connection>,
+    readers: Readers,
     schema: Schema,
     /// The newest version committed through `writer`.
     changes: watch::Sender<i64>,
@@ -128,18 +130,13 @@ impl Inner {
         writer.pragma_update(None, "journal_mode", "WAL")?;
         let schema =
             schema::prepare(&mut writer, &self.schema_sql).map_err(|e| e.for_database(name))?;
-        let mut reader = Connection::open_with_flags(
-            &path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
-        guard::reader(&mut reader)?;
-        reader.busy_timeout(Duration::from_secs(5))?;
+        let readers = Readers::open(&path)?;
         writer.execute_batch(super::sqlite_sql::START_EPOCH)?;
         let version = dialect::current_version(&writer)?;
         let db = Arc::new(Database {
             writer: Mutex::new(writer),
             pushes: PushQueue::default(),
-            reader: Mutex::new(reader),
+            readers,
             schema,
             changes: watch::Sender::new(version),
         });
@@ -186,7 +183,7 @@ impl Store for SqliteStore {
         let database = self.database(db).await?;
         let rules = self.rules.clone();
         blocking(move || {
-            let mut conn = lock(&database.reader);
+            let mut conn = database.readers.take();
             let tx = conn.transaction()?;
             let access = Access::of(rules.as_deref(), &caller);
             run_ready(pull::read_changes(
@@ -214,7 +211,7 @@ impl Store for SqliteStore {
         }
         let database = self.database(db).await?;
         blocking(move || {
-            let conn = lock(&database.reader);
+            let conn = database.readers.take();
             read_only_query(&conn, &sql, params).map_err(|e| {
                 let e = outpost::Error::from(e);
                 let message = match e.code() {
