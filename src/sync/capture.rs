@@ -28,6 +28,8 @@ pub struct SyncedTable {
     pub key: Vec<String>,
     /// The upsert of a whole row (key columns first, then the others in table order).
     pub(crate) full_upsert: String,
+    /// The SQL that (re)creates this table's capture triggers, set by [`install`].
+    pub(crate) capture_sql: String,
 }
 
 const SCHEMA: &str = "
@@ -150,11 +152,44 @@ pub(crate) fn install(tx: &Transaction<'_>, tables: &[String]) -> Result<Vec<Syn
     for (place, name) in tables.iter().enumerate() {
         let table = describe(tx, name)?;
         let replaced = Replaced::new(&table, place, replaced::unique_columns(tx, &table)?);
-        tx.execute_batch(&replaced.noting_sql())?;
-        tx.execute_batch(&triggers(&table, &replaced))?;
-        synced.push(table);
+        let capture_sql = format!("{}\n{}", replaced.noting_sql(), triggers(&table, &replaced));
+        tx.execute_batch(&capture_sql)?;
+        synced.push(SyncedTable {
+            capture_sql,
+            ..table
+        });
     }
     Ok(synced)
+}
+
+/// Drop the capture triggers of `tables` until [`resume`], inside the caller's transaction (a
+/// rollback puts them back). For writes made with capture off: a statement with triggers keeps a
+/// journal of every page it changes, in case it must be undone midway, even when each trigger's
+/// WHEN is false.
+pub(crate) fn suspend(conn: &Connection, tables: &[SyncedTable]) -> Result<()> {
+    let mut stmt = conn.prepare(
+        "SELECT name FROM sqlite_temp_master WHERE type = 'trigger' AND tbl_name = ?1 \
+         AND substr(name, 1, 9) = '_outpost_'",
+    )?;
+    let mut drop = String::new();
+    for table in tables {
+        let names = stmt
+            .query_map([&table.name], |r| r.get::<_, String>(0))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        for name in names {
+            drop.push_str(&format!("DROP TRIGGER temp.{};", quote_ident(&name)));
+        }
+    }
+    conn.execute_batch(&drop)?;
+    Ok(())
+}
+
+/// Create again the capture triggers [`suspend`] dropped.
+pub(crate) fn resume(conn: &Connection, tables: &[SyncedTable]) -> Result<()> {
+    for table in tables {
+        conn.execute_batch(&table.capture_sql)?;
+    }
+    Ok(())
 }
 
 /// Read a synced table's columns and key from the schema (never from a caller-provided string).
@@ -202,6 +237,7 @@ pub(crate) fn describe(conn: &Connection, name: &str) -> Result<SyncedTable> {
         columns,
         key,
         full_upsert,
+        capture_sql: String::new(),
     })
 }
 

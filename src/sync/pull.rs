@@ -10,7 +10,7 @@ use rusqlite::Connection;
 use super::app_triggers;
 use super::apply_mode::ApplyMode;
 use super::behind::{self, Behind};
-use super::capture::SyncedTable;
+use super::capture::{self, SyncedTable};
 use super::older_schema::without_dropped_columns;
 use super::outbox::{meta_i64, read_entries, Entry, RejectedMutation};
 use super::settle::{
@@ -20,6 +20,9 @@ use super::stage::{self, staged_position, Position};
 use super::subset;
 use crate::protocol::{PullRequest, PullResponse, Rejection, Subset, PROTOCOL_VERSION};
 use crate::{Database, Error, Result, Value};
+
+/// From how many pulled rows an apply switches triggers off (when the app has none).
+const BULK_APPLY: usize = 1000;
 
 /// What one pull changed locally.
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -242,6 +245,15 @@ impl Database {
         if app_triggers {
             app_triggers::start_noting(tx, &self.synced)?;
         }
+        // With capture off, the capture triggers do nothing but cost: a statement with triggers
+        // keeps a journal of each page it changes, so every pulled row copied its page. Without
+        // app triggers, a large apply runs with them dropped; a small one keeps them, as
+        // dropping and creating them re-prepares the connection's statements.
+        let bulk = !app_triggers
+            && (response.changes.len() >= BULK_APPLY || staged_position(tx)?.is_some());
+        if bulk {
+            capture::suspend(tx, &self.synced)?;
+        }
         let pulled = self.write_pulled(tx, &response.changes, &mut |row| {
             if !tables.contains(&row.table) {
                 tables.insert(row.table.clone());
@@ -251,6 +263,9 @@ impl Database {
                 replay_rows.insert(id);
             }
         })?;
+        if bulk {
+            capture::resume(tx, &self.synced)?;
+        }
         // A pull from cursor 0 sends no tombstone for rows out of a subset: rows this replica
         // wrote there leave now, unless a write still pending puts them back.
         let swept = match began_at_zero {

@@ -126,3 +126,37 @@ fn a_pulled_parent_delete_does_not_cascade_past_the_primary_state() {
     assert!(primary.rows("app", "SELECT id FROM children").is_empty());
     assert_eq!(b.pending(), 0, "the pull's deletes were not captured");
 }
+
+/// A large pull applies with the capture triggers dropped (they cost a page copy per row even
+/// with capture off) and creates them again before it commits: writes after it are captured,
+/// a REPLACE's removal of a colliding row too, and reach the primary.
+#[test]
+fn writes_after_a_large_pull_are_captured_as_before() {
+    let primary = TestPrimary::start(POSITIONS);
+    let transport = HttpTransport::new(primary.endpoint(), "app");
+    let dir = scratch_dir();
+    let a = Replica::open(dir.path(), "a", &[POSITIONS], &["items"]);
+    a.run(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1500)
+         INSERT INTO items SELECT 'i' || i, 'l', i FROM n",
+    );
+    a.sync(&transport).unwrap();
+
+    let b = Replica::open(dir.path(), "b", &[POSITIONS], &["items"]);
+    b.sync(&transport).unwrap();
+    assert_eq!(
+        b.rows("SELECT count(*) FROM items"),
+        vec![vec![Value::Integer(1500)]]
+    );
+    assert_eq!(b.pending(), 0, "nothing pulled enters the outbox");
+    b.run("INSERT INTO items VALUES ('new', 'l', 2000)");
+    // Takes position 1 from i1: the capture records i1's delete, then the new row.
+    b.run("INSERT OR REPLACE INTO items VALUES ('taker', 'l', 1)");
+    assert_eq!(b.pending(), 3);
+    b.sync(&transport).unwrap();
+    assert_eq!(b.pending(), 0);
+    let on_primary = primary.rows("app", ALL_ITEMS);
+    assert_eq!(on_primary, b.rows(ALL_ITEMS));
+    assert_eq!(on_primary.len(), 1501);
+    assert!(!on_primary.contains(&vec![text("i1"), text("l"), Value::Integer(1)]));
+}
