@@ -1,7 +1,8 @@
 //! The embedded default store: one SQLite file per database, `{data_dir}/{name}.sqlite3`, created
 //! from the schema on first use. Each database keeps one writer and a few read-only connections
-//! open (`readers.rs`; WAL mode, so pulls and queries never wait for a push); blocking work runs in `spawn_blocking`,
-//! where the push and pull algorithms run over the SQLite dialect (`dialect.rs`).
+//! open (`readers.rs`; WAL mode, so pulls and queries never wait for a push); blocking work runs
+//! in `spawn_blocking`, where the push and pull algorithms run over the SQLite dialect
+//! (`dialect.rs`).
 
 mod dialect;
 mod group_commit;
