@@ -10,6 +10,7 @@
 // pull everything, one page after another, and the time of each is printed.
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
+import { bulkRows } from "./browser/workloads.js";
 
 const [pkgArg, url, rowsArg, roundsArg] = process.argv.slice(2);
 if (!pkgArg || !url || !rowsArg) {
@@ -27,9 +28,7 @@ const open = (name) =>
 
 if (process.env.SEEDED !== "1") {
   const writer = await open("writer");
-  const values = [];
-  for (let i = 1; i <= rows; i++) values.push([i, i * 7, i / 3, `row number ${i} text`]);
-  writer.executeMany("INSERT INTO items (id, a, b, t) VALUES (?, ?, ?, ?)", values);
+  writer.executeMany("INSERT INTO items (id, a, b, t) VALUES (?, ?, ?, ?)", bulkRows(rows));
   while ((await writer.push(url, null)).pushed > 0);
   writer.close();
 }
