@@ -60,7 +60,9 @@ CREATE TABLE IF NOT EXISTS _outpost_rejected (
     reason TEXT NOT NULL,
     rejected_at INTEGER NOT NULL
 );
--- The pages of a pull before its last (stage.rs).
+-- The pages of a pull before its last (stage.rs), each the JSON it came in.
+CREATE TABLE IF NOT EXISTS _outpost_stage_pages (ord INTEGER PRIMARY KEY, page BLOB NOT NULL);
+-- Rows staged one by one by an older version, read before the pages.
 CREATE TABLE IF NOT EXISTS _outpost_stage (
     ord INTEGER PRIMARY KEY,
     tbl TEXT NOT NULL,

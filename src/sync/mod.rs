@@ -35,6 +35,12 @@ use crate::{Database, Result};
 pub trait Transport {
     async fn push(&self, request: &PushRequest) -> Result<PushResponse>;
     async fn pull(&self, request: &PullRequest) -> Result<PullResponse>;
+
+    /// The answer to `request` and, where the transport has them, the bytes it was decoded from:
+    /// a page that is not the last is staged as those bytes (`stage.rs`).
+    async fn pull_page(&self, request: &PullRequest) -> Result<(PullResponse, Option<Vec<u8>>)> {
+        Ok((self.pull(request).await?, None))
+    }
 }
 
 /// The outcome of [`sync`]: everything pushed, then everything pulled.
@@ -88,8 +94,8 @@ async fn sync_into<T: Transport>(
         let mut reset = false;
         loop {
             let request = db.pull_request(0)?;
-            let response = transport.pull(&request).await?;
-            let outcome = db.apply_pull_response(&request, &response)?;
+            let (response, body) = transport.pull_page(&request).await?;
+            let outcome = db.apply_pull_page(&request, &response, body.as_deref())?;
             report.pulled += outcome.pulled;
             report.tables.extend(outcome.tables);
             report.rejected.extend(outcome.rejected);

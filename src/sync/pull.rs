@@ -16,7 +16,7 @@ use super::outbox::{meta_i64, read_entries, Entry, RejectedMutation};
 use super::settle::{
     last_seq, meta_get, meta_set, pending_from, set_aside, ACKED_SEEN, EPOCH, RESYNC,
 };
-use super::stage::{self, staged_position, Position};
+use super::stage::{self, key_json, staged_position, Position};
 use super::subset;
 use crate::protocol::{PullRequest, PullResponse, Rejection, Subset, PROTOCOL_VERSION};
 use crate::{Database, Error, Result, Value};
@@ -135,6 +135,17 @@ impl Database {
         request: &PullRequest,
         response: &PullResponse,
     ) -> Result<PullOutcome> {
+        self.apply_pull_page(request, response, None)
+    }
+
+    /// [`Self::apply_pull_response`], given also the bytes `response` was decoded from when the
+    /// caller has them: a page that is not the last is staged as they are, not encoded again.
+    pub fn apply_pull_page(
+        &self,
+        request: &PullRequest,
+        response: &PullResponse,
+        body: Option<&[u8]>,
+    ) -> Result<PullOutcome> {
         self.require_autocommit()?;
         // Foreign keys off, and no wait for the disk in WAL mode (apply_mode.rs); around the transaction.
         let _mode = ApplyMode::enter(self.conn())?;
@@ -198,7 +209,7 @@ impl Database {
                 behind,
                 from_scratch: position.from_scratch,
             };
-            stage::keep_page(&tx, &response.changes, &next)?;
+            stage::keep_page(&tx, &response.changes, body, &next)?;
             tx.commit()?;
             return Ok(outcome);
         }
@@ -255,13 +266,17 @@ impl Database {
             capture::suspend(tx, &self.synced)?;
         }
         let pulled = self.write_pulled(tx, &response.changes, &mut |row| {
-            if !tables.contains(&row.table) {
-                tables.insert(row.table.clone());
+            if !tables.contains(row.table) {
+                tables.insert(row.table.to_owned());
             }
-            let id = (row.table.clone(), row.key_json.clone());
-            if pending.rows.contains(&id) {
-                replay_rows.insert(id);
+            // Most pulls find no pending entry: then no row needs naming.
+            if !pending.rows.is_empty() {
+                let id = row.id()?;
+                if pending.rows.contains(&id) {
+                    replay_rows.insert(id);
+                }
             }
+            Ok(())
         })?;
         if bulk {
             capture::resume(tx, &self.synced)?;
@@ -322,7 +337,8 @@ impl Database {
         let _triggers_off = app_triggers::TriggersOff::new(tx)?;
         let mut pulled_rows = std::collections::HashSet::new();
         self.write_pulled(tx, &response.changes, &mut |row| {
-            pulled_rows.insert((row.table.clone(), row.key_json.clone()));
+            pulled_rows.insert(row.id()?);
+            Ok(())
         })?;
         for row in noted {
             if pulled_rows.contains(&(row.table.clone(), row.key_json)) {
@@ -426,10 +442,6 @@ fn pending_by_row(conn: &Connection) -> Result<PendingByRow> {
         pending.entries.push((row, entry));
     }
     Ok(pending)
-}
-
-fn key_json(key: &[Value]) -> Result<String> {
-    serde_json::to_string(key).map_err(|e| Error::Protocol(e.to_string()))
 }
 
 /// Re-apply this replica's outbox entries for one row, so local changes the primary has not

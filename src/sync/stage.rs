@@ -1,7 +1,13 @@
 //! A pull of several pages is applied as a whole. Pages before the last are kept in
-//! `_outpost_stage` (committed, so a long first sync survives a reload and memory stays bounded),
-//! and the last page applies all of them in one transaction with the cursor move: the rows then
-//! equal one state the primary had (invariant 8), whatever order rows and pages came in.
+//! `_outpost_stage_pages` (committed, so a long first sync survives a reload and memory stays
+//! bounded), and the last page applies all of them in one transaction with the cursor move: the
+//! rows then equal one state the primary had (invariant 8), whatever order rows and pages came in.
+//!
+//! A page is kept whole, as the JSON it came in, and read back one page at a time. Keeping each
+//! row as its own stage row cost an insert, a select and a JSON encoding and parsing of each of
+//! its parts: a third of a 100,000-row pull in the wasm, against a sixth for decoding the page
+//! once more; encoding the page again would cost as much (bench/RESULTS.md). Rows staged one by
+//! one by an older version (the table `_outpost_stage`) are still read, before the pages.
 //!
 //! Within that transaction foreign keys are off (the pulled state is the primary's, where they
 //! held; a parent may come after its child), and rows are first written in place; if a UNIQUE
@@ -38,20 +44,44 @@ pub(crate) struct Position {
 /// Forget staged pages.
 pub(crate) fn clear(conn: &Connection) -> Result<()> {
     conn.execute("DELETE FROM _outpost_stage", [])?;
+    conn.execute("DELETE FROM _outpost_stage_pages", [])?;
     meta_set(conn, STAGE_CURSOR, rusqlite::types::Null)?;
     meta_set(conn, STAGE_EPOCH, rusqlite::types::Null)?;
     meta_set(conn, STAGE_BEHIND, rusqlite::types::Null)?;
     meta_set(conn, STAGE_FROM_SCRATCH, rusqlite::types::Null)
 }
 
-/// Keep a page that is not the last, and the position to continue from.
-pub(crate) fn keep_page(conn: &Connection, changes: &[Change], next: &Position) -> Result<()> {
-    let mut insert =
-        conn.prepare_cached("INSERT INTO _outpost_stage (tbl, key, row) VALUES (?1, ?2, ?3)")?;
-    for change in changes {
-        let row = change.row.as_ref().map(to_json).transpose()?;
-        insert.execute((&change.table, to_json(&change.key)?, row))?;
-    }
+/// A staged page as it is read back: the pull answer it came in (other fields ignored), or the
+/// changes alone, written as `{"changes": [...]}`.
+#[derive(serde::Deserialize)]
+struct StagedPage {
+    changes: Vec<Change>,
+}
+
+#[derive(serde::Serialize)]
+struct StagedPageRef<'a> {
+    changes: &'a [Change],
+}
+
+/// Keep a page that is not the last, and the position to continue from. `body` is the answer's
+/// JSON, if the caller has it: kept as it is, it costs nothing to encode.
+pub(crate) fn keep_page(
+    conn: &Connection,
+    changes: &[Change],
+    body: Option<&[u8]>,
+    next: &Position,
+) -> Result<()> {
+    let encoded;
+    let page = match body {
+        Some(body) => body,
+        None => {
+            encoded = serde_json::to_vec(&StagedPageRef { changes })
+                .map_err(|e| Error::Protocol(e.to_string()))?;
+            &encoded[..]
+        }
+    };
+    conn.prepare_cached("INSERT INTO _outpost_stage_pages (page) VALUES (?1)")?
+        .execute([page])?;
     meta_set(conn, STAGE_CURSOR, next.cursor)?;
     meta_set(conn, STAGE_EPOCH, next.epoch.as_deref())?;
     meta_set(conn, STAGE_FROM_SCRATCH, next.from_scratch)?;
@@ -71,50 +101,74 @@ pub(crate) fn staged_position(conn: &Connection) -> Result<Option<Position>> {
     })
 }
 
-fn to_json<T: serde::Serialize>(value: &T) -> Result<String> {
-    serde_json::to_string(value).map_err(|e| Error::Protocol(e.to_string()))
+/// A key as the outbox and the stage write it: the JSON array of its values.
+pub(crate) fn key_json(key: &[Value]) -> Result<String> {
+    serde_json::to_string(key).map_err(|e| Error::Protocol(e.to_string()))
 }
 
 /// One pulled row state, from the stage or from the last page.
-pub(crate) struct PulledRow {
-    pub table: String,
-    pub key: Vec<Value>,
-    pub key_json: String,
-    pub row: Option<Row>,
+pub(crate) struct PulledRow<'a> {
+    pub table: &'a str,
+    pub key: &'a [Value],
+    pub row: Option<&'a Row>,
+}
+
+impl PulledRow<'_> {
+    /// The row's table and key JSON, as outbox entries name rows.
+    pub fn id(&self) -> Result<(String, String)> {
+        Ok((self.table.to_owned(), key_json(self.key)?))
+    }
+}
+
+impl<'a> From<&'a Change> for PulledRow<'a> {
+    fn from(change: &'a Change) -> Self {
+        PulledRow {
+            table: &change.table,
+            key: &change.key,
+            row: change.row.as_ref(),
+        }
+    }
 }
 
 /// Call `visit` with every staged row state, then the last page's, in version order. Staged
-/// rows are read as they are visited, so a first sync of a million rows is never all in memory.
+/// pages are read one at a time, so a first sync of a million rows is never all in memory.
 pub(crate) fn for_each_pulled(
     conn: &Connection,
     last_page: &[Change],
-    mut visit: impl FnMut(PulledRow) -> Result<()>,
+    mut visit: impl FnMut(PulledRow<'_>) -> Result<()>,
 ) -> Result<()> {
     let mut stmt = conn.prepare_cached("SELECT tbl, key, row FROM _outpost_stage ORDER BY ord")?;
     let mut staged = stmt.query([])?;
     while let Some(r) = staged.next()? {
-        let key_json: String = r.get(1)?;
-        let row: Option<String> = r.get(2)?;
+        let table: String = r.get(0)?;
+        let key: Vec<Value> = parse(r.get_ref(1)?.as_bytes().map_err(rusqlite::Error::from)?)?;
+        let row: Option<Row> = match r
+            .get_ref(2)?
+            .as_bytes_or_null()
+            .map_err(rusqlite::Error::from)?
+        {
+            Some(json) => Some(parse(json)?),
+            None => None,
+        };
         visit(PulledRow {
-            table: r.get(0)?,
-            key: parse(&key_json)?,
-            row: row.as_deref().map(parse).transpose()?,
-            key_json,
+            table: &table,
+            key: &key,
+            row: row.as_ref(),
         })?;
     }
-    for change in last_page {
-        visit(PulledRow {
-            table: change.table.clone(),
-            key: change.key.clone(),
-            key_json: to_json(&change.key)?,
-            row: change.row.clone(),
-        })?;
+    let mut stmt = conn.prepare_cached("SELECT page FROM _outpost_stage_pages ORDER BY ord")?;
+    let mut pages = stmt.query([])?;
+    while let Some(r) = pages.next()? {
+        let page: StagedPage = parse(r.get_ref(0)?.as_bytes().map_err(rusqlite::Error::from)?)?;
+        page.changes
+            .iter()
+            .try_for_each(|change| visit(change.into()))?;
     }
-    Ok(())
+    last_page.iter().try_for_each(|change| visit(change.into()))
 }
 
-fn parse<T: serde::de::DeserializeOwned>(json: &str) -> Result<T> {
-    serde_json::from_str(json).map_err(|e| Error::Protocol(format!("a staged pull row: {e}")))
+fn parse<T: serde::de::DeserializeOwned>(json: &[u8]) -> Result<T> {
+    serde_json::from_slice(json).map_err(|e| Error::Protocol(format!("a staged pull row: {e}")))
 }
 
 impl Database {
@@ -126,7 +180,7 @@ impl Database {
         &self,
         conn: &Connection,
         last_page: &[Change],
-        touched: &mut dyn FnMut(&PulledRow),
+        touched: &mut dyn FnMut(&PulledRow) -> Result<()>,
     ) -> Result<usize> {
         conn.execute_batch("SAVEPOINT outpost_pulled")?;
         match self.write_each(conn, last_page, SyncedTable::set_state, touched) {
@@ -150,14 +204,14 @@ impl Database {
         conn: &Connection,
         last_page: &[Change],
         write: fn(&SyncedTable, &Connection, &[Value], Option<&Row>) -> Result<()>,
-        touched: &mut dyn FnMut(&PulledRow),
+        touched: &mut dyn FnMut(&PulledRow) -> Result<()>,
     ) -> Result<usize> {
         let mut written = 0;
         for_each_pulled(conn, last_page, |row| {
             if let Some(table) = self.synced.iter().find(|t| t.name == row.table) {
-                write(table, conn, &row.key, row.row.as_ref())?;
+                write(table, conn, row.key, row.row)?;
                 written += 1;
-                touched(&row);
+                touched(&row)?;
             }
             Ok(())
         })?;

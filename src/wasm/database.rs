@@ -340,11 +340,11 @@ impl JsDatabase {
         future_to_promise(async move {
             let request = inner.with_db(|db| db.pull_request(wait_ms.max(0.0) as u64))?;
             let (transport, controller) = inner.transport(url, token)?;
-            let response = transport.pull(&request).await;
+            let answer = transport.pull_page(&request).await;
             inner.finished(&controller);
-            let response = response?;
+            let (response, body) = answer?;
             let outcome = inner.with_db(|db| {
-                let mut outcome = db.apply_pull_response(&request, &response)?;
+                let mut outcome = db.apply_pull_page(&request, &response, body.as_deref())?;
                 outcome.rejected.splice(0..0, db.take_unreported());
                 Ok(outcome)
             })?;

@@ -29,6 +29,12 @@ impl Transport for FetchTransport {
     async fn pull(&self, request: &PullRequest) -> Result<PullResponse> {
         self.post(http::PULL, request).await
     }
+
+    async fn pull_page(&self, request: &PullRequest) -> Result<(PullResponse, Option<Vec<u8>>)> {
+        let (status, body) = self.exchange(http::PULL, request).await?;
+        let response = http::decode(http::PULL, status, &body)?;
+        Ok((response, Some(body)))
+    }
 }
 
 impl FetchTransport {
@@ -37,9 +43,14 @@ impl FetchTransport {
         endpoint: &str,
         message: &Q,
     ) -> Result<A> {
-        let request = HttpRequest::json(&self.url, endpoint, self.token.as_deref(), message)?;
-        let (status, body) = self.send(&request).await?;
+        let (status, body) = self.exchange(endpoint, message).await?;
         http::decode(endpoint, status, &body)
+    }
+
+    /// `message` sent to `endpoint`; the answer's status and body.
+    async fn exchange<Q: Serialize>(&self, endpoint: &str, message: &Q) -> Result<(u16, Vec<u8>)> {
+        let request = HttpRequest::json(&self.url, endpoint, self.token.as_deref(), message)?;
+        self.send(&request).await
     }
 
     /// Moves the bytes. Anything that stops an answer arriving (no network, CORS, an abort) is

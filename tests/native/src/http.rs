@@ -96,14 +96,23 @@ impl HttpTransport {
         endpoint: &str,
         message: &Req,
     ) -> Result<Resp> {
+        let (status, body) = self.exchange(endpoint, message)?;
+        http::decode(endpoint, status, &body)
+    }
+
+    /// `message` sent to `endpoint`; the answer's status and body.
+    fn exchange<Req: serde::Serialize>(
+        &self,
+        endpoint: &str,
+        message: &Req,
+    ) -> Result<(u16, Vec<u8>)> {
         let request = HttpRequest::json(
             &self.database_url(),
             endpoint,
             self.token.as_deref(),
             message,
         )?;
-        let (status, body) = self.send(&request)?;
-        http::decode(endpoint, status, &body)
+        self.send(&request)
     }
 
     /// Moves the bytes; no answer at all (refused, reset, timed out) is `Offline`.
@@ -132,5 +141,11 @@ impl Transport for HttpTransport {
 
     async fn pull(&self, request: &PullRequest) -> Result<PullResponse> {
         self.call(http::PULL, request)
+    }
+
+    async fn pull_page(&self, request: &PullRequest) -> Result<(PullResponse, Option<Vec<u8>>)> {
+        let (status, body) = self.exchange(http::PULL, request)?;
+        let response = http::decode(http::PULL, status, &body)?;
+        Ok((response, Some(body)))
     }
 }

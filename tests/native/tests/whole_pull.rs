@@ -53,10 +53,11 @@ fn pull_in_pages(replica: &Replica, transport: &HttpTransport, page: u32) -> usi
             limit: Some(page),
             ..replica.db().pull_request(0).unwrap()
         };
-        let response = block_on(transport.pull(&request)).unwrap();
+        // Staged as the bytes they came in (the next test stages them encoded again).
+        let (response, body) = block_on(transport.pull_page(&request)).unwrap();
         let outcome = replica
             .db()
-            .apply_pull_response(&request, &response)
+            .apply_pull_page(&request, &response, body.as_deref())
             .expect("every page applies");
         pages += 1;
         if !outcome.more {
@@ -159,4 +160,64 @@ fn writes_after_a_large_pull_are_captured_as_before() {
     assert_eq!(on_primary, b.rows(ALL_ITEMS));
     assert_eq!(on_primary.len(), 1501);
     assert!(!on_primary.contains(&vec![text("i1"), text("l"), Value::Integer(1)]));
+}
+
+/// A replica upgraded in the middle of a long pull holds rows an older version staged one by
+/// one: the pull goes on from where it was, and its last page applies those rows, then the pages
+/// staged since, as one state.
+#[test]
+fn rows_an_older_version_staged_apply_with_the_pages_after_them() {
+    let primary = TestPrimary::start(POSITIONS);
+    let transport = HttpTransport::new(primary.endpoint(), "app");
+    let dir = scratch_dir();
+    let writer = Replica::open(dir.path(), "w", &[POSITIONS], &["items"]);
+    writer.run(
+        "INSERT INTO items VALUES ('a', 'l', 1), ('b', 'l', 2), ('c', 'l', 3), ('d', 'l', 4), \
+         ('e', 'l', 5), ('f', 'l', 6)",
+    );
+    writer.sync(&transport).unwrap();
+    // Later versions: a swap through a free slot, and a delete.
+    writer.run("UPDATE items SET position = 99 WHERE id = 'a'");
+    writer.run("UPDATE items SET position = 1 WHERE id = 'b'");
+    writer.run("UPDATE items SET position = 2 WHERE id = 'a'");
+    writer.run("DELETE FROM items WHERE id = 'c'");
+    writer.sync(&transport).unwrap();
+
+    let fresh = Replica::open(dir.path(), "fresh", &[POSITIONS], &["items"]);
+    let mut pages = 0;
+    loop {
+        let request = PullRequest {
+            limit: Some(2),
+            ..fresh.db().pull_request(0).unwrap()
+        };
+        let response = block_on(transport.pull(&request)).unwrap();
+        let outcome = fresh.db().apply_pull_response(&request, &response).unwrap();
+        pages += 1;
+        if !outcome.more {
+            break;
+        }
+        if pages == 1 {
+            // The first page, as the older version kept it: one stage row per change.
+            fresh.run(
+                "INSERT INTO _outpost_stage (tbl, key, row)
+                 SELECT value ->> '$.table', value -> '$.key', json(value -> '$.row')
+                 FROM _outpost_stage_pages, json_each(page, '$.changes') ORDER BY _outpost_stage_pages.ord, key",
+            );
+            fresh.run("DELETE FROM _outpost_stage_pages");
+            assert!(!fresh.rows("SELECT 1 FROM _outpost_stage").is_empty());
+        }
+    }
+    assert!(pages >= 3, "the pull took {pages} pages");
+    let expected = vec![
+        vec![text("a"), text("l"), Value::Integer(2)],
+        vec![text("b"), text("l"), Value::Integer(1)],
+        vec![text("d"), text("l"), Value::Integer(4)],
+        vec![text("e"), text("l"), Value::Integer(5)],
+        vec![text("f"), text("l"), Value::Integer(6)],
+    ];
+    assert_eq!(primary.rows("app", ALL_ITEMS), expected);
+    assert_eq!(fresh.rows(ALL_ITEMS), expected);
+    assert!(fresh
+        .rows("SELECT 1 FROM _outpost_stage UNION ALL SELECT 1 FROM _outpost_stage_pages")
+        .is_empty());
 }
