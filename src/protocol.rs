@@ -254,9 +254,10 @@ fn holds(column: &str, values: &[Value], row: Option<&Row>) -> bool {
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct PullResponse {
-    /// The latest state of each row changed after the request's cursor, in version order.
-    pub changes: Vec<Change>,
+pub struct PullResponse<C = Vec<Change>> {
+    /// The latest state of each row changed after the request's cursor, in version order. (A
+    /// replica may read an answer with `C` = `serde::de::IgnoredAny` to see only the rest.)
+    pub changes: C,
     /// The cursor to send next time: the replica has now seen everything up to it.
     pub cursor: i64,
     /// More changes are waiting; ask again at once.
@@ -291,6 +292,24 @@ pub struct PullResponse {
     /// other tables are answered; these stay where they are until the primary has them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unknown_tables: Vec<String>,
+}
+
+impl<C> PullResponse<C> {
+    /// This answer with `changes` in place of its own.
+    pub fn with_changes<D>(self, changes: D) -> PullResponse<D> {
+        PullResponse {
+            changes,
+            cursor: self.cursor,
+            more: self.more,
+            acked_through: self.acked_through,
+            acked_digest: self.acked_digest,
+            rejected: self.rejected,
+            epoch: self.epoch,
+            reset: self.reset,
+            resync: self.resync,
+            unknown_tables: self.unknown_tables,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -129,3 +129,33 @@ fn a_protocol_error_quotes_the_start_of_the_body() {
     );
     assert!(message.len() < 400, "{message}");
 }
+
+#[test]
+fn a_pull_page_before_the_last_keeps_its_changes_in_its_bytes() {
+    // The changes are not read on arrival: they are staged as they came and decoded by the last
+    // page (a malformed one is found there, and the stage dropped: whole_pull.rs).
+    let page = r#"{"changes":[{"not":"a change"}],"cursor":9,"more":true,"epoch":"e1"}"#;
+    let (response, body) = http::decode_pull(200, page.as_bytes().to_vec()).unwrap();
+    assert!(response.changes.is_empty());
+    assert_eq!((response.cursor, response.more), (9, true));
+    assert_eq!(response.epoch.as_deref(), Some("e1"));
+    assert_eq!(body.as_deref(), Some(page.as_bytes()));
+
+    // The last page is decoded whole, as any answer is.
+    let last = r#"{"changes":[{"not":"a change"}],"cursor":9,"more":false}"#;
+    let refused = http::decode_pull(200, last.as_bytes().to_vec()).unwrap_err();
+    assert!(matches!(refused, Error::Protocol(_)), "{refused:?}");
+    let good = r#"{"changes":[{"version":9,"table":"todos","key":["a"],"row":null}],"cursor":9,"more":false}"#;
+    let (response, body) = http::decode_pull(200, good.as_bytes().to_vec()).unwrap();
+    assert_eq!(response.changes.len(), 1);
+    assert!(body.is_none());
+
+    // Not JSON at all, or an error body, is what it is for any answer.
+    let cut = http::decode_pull(200, page.as_bytes()[..30].to_vec()).unwrap_err();
+    assert!(matches!(cut, Error::Protocol(_)), "{cut:?}");
+    let refusal = http::decode_pull(404, ERROR_BODY.as_bytes().to_vec()).unwrap_err();
+    assert!(
+        matches!(refusal, Error::Primary { status: 404, .. }),
+        "{refusal:?}"
+    );
+}

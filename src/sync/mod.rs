@@ -36,8 +36,9 @@ pub trait Transport {
     async fn push(&self, request: &PushRequest) -> Result<PushResponse>;
     async fn pull(&self, request: &PullRequest) -> Result<PullResponse>;
 
-    /// The answer to `request` and, where the transport has them, the bytes it was decoded from:
-    /// a page that is not the last is staged as those bytes (`stage.rs`).
+    /// The answer to `request` and, where the transport has them, its bytes: a page that is not
+    /// the last is then staged as they are, and its changes need not be decoded on arrival
+    /// ([`http::decode_pull`]).
     async fn pull_page(&self, request: &PullRequest) -> Result<(PullResponse, Option<Vec<u8>>)> {
         Ok((self.pull(request).await?, None))
     }

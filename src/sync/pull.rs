@@ -138,8 +138,10 @@ impl Database {
         self.apply_pull_page(request, response, None)
     }
 
-    /// [`Self::apply_pull_response`], given also the bytes `response` was decoded from when the
-    /// caller has them: a page that is not the last is staged as they are, not encoded again.
+    /// [`Self::apply_pull_response`], given also the answer's bytes when the caller has them: a
+    /// page that is not the last is then staged from them, whatever `response.changes` holds (it
+    /// may be empty, the changes left in the bytes: `http::decode_pull`). The last page applies
+    /// `response.changes`.
     pub fn apply_pull_page(
         &self,
         request: &PullRequest,
@@ -225,7 +227,14 @@ impl Database {
         let seen: i64 = meta_get(&tx, ACKED_SEEN)?.unwrap_or(0);
         meta_set(&tx, ACKED_SEEN, seen.max(acked_through))?;
         (outcome.pulled, outcome.tables) =
-            self.apply_last_page(&tx, response, position.from_scratch)?;
+            match self.apply_last_page(&tx, response, position.from_scratch) {
+                Err(e) if stage::is_unreadable(&e) => {
+                    tx.rollback()?;
+                    stage::discard(self.conn())?;
+                    return Err(e);
+                }
+                applied => applied?,
+            };
         behind::store(&tx, &behind)?;
         subset::end_fills(&tx, &behind)?;
         tx.commit()?;

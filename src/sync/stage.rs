@@ -167,8 +167,26 @@ pub(crate) fn for_each_pulled(
     last_page.iter().try_for_each(|change| visit(change.into()))
 }
 
+const UNREADABLE: &str = "a staged pull page could not be read";
+
 fn parse<T: serde::de::DeserializeOwned>(json: &[u8]) -> Result<T> {
-    serde_json::from_slice(json).map_err(|e| Error::Protocol(format!("a staged pull row: {e}")))
+    serde_json::from_slice(json).map_err(|e| Error::Protocol(format!("{UNREADABLE}: {e}")))
+}
+
+/// Whether `error` is a staged page that could not be read. A page is staged from its bytes
+/// before its changes are decoded (`http::decode_pull`), so one the primary got wrong is found
+/// only by the last page.
+pub(crate) fn is_unreadable(error: &Error) -> bool {
+    matches!(error, Error::Protocol(message) if message.starts_with(UNREADABLE))
+}
+
+/// Forget the stage in a transaction of its own, after the one that could not read it rolled
+/// back: the next pull starts again from the cursor before it, where keeping it would fail every
+/// pull from now on.
+pub(crate) fn discard(conn: &Connection) -> Result<()> {
+    let tx = conn.unchecked_transaction()?;
+    clear(&tx)?;
+    Ok(tx.commit()?)
 }
 
 impl Database {

@@ -32,8 +32,7 @@ impl Transport for FetchTransport {
 
     async fn pull_page(&self, request: &PullRequest) -> Result<(PullResponse, Option<Vec<u8>>)> {
         let (status, body) = self.exchange(http::PULL, request).await?;
-        let response = http::decode(http::PULL, status, &body)?;
-        Ok((response, Some(body)))
+        http::decode_pull(status, body)
     }
 }
 

@@ -145,7 +145,6 @@ impl Transport for HttpTransport {
 
     async fn pull_page(&self, request: &PullRequest) -> Result<(PullResponse, Option<Vec<u8>>)> {
         let (status, body) = self.exchange(http::PULL, request)?;
-        let response = http::decode(http::PULL, status, &body)?;
-        Ok((response, Some(body)))
+        http::decode_pull(status, body)
     }
 }

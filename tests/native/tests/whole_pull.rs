@@ -4,7 +4,7 @@
 
 use outpost::protocol::PullRequest;
 use outpost::sync::Transport;
-use outpost::Value;
+use outpost::{Error, Value};
 use outpost_tests::replica::text;
 use outpost_tests::{block_on, scratch_dir, HttpTransport, Replica, TestPrimary};
 
@@ -220,4 +220,58 @@ fn rows_an_older_version_staged_apply_with_the_pages_after_them() {
     assert!(fresh
         .rows("SELECT 1 FROM _outpost_stage UNION ALL SELECT 1 FROM _outpost_stage_pages")
         .is_empty());
+}
+
+/// A staged page the last page cannot read (a primary that sent a malformed change in a page
+/// before the last, or a stage written by a version this one cannot read) fails that pull once,
+/// and is dropped with the rest of the stage: the next pull starts again from the cursor before
+/// it, instead of failing on it from then on.
+#[test]
+fn a_staged_page_that_cannot_be_read_is_dropped_and_the_pull_starts_again() {
+    let primary = TestPrimary::start(POSITIONS);
+    let transport = HttpTransport::new(primary.endpoint(), "app");
+    let dir = scratch_dir();
+    let writer = Replica::open(dir.path(), "w", &[POSITIONS], &["items"]);
+    writer.run("INSERT INTO items VALUES ('a', 'l', 1), ('b', 'l', 2), ('c', 'l', 3)");
+    writer.sync(&transport).unwrap();
+
+    let fresh = Replica::open(dir.path(), "fresh", &[POSITIONS], &["items"]);
+    let page_of = |n| PullRequest {
+        limit: Some(n),
+        ..fresh.db().pull_request(0).unwrap()
+    };
+    let request = page_of(2);
+    let (response, body) = block_on(transport.pull_page(&request)).unwrap();
+    assert!(response.more && body.is_some());
+    fresh
+        .db()
+        .apply_pull_page(&request, &response, body.as_deref())
+        .unwrap();
+    fresh.run("UPDATE _outpost_stage_pages SET page = json_set(page, '$.changes[0].key', 'a')");
+
+    let request = page_of(2);
+    let (response, body) = block_on(transport.pull_page(&request)).unwrap();
+    assert!(!response.more);
+    let failed = fresh
+        .db()
+        .apply_pull_page(&request, &response, body.as_deref())
+        .unwrap_err();
+    assert!(matches!(failed, Error::Protocol(_)), "{failed:?}");
+    assert!(fresh.rows(ALL_ITEMS).is_empty());
+    assert!(fresh.rows("SELECT 1 FROM _outpost_stage_pages").is_empty());
+    assert_eq!(fresh.db().cursor().unwrap(), 0);
+
+    for pages in 1.. {
+        let request = page_of(2);
+        let (response, body) = block_on(transport.pull_page(&request)).unwrap();
+        let outcome = fresh
+            .db()
+            .apply_pull_page(&request, &response, body.as_deref());
+        if !outcome.expect("the pull starts again, and applies").more {
+            assert_eq!(pages, 2);
+            break;
+        }
+    }
+    assert_eq!(fresh.rows(ALL_ITEMS), primary.rows("app", ALL_ITEMS));
+    assert_eq!(fresh.rows(ALL_ITEMS).len(), 3);
 }
