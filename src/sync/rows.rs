@@ -2,7 +2,7 @@
 //! on top of them, and by putting back a row whose mutation the primary rejected. Capture is off
 //! whenever these run, so nothing here reaches the outbox.
 
-use rusqlite::{params_from_iter, Connection};
+use rusqlite::{params_from_iter, CachedStatement, Connection};
 
 use super::capture::SyncedTable;
 use crate::protocol::Op;
@@ -79,9 +79,13 @@ impl SyncedTable {
 
     pub(crate) fn delete(&self, conn: &Connection, key: &[Value]) -> Result<()> {
         self.check_key(key)?;
-        let sql = sql::delete(&quote_ident(&self.name), &self.key, Question);
-        conn.prepare_cached(&sql)?.execute(params_from_iter(key))?;
+        conn.prepare_cached(&self.delete_sql())?
+            .execute(params_from_iter(key))?;
         Ok(())
+    }
+
+    fn delete_sql(&self) -> String {
+        sql::delete(&quote_ident(&self.name), &self.key, Question)
     }
 
     /// Make the local row equal `state` by REPLACE: a row that collides with it on the key or a
@@ -140,4 +144,68 @@ impl SyncedTable {
 /// columns first, bound as ?1, ?2, ...
 pub fn upsert_sql(table: &str, key: &[String], columns: &[&str]) -> String {
     sql::upsert(&quote_ident(table), key, columns, Question)
+}
+
+/// How a pull writes its row states: in place, or by REPLACE when a UNIQUE column collided
+/// (`stage.rs`).
+#[derive(Clone, Copy, PartialEq)]
+pub(crate) enum Writing {
+    InPlace,
+    Replace,
+}
+
+/// Writes many pulled row states, keeping each table's whole-row upsert and its delete prepared
+/// from one row to the next: looking them up in the connection's statement cache for every row,
+/// and handing them back, was 7.5% of a 100,000-row pull in the wasm (bench/RESULTS.md).
+pub(crate) struct StateWriter<'c> {
+    conn: &'c Connection,
+    writing: Writing,
+    /// By the table's position among the synced tables: its upsert of a whole row, its delete.
+    held: Vec<(Option<CachedStatement<'c>>, Option<CachedStatement<'c>>)>,
+}
+
+impl<'c> StateWriter<'c> {
+    pub fn new(conn: &'c Connection, writing: Writing, tables: usize) -> Self {
+        StateWriter {
+            conn,
+            writing,
+            held: (0..tables).map(|_| (None, None)).collect(),
+        }
+    }
+
+    /// [`SyncedTable::set_state`] or [`SyncedTable::replace_state`], as this writer writes, of
+    /// `table`, the synced table at position `index`.
+    pub fn write(
+        &mut self,
+        index: usize,
+        table: &SyncedTable,
+        key: &[Value],
+        state: Option<&Row>,
+    ) -> Result<()> {
+        table.check_key(key)?;
+        let (upsert, delete) = &mut self.held[index];
+        let Some(row) = state else {
+            let delete = match delete {
+                Some(held) => held,
+                empty => empty.insert(self.conn.prepare_cached(&table.delete_sql())?),
+            };
+            delete.execute(params_from_iter(key))?;
+            return Ok(());
+        };
+        let (names, values) = table.local_columns(key, row);
+        if self.writing == Writing::Replace || names.len() != table.columns.len() {
+            // REPLACE runs only after a collision; a row without every column comes from a
+            // primary of another schema version. Both are rare: their statements are looked up.
+            return match self.writing {
+                Writing::InPlace => table.upsert(self.conn, key, row),
+                Writing::Replace => table.replace_state(self.conn, key, state),
+            };
+        }
+        let upsert = match upsert {
+            Some(held) => held,
+            empty => empty.insert(self.conn.prepare_cached(&table.full_upsert)?),
+        };
+        upsert.execute(params_from_iter(values))?;
+        Ok(())
+    }
 }

@@ -19,7 +19,7 @@
 use rusqlite::Connection;
 
 use super::behind::{self, Behind};
-use super::capture::SyncedTable;
+use super::rows::{StateWriter, Writing};
 use super::settle::{meta_get, meta_set};
 use crate::protocol::Change;
 use crate::value::Row;
@@ -201,14 +201,14 @@ impl Database {
         touched: &mut dyn FnMut(&PulledRow) -> Result<()>,
     ) -> Result<usize> {
         conn.execute_batch("SAVEPOINT outpost_pulled")?;
-        match self.write_each(conn, last_page, SyncedTable::set_state, touched) {
+        match self.write_each(conn, last_page, Writing::InPlace, touched) {
             Ok(written) => {
                 conn.execute_batch("RELEASE outpost_pulled")?;
                 Ok(written)
             }
             Err(Error::Sqlite { code, .. }) if is_collision(&code) => {
                 conn.execute_batch("ROLLBACK TO outpost_pulled; RELEASE outpost_pulled")?;
-                self.write_each(conn, last_page, SyncedTable::replace_state, touched)
+                self.write_each(conn, last_page, Writing::Replace, touched)
             }
             Err(other) => {
                 conn.execute_batch("ROLLBACK TO outpost_pulled; RELEASE outpost_pulled")?;
@@ -221,13 +221,14 @@ impl Database {
         &self,
         conn: &Connection,
         last_page: &[Change],
-        write: fn(&SyncedTable, &Connection, &[Value], Option<&Row>) -> Result<()>,
+        writing: Writing,
         touched: &mut dyn FnMut(&PulledRow) -> Result<()>,
     ) -> Result<usize> {
         let mut written = 0;
+        let mut writer = StateWriter::new(conn, writing, self.synced.len());
         for_each_pulled(conn, last_page, |row| {
-            if let Some(table) = self.synced.iter().find(|t| t.name == row.table) {
-                write(table, conn, row.key, row.row)?;
+            if let Some(index) = self.synced.iter().position(|t| t.name == row.table) {
+                writer.write(index, &self.synced[index], row.key, row.row)?;
                 written += 1;
                 touched(&row)?;
             }
