@@ -11,6 +11,7 @@ mod local_writes;
 mod older_schema;
 mod outbox;
 mod pull;
+mod pulled;
 mod rows;
 mod settle;
 mod stage;

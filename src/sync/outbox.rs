@@ -315,7 +315,7 @@ impl Database {
                 conn.execute_batch("ROLLBACK TO outpost_put_back; RELEASE outpost_put_back")?;
                 for (m, row) in restores {
                     if let Some(table) = tables(m) {
-                        table.replace_state(conn, &m.key, *row)?;
+                        table.replace_state(conn, &m.key, row.map(Into::into))?;
                     }
                 }
                 super::pull::replay_all(conn, &self.synced)

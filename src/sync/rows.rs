@@ -5,6 +5,7 @@
 use rusqlite::{params_from_iter, CachedStatement, Connection};
 
 use super::capture::SyncedTable;
+use super::pulled::RowRef;
 use crate::protocol::Op;
 use crate::sql::{self, quote_ident, Placeholders::Question};
 use crate::value::Row;
@@ -29,7 +30,7 @@ impl SyncedTable {
     fn local_columns<'a>(
         &'a self,
         key: &'a [Value],
-        row: &'a Row,
+        row: RowRef<'a>,
     ) -> (Vec<&'a str>, Vec<&'a Value>) {
         let mut names: Vec<&str> = self.key.iter().map(String::as_str).collect();
         let mut values: Vec<&Value> = key.iter().collect();
@@ -44,7 +45,7 @@ impl SyncedTable {
 
     /// Insert the row, or overwrite the given columns of an existing row with the same key.
     /// Columns the local table does not have are ignored (the primary may be a version ahead).
-    pub(crate) fn upsert(&self, conn: &Connection, key: &[Value], row: &Row) -> Result<()> {
+    pub(crate) fn upsert(&self, conn: &Connection, key: &[Value], row: RowRef<'_>) -> Result<()> {
         self.check_key(key)?;
         let (names, values) = self.local_columns(key, row);
         // A pulled row has every column: its statement was written once, at open. Building the
@@ -94,7 +95,7 @@ impl SyncedTable {
         &self,
         conn: &Connection,
         key: &[Value],
-        state: Option<&Row>,
+        state: Option<RowRef<'_>>,
     ) -> Result<()> {
         let Some(row) = state else {
             return self.delete(conn, key);
@@ -119,7 +120,7 @@ impl SyncedTable {
         state: Option<&Row>,
     ) -> Result<()> {
         match state {
-            Some(row) => self.upsert(conn, key, row),
+            Some(row) => self.upsert(conn, key, row.into()),
             None => self.delete(conn, key),
         }
     }
@@ -133,7 +134,7 @@ impl SyncedTable {
         columns: &Row,
     ) -> Result<()> {
         match op {
-            Op::Insert => self.upsert(conn, key, columns),
+            Op::Insert => self.upsert(conn, key, columns.into()),
             Op::Update => self.update(conn, key, columns),
             Op::Delete => self.delete(conn, key),
         }
@@ -180,7 +181,7 @@ impl<'c> StateWriter<'c> {
         index: usize,
         table: &SyncedTable,
         key: &[Value],
-        state: Option<&Row>,
+        state: Option<RowRef<'_>>,
     ) -> Result<()> {
         table.check_key(key)?;
         let (upsert, delete) = &mut self.held[index];

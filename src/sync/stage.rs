@@ -19,6 +19,7 @@
 use rusqlite::Connection;
 
 use super::behind::{self, Behind};
+use super::pulled::{PulledRow, RowRef, StagedPage};
 use super::rows::{StateWriter, Writing};
 use super::settle::{meta_get, meta_set};
 use crate::protocol::Change;
@@ -51,13 +52,7 @@ pub(crate) fn clear(conn: &Connection) -> Result<()> {
     meta_set(conn, STAGE_FROM_SCRATCH, rusqlite::types::Null)
 }
 
-/// A staged page as it is read back: the pull answer it came in (other fields ignored), or the
-/// changes alone, written as `{"changes": [...]}`.
-#[derive(serde::Deserialize)]
-struct StagedPage {
-    changes: Vec<Change>,
-}
-
+/// A page staged from changes already decoded (`pulled::StagedPage` reads it back).
 #[derive(serde::Serialize)]
 struct StagedPageRef<'a> {
     changes: &'a [Change],
@@ -106,30 +101,6 @@ pub(crate) fn key_json(key: &[Value]) -> Result<String> {
     serde_json::to_string(key).map_err(|e| Error::Protocol(e.to_string()))
 }
 
-/// One pulled row state, from the stage or from the last page.
-pub(crate) struct PulledRow<'a> {
-    pub table: &'a str,
-    pub key: &'a [Value],
-    pub row: Option<&'a Row>,
-}
-
-impl PulledRow<'_> {
-    /// The row's table and key JSON, as outbox entries name rows.
-    pub fn id(&self) -> Result<(String, String)> {
-        Ok((self.table.to_owned(), key_json(self.key)?))
-    }
-}
-
-impl<'a> From<&'a Change> for PulledRow<'a> {
-    fn from(change: &'a Change) -> Self {
-        PulledRow {
-            table: &change.table,
-            key: &change.key,
-            row: change.row.as_ref(),
-        }
-    }
-}
-
 /// Call `visit` with every staged row state, then the last page's, in version order. Staged
 /// pages are read one at a time, so a first sync of a million rows is never all in memory.
 pub(crate) fn for_each_pulled(
@@ -153,13 +124,13 @@ pub(crate) fn for_each_pulled(
         visit(PulledRow {
             table: &table,
             key: &key,
-            row: row.as_ref(),
+            row: row.as_ref().map(RowRef::from),
         })?;
     }
     let mut stmt = conn.prepare_cached("SELECT page FROM _outpost_stage_pages ORDER BY ord")?;
     let mut pages = stmt.query([])?;
     while let Some(r) = pages.next()? {
-        let page: StagedPage = parse(r.get_ref(0)?.as_bytes().map_err(rusqlite::Error::from)?)?;
+        let page: StagedPage<'_> = parse(r.get_ref(0)?.as_bytes().map_err(rusqlite::Error::from)?)?;
         page.changes
             .iter()
             .try_for_each(|change| visit(change.into()))?;
@@ -169,7 +140,7 @@ pub(crate) fn for_each_pulled(
 
 const UNREADABLE: &str = "a staged pull page could not be read";
 
-fn parse<T: serde::de::DeserializeOwned>(json: &[u8]) -> Result<T> {
+fn parse<'a, T: serde::Deserialize<'a>>(json: &'a [u8]) -> Result<T> {
     serde_json::from_slice(json).map_err(|e| Error::Protocol(format!("{UNREADABLE}: {e}")))
 }
 
