@@ -3,8 +3,9 @@
 //! make a pull fail on every retry, and nothing of a pull shows before its last page.
 
 use outpost::protocol::PullRequest;
+use outpost::sync::PullOutcome;
 use outpost::sync::Transport;
-use outpost::{Error, Value};
+use outpost::{Error, Result, Value};
 use outpost_tests::replica::text;
 use outpost_tests::{block_on, scratch_dir, HttpTransport, Replica, TestPrimary};
 
@@ -45,20 +46,24 @@ fn a_reorder_that_swaps_unique_positions_reaches_an_older_replica() {
     assert_eq!(primary.rows("app", ALL_ITEMS), expected);
 }
 
+/// One page of at most `limit` changes pulled and applied; a page before the last is staged as
+/// the bytes it came in (`rows_an_older_version_staged...` stages them encoded again).
+fn pull_one_page(replica: &Replica, transport: &HttpTransport, limit: u32) -> Result<PullOutcome> {
+    let request = PullRequest {
+        limit: Some(limit),
+        ..replica.db().pull_request(0).unwrap()
+    };
+    let (response, body) = block_on(transport.pull_page(&request))?;
+    replica
+        .db()
+        .apply_pull_page(&request, &response, body.as_deref())
+}
+
 /// Pull in pages of `page` changes until the primary has no more; answers how many pages.
 fn pull_in_pages(replica: &Replica, transport: &HttpTransport, page: u32) -> usize {
     let mut pages = 0;
     loop {
-        let request = PullRequest {
-            limit: Some(page),
-            ..replica.db().pull_request(0).unwrap()
-        };
-        // Staged as the bytes they came in (the next test stages them encoded again).
-        let (response, body) = block_on(transport.pull_page(&request)).unwrap();
-        let outcome = replica
-            .db()
-            .apply_pull_page(&request, &response, body.as_deref())
-            .expect("every page applies");
+        let outcome = pull_one_page(replica, transport, page).expect("every page applies");
         pages += 1;
         if !outcome.more {
             return pages;
@@ -236,42 +241,19 @@ fn a_staged_page_that_cannot_be_read_is_dropped_and_the_pull_starts_again() {
     writer.sync(&transport).unwrap();
 
     let fresh = Replica::open(dir.path(), "fresh", &[POSITIONS], &["items"]);
-    let page_of = |n| PullRequest {
-        limit: Some(n),
-        ..fresh.db().pull_request(0).unwrap()
-    };
-    let request = page_of(2);
-    let (response, body) = block_on(transport.pull_page(&request)).unwrap();
-    assert!(response.more && body.is_some());
-    fresh
-        .db()
-        .apply_pull_page(&request, &response, body.as_deref())
-        .unwrap();
+    assert!(pull_one_page(&fresh, &transport, 2).unwrap().more);
+    assert!(!fresh.rows("SELECT 1 FROM _outpost_stage_pages").is_empty());
     fresh.run("UPDATE _outpost_stage_pages SET page = json_set(page, '$.changes[0].key', 'a')");
 
-    let request = page_of(2);
-    let (response, body) = block_on(transport.pull_page(&request)).unwrap();
-    assert!(!response.more);
-    let failed = fresh
-        .db()
-        .apply_pull_page(&request, &response, body.as_deref())
-        .unwrap_err();
+    let failed = pull_one_page(&fresh, &transport, 2).unwrap_err();
     assert!(matches!(failed, Error::Protocol(_)), "{failed:?}");
     assert!(fresh.rows(ALL_ITEMS).is_empty());
     assert!(fresh.rows("SELECT 1 FROM _outpost_stage_pages").is_empty());
     assert_eq!(fresh.db().cursor().unwrap(), 0);
 
-    for pages in 1.. {
-        let request = page_of(2);
-        let (response, body) = block_on(transport.pull_page(&request)).unwrap();
-        let outcome = fresh
-            .db()
-            .apply_pull_page(&request, &response, body.as_deref());
-        if !outcome.expect("the pull starts again, and applies").more {
-            assert_eq!(pages, 2);
-            break;
-        }
-    }
+    // Started again: two pages, the first staged, then both applied.
+    assert!(pull_one_page(&fresh, &transport, 2).unwrap().more);
+    assert!(!pull_one_page(&fresh, &transport, 2).unwrap().more);
     assert_eq!(fresh.rows(ALL_ITEMS), primary.rows("app", ALL_ITEMS));
     assert_eq!(fresh.rows(ALL_ITEMS).len(), 3);
 }
