@@ -10,6 +10,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::value::{Row, Value};
 
+mod arrays;
+pub use arrays::{pull_answer_json, wants_arrays, ChangeArrays, ColumnNames};
+
 /// The protocol version this crate speaks.
 pub const PROTOCOL_VERSION: u32 = 2;
 /// The oldest version a primary still answers. A version-1 replica sends none of the fields
@@ -31,6 +34,10 @@ pub const MAX_PULL_TABLES: usize = 1000;
 pub const MAX_SUBSET_VALUES: usize = 1000;
 /// The longest a pull may wait for a change before answering empty.
 pub const MAX_PULL_WAIT_MS: u64 = 30_000;
+/// The `Accept` header of a replica that reads a pull's rows as arrays ([`ChangeArrays`]). A
+/// primary that does not know it answers rows as objects, which such a replica reads too; a
+/// replica that does not send it is never sent arrays. (`Accept` needs no CORS allow-listing.)
+pub const ROWS_AS_ARRAYS: &str = "application/json; rows=arrays";
 
 /// What a mutation did to its row.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -292,6 +299,10 @@ pub struct PullResponse<C = Vec<Change>> {
     /// other tables are answered; these stay where they are until the primary has them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unknown_tables: Vec<String>,
+    /// With rows as arrays ([`ROWS_AS_ARRAYS`]): each table's column names, in the order of the
+    /// values of its rows in `changes`.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub columns: ColumnNames,
 }
 
 impl<C> PullResponse<C> {
@@ -308,6 +319,7 @@ impl<C> PullResponse<C> {
             reset: self.reset,
             resync: self.resync,
             unknown_tables: self.unknown_tables,
+            columns: self.columns,
         }
     }
 }

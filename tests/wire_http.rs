@@ -31,9 +31,13 @@ fn a_request_is_a_json_post_to_the_endpoint_under_the_database_url() {
     let request = HttpRequest::json(&database, http::PULL, None, &pull_request()).unwrap();
     assert_eq!(HttpRequest::METHOD, "POST");
     assert_eq!(request.url, "http://127.0.0.1:8787/v1/db/app/pull");
+    // A pull asks for rows as arrays; any primary may answer them as objects.
     assert_eq!(
         request.headers,
-        [("content-type", "application/json".to_owned())]
+        [
+            ("content-type", "application/json".to_owned()),
+            ("accept", "application/json; rows=arrays".to_owned())
+        ]
     );
     let sent: PullRequest = serde_json::from_slice(&request.body).unwrap();
     assert_eq!(sent, pull_request());
@@ -149,6 +153,15 @@ fn a_pull_page_before_the_last_keeps_its_changes_in_its_bytes() {
     let (response, body) = http::decode_pull(200, good.as_bytes().to_vec()).unwrap();
     assert_eq!(response.changes.len(), 1);
     assert!(body.is_none());
+    // The same last page with its rows as arrays reads as the same changes.
+    let arrays = r#"{"changes":[[9,"todos",["a"],null],[8,"todos",["b"],["b",1]]],"columns":{"todos":["id","done"]},"cursor":9,"more":false}"#;
+    let objects = r#"{"changes":[{"version":9,"table":"todos","key":["a"],"row":null},{"version":8,"table":"todos","key":["b"],"row":{"id":"b","done":1}}],"cursor":9,"more":false}"#;
+    let (from_arrays, _) = http::decode_pull(200, arrays.as_bytes().to_vec()).unwrap();
+    let (from_objects, _) = http::decode_pull(200, objects.as_bytes().to_vec()).unwrap();
+    assert_eq!(from_arrays, from_objects);
+    let short = arrays.replace(r#"["b",1]"#, r#"["b"]"#);
+    let refused = http::decode_pull(200, short.into_bytes()).unwrap_err();
+    assert!(matches!(refused, Error::Protocol(_)), "{refused:?}");
 
     // Not JSON at all, or an error body, is what it is for any answer.
     let cut = http::decode_pull(200, page.as_bytes()[..30].to_vec()).unwrap_err();

@@ -20,7 +20,7 @@ const CORS = { "access-control-allow-origin": "*" };
 const PREFLIGHT = {
   ...CORS,
   "access-control-allow-methods": "GET,POST",
-  "access-control-allow-headers": "authorization,content-type",
+  "access-control-allow-headers": "authorization,content-type,accept",
   "access-control-max-age": "7200",
 };
 
@@ -79,7 +79,8 @@ export class OutpostPrimary extends DurableObject {
     }
     const path = new URL(request.url).pathname;
     const body = new Uint8Array(await request.arrayBuffer());
-    const ask = () => take(this.database.handle(request.method, path, authorization(request), body));
+    const accept = request.headers.get("accept") ?? undefined;
+    const ask = () => take(this.database.handle(request.method, path, authorization(request), accept, body));
     let reply = ask();
     if (reply.waitMs > 0) {
       // Long poll: every write reaches this object, so a push here is the only news; ask again

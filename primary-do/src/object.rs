@@ -3,7 +3,7 @@
 
 use http::StatusCode;
 use outpost::codes;
-use outpost::protocol::{PullRequest, PushRequest};
+use outpost::protocol::{pull_answer_json, wants_arrays, PullRequest, PushRequest};
 use outpost::Value;
 use outpost_primary::error::ApiError;
 use outpost_primary::request::{
@@ -75,15 +75,18 @@ impl OutpostDatabase {
     }
 
     /// Answer one request; a pull with nothing new says how long it may wait (`waitMs`), and is
-    /// asked again when a push lands or that time is up.
+    /// asked again when a push lands or that time is up. `accept` is the request's `Accept`
+    /// header: a pull may ask for rows as arrays.
     pub fn handle(
         &mut self,
         method: &str,
         path: &str,
         authorization: Option<String>,
+        accept: Option<String>,
         body: &[u8],
     ) -> Reply {
-        self.answer(method, path, authorization.as_deref(), body)
+        let arrays = accept.as_deref().is_some_and(wants_arrays);
+        self.answer(method, path, authorization.as_deref(), arrays, body)
             .unwrap_or_else(Reply::from)
     }
 
@@ -100,6 +103,7 @@ impl OutpostDatabase {
         method: &str,
         path: &str,
         authorization: Option<&str>,
+        arrays: bool,
         body: &[u8],
     ) -> Result<Reply, ApiError> {
         let (name, endpoint) = match target(method, path)? {
@@ -119,11 +123,20 @@ impl OutpostDatabase {
                 let store = self.store()?;
                 admit_pull(&request, min_replica_schema, store.has_rules())?;
                 let answer = store.pull(&request, &caller)?;
-                let mut reply = ok(&answer)?;
-                if !is_news(&answer) {
-                    reply.wait_ms = pull_wait(&request).as_millis() as u32;
-                }
-                Ok(reply)
+                let wait_ms = match is_news(&answer) {
+                    true => 0,
+                    false => pull_wait(&request).as_millis() as u32,
+                };
+                let body = pull_answer_json(answer, arrays)
+                    .ok()
+                    .and_then(|json| String::from_utf8(json).ok())
+                    .ok_or_else(|| {
+                        StoreError::Internal("a pull answer could not be written".into())
+                    })?;
+                Ok(Reply {
+                    wait_ms,
+                    ..Reply::json(200, body)
+                })
             }
             Endpoint::Query => {
                 let request: QueryRequest = protocol_body(body)?;

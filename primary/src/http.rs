@@ -5,12 +5,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
-use axum::http::{Method, StatusCode};
+use axum::http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use outpost::codes;
-use outpost::protocol::{PullRequest, PullResponse, PushRequest, PushResponse};
+use outpost::protocol::{
+    pull_answer_json, wants_arrays, PullRequest, PullResponse, PushRequest, PushResponse,
+};
 use outpost::Value;
 use serde::Deserialize;
 use tokio::time::{sleep_until, Instant};
@@ -20,7 +23,7 @@ use tower_http::services::ServeDir;
 use crate::error::ApiError;
 use crate::extract::{DatabaseAccess, ProtocolBody};
 use crate::request::{admit_pull, admit_push, is_news, pull_wait};
-use crate::store::{QueryAnswer, Store};
+use crate::store::{QueryAnswer, Store, StoreError};
 use crate::{App, MAX_BODY_BYTES};
 
 /// How often a waiting pull looks again even without a signal: writes made on the database file
@@ -34,7 +37,7 @@ pub fn router<S: Store>(app: Arc<App<S>>) -> Router {
     let cors = CorsLayer::new()
         .allow_origin(Any)
         .allow_methods([Method::GET, Method::POST])
-        .allow_headers([AUTHORIZATION, CONTENT_TYPE])
+        .allow_headers([AUTHORIZATION, CONTENT_TYPE, ACCEPT])
         // Without it a browser keeps a preflight 5 s, and every push after a quiet spell waits a
         // round trip more before it leaves; 2 hours is the most Chromium keeps one.
         .max_age(PREFLIGHT_KEPT);
@@ -77,8 +80,13 @@ async fn push<S: Store>(
 async fn pull<S: Store>(
     State(app): State<Arc<App<S>>>,
     DatabaseAccess(db, caller): DatabaseAccess,
+    headers: HeaderMap,
     ProtocolBody(request): ProtocolBody<PullRequest>,
-) -> Result<Json<PullResponse>, ApiError> {
+) -> Result<Response, ApiError> {
+    let arrays = headers
+        .get(ACCEPT)
+        .and_then(|accept| accept.to_str().ok())
+        .is_some_and(wants_arrays);
     admit_pull(&request, app.min_replica_schema, app.store.has_rules())?;
     let wait = pull_wait(&request);
     // Subscribe before the first read, so a push landing between the read and the wait still wakes us.
@@ -90,7 +98,7 @@ async fn pull<S: Store>(
         let answer = app.store.pull(&db, request.clone(), caller.clone()).await?;
         let now = Instant::now();
         if is_news(&answer) || now >= deadline || *shutdown.borrow() {
-            return Ok(Json(answer));
+            return pull_answer(answer, arrays);
         }
         let recheck = (now + RECHECK_EVERY).min(deadline);
         tokio::select! {
@@ -104,6 +112,13 @@ async fn pull<S: Store>(
             _ = shutdown.changed() => {}
         }
     }
+}
+
+/// A pull's answer, with its rows as arrays if the replica asked for them and they can be.
+fn pull_answer(answer: PullResponse, arrays: bool) -> Result<Response, ApiError> {
+    let json = pull_answer_json(answer, arrays)
+        .map_err(|e| ApiError::from(StoreError::Internal(e.to_string())))?;
+    Ok(([(CONTENT_TYPE, "application/json")], json).into_response())
 }
 
 #[derive(Deserialize)]

@@ -5,7 +5,8 @@
 use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::Serialize;
 
-use crate::protocol::{ErrorBody, PullResponse};
+use super::pulled::StagedPage;
+use crate::protocol::{Change, ErrorBody, PullResponse, ROWS_AS_ARRAYS};
 use crate::{Error, Result};
 
 /// The endpoints, relative to a database URL (`docs/PROTOCOL.md`, "Endpoints").
@@ -22,8 +23,9 @@ pub fn database_url(primary_url: &str, name: &str) -> String {
 #[derive(Clone, Debug, PartialEq)]
 pub struct HttpRequest {
     pub url: String,
-    /// Every request carries the same two headers at most; both are in the primary's CORS
-    /// allow-list, which is why a page may send them cross-origin.
+    /// Every request carries the same two headers at most, and a pull asks for rows as arrays
+    /// (`Accept`, which needs no CORS allow-listing); both are in the primary's CORS allow-list,
+    /// which is why a page may send them cross-origin.
     pub headers: Vec<(&'static str, String)>,
     pub body: Vec<u8>,
 }
@@ -37,6 +39,9 @@ impl HttpRequest {
         let mut headers = vec![("content-type", "application/json".to_owned())];
         if let Some(token) = token {
             headers.push(("authorization", format!("Bearer {token}")));
+        }
+        if endpoint == PULL {
+            headers.push(("accept", ROWS_AS_ARRAYS.to_owned()));
         }
         HttpRequest {
             url: format!("{}/{endpoint}", database_url.trim_end_matches('/')),
@@ -67,8 +72,7 @@ impl HttpRequest {
 /// - anything else: `Protocol`, since no proxy fault explains a 4xx or 3xx without a body.
 pub fn decode<A: DeserializeOwned>(endpoint: &str, status: u16, body: &[u8]) -> Result<A> {
     if (200..300).contains(&status) {
-        return serde_json::from_slice(body)
-            .map_err(|e| Error::Protocol(format!("the {endpoint} answer {}: {e}", excerpt(body))));
+        return serde_json::from_slice(body).map_err(|e| malformed(endpoint, body, e));
     }
     match serde_json::from_slice::<ErrorBody>(body) {
         Ok(ErrorBody { error }) => Err(Error::Primary {
@@ -86,16 +90,40 @@ pub fn decode<A: DeserializeOwned>(endpoint: &str, status: u16, body: &[u8]) -> 
     }
 }
 
+fn malformed(endpoint: &str, body: &[u8], error: impl std::fmt::Display) -> Error {
+    Error::Protocol(format!("the {endpoint} answer {}: {error}", excerpt(body)))
+}
+
 /// The answer to a pull and, for a page that is not the last, its bytes: such a page is read here
 /// only as far as its other fields, and staged as it came (`stage.rs`), so its changes are
 /// decoded once, when the last page applies them. Decoding them on arrival too was a fifth of a
-/// 100,000-row pull in the wasm (bench/RESULTS.md).
+/// 100,000-row pull in the wasm (bench/RESULTS.md). Rows come as objects or as arrays
+/// (`protocol::ChangeArrays`), whichever the primary sent.
 pub fn decode_pull(status: u16, body: Vec<u8>) -> Result<(PullResponse, Option<Vec<u8>>)> {
-    let header: PullResponse<IgnoredAny> = decode(PULL, status, &body)?;
+    let mut header: PullResponse<IgnoredAny> = decode(PULL, status, &body)?;
+    // The column names belong to the page's rows, and are read with them.
+    header.columns.clear();
     if header.more {
         return Ok((header.with_changes(Vec::new()), Some(body)));
     }
-    Ok((decode(PULL, status, &body)?, None))
+    let changes = page_changes(&body)?;
+    Ok((header.with_changes(changes), None))
+}
+
+/// The answer to a pull, whole: its changes decoded whatever the page.
+pub fn decode_whole_pull(status: u16, body: Vec<u8>) -> Result<PullResponse> {
+    let (mut answer, staged) = decode_pull(status, body)?;
+    if let Some(body) = staged {
+        answer.changes = page_changes(&body)?;
+    }
+    Ok(answer)
+}
+
+fn page_changes(body: &[u8]) -> Result<Vec<Change>> {
+    serde_json::from_slice::<StagedPage>(body)
+        .map_err(|e| e.to_string())
+        .and_then(|page| page.to_changes())
+        .map_err(|e| malformed(PULL, body, e))
 }
 
 /// The start of a body, for a message: enough to recognise an HTML error page or a truncation.

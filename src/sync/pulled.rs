@@ -8,10 +8,10 @@ use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
 
-use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
+use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use super::stage::key_json;
-use crate::protocol::Change;
+use crate::protocol::{Change, ColumnNames};
 use crate::value::Row;
 use crate::{Result, Value};
 
@@ -39,21 +39,13 @@ impl<'a> From<&'a Change> for PulledRow<'a> {
     }
 }
 
-impl<'a> From<&'a StagedChange<'a>> for PulledRow<'a> {
-    fn from(change: &'a StagedChange<'a>) -> Self {
-        PulledRow {
-            table: &change.table,
-            key: &change.key,
-            row: change.row.as_ref().map(|row| RowRef::Columns(&row.0)),
-        }
-    }
-}
-
-/// A row's columns by name: a map, or the columns of a staged row in the order they came.
+/// A row's columns by name: a map, the columns of a staged row in the order they came, or the
+/// values of a row sent as an array with its table's column names.
 #[derive(Clone, Copy)]
 pub(crate) enum RowRef<'a> {
     Map(&'a Row),
     Columns(&'a [(Cow<'a, str>, Value)]),
+    Values(&'a [String], &'a [Value]),
 }
 
 impl<'a> From<&'a Row> for RowRef<'a> {
@@ -72,30 +64,164 @@ impl<'a> RowRef<'a> {
                 .rev()
                 .find(|(name, _)| name == column)
                 .map(|(_, value)| value),
+            RowRef::Values(names, values) => names
+                .iter()
+                .rposition(|name| name == column)
+                .map(|i| &values[i]),
+        }
+    }
+
+    /// The row as a map of its own.
+    pub fn to_row(self) -> Row {
+        match self {
+            RowRef::Map(row) => row.clone(),
+            RowRef::Columns(columns) => columns
+                .iter()
+                .map(|(name, value)| (name.clone().into_owned(), value.clone()))
+                .collect(),
+            RowRef::Values(names, values) => {
+                names.iter().cloned().zip(values.iter().cloned()).collect()
+            }
         }
     }
 }
 
-/// A staged page as it is read back: the pull answer it came in (other fields ignored), or the
-/// changes alone, written as `{"changes": [...]}`.
+/// A pull answer's changes as a staged page is read back: from the answer it came in (other
+/// fields ignored), or the changes alone, written as `{"changes": [...]}`. Rows come as objects,
+/// or as arrays with `columns` naming their values (`protocol::ChangeArrays`).
 #[derive(serde::Deserialize)]
 pub(crate) struct StagedPage<'a> {
     #[serde(borrow)]
-    pub changes: Vec<StagedChange<'a>>,
+    changes: Vec<StagedChange<'a>>,
+    #[serde(default)]
+    columns: ColumnNames,
 }
 
-/// A [`Change`] read from a staged page, borrowing from its bytes.
-#[derive(serde::Deserialize)]
-pub(crate) struct StagedChange<'a> {
-    #[serde(borrow)]
+impl StagedPage<'_> {
+    /// Each change of the page, in order, or what is wrong with it: an array row must have a
+    /// value for each column name of its table.
+    pub fn each(&self) -> impl Iterator<Item = std::result::Result<PulledRow<'_>, String>> {
+        self.changes.iter().map(|change| {
+            let row = match &change.row {
+                None => None,
+                Some(StagedRow::Columns(columns)) => Some(RowRef::Columns(columns)),
+                Some(StagedRow::Values(values)) => {
+                    let names = self.columns.get(&*change.table).map_or(&[][..], |n| &n[..]);
+                    if names.len() != values.len() {
+                        return Err(format!(
+                            "a row of {} has {} values for {} column names",
+                            change.table,
+                            values.len(),
+                            names.len()
+                        ));
+                    }
+                    Some(RowRef::Values(names, values))
+                }
+            };
+            Ok(PulledRow {
+                table: &change.table,
+                key: &change.key,
+                row,
+            })
+        })
+    }
+
+    /// The page's changes, decoded into changes of their own.
+    pub fn to_changes(&self) -> std::result::Result<Vec<Change>, String> {
+        self.changes
+            .iter()
+            .zip(self.each())
+            .map(|(change, pulled)| {
+                let pulled = pulled?;
+                Ok(Change {
+                    version: change.version,
+                    table: pulled.table.to_owned(),
+                    key: pulled.key.to_vec(),
+                    row: pulled.row.map(RowRef::to_row),
+                })
+            })
+            .collect()
+    }
+}
+
+/// A [`Change`] read from a staged page, borrowing from its bytes: from an object
+/// (`{"version", "table", "key", "row"}`) or an array (`[version, table, key, values]`).
+struct StagedChange<'a> {
+    version: i64,
     table: Cow<'a, str>,
     key: Vec<Value>,
-    #[serde(borrow)]
-    row: Option<Columns<'a>>,
+    row: Option<StagedRow<'a>>,
+}
+
+enum StagedRow<'a> {
+    Columns(Vec<(Cow<'a, str>, Value)>),
+    Values(Vec<Value>),
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for StagedChange<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        deserializer.deserialize_any(ChangeVisitor(PhantomData))
+    }
+}
+
+struct ChangeVisitor<'a>(PhantomData<&'a ()>);
+
+const ARRAY_CHANGE: &str = "an array [version, table, key, values]";
+
+impl<'de: 'a, 'a> Visitor<'de> for ChangeVisitor<'a> {
+    type Value = StagedChange<'a>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "a change: an object, or {ARRAY_CHANGE}")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(
+        self,
+        mut seq: A,
+    ) -> std::result::Result<StagedChange<'a>, A::Error> {
+        let short = |i| de::Error::invalid_length(i, &ARRAY_CHANGE);
+        let version = seq.next_element()?.ok_or_else(|| short(0))?;
+        let Name(table) = seq.next_element()?.ok_or_else(|| short(1))?;
+        let key = seq.next_element()?.ok_or_else(|| short(2))?;
+        let values: Option<Vec<Value>> = seq.next_element()?.ok_or_else(|| short(3))?;
+        if seq.next_element::<IgnoredAny>()?.is_some() {
+            return Err(short(5));
+        }
+        Ok(StagedChange {
+            version,
+            table,
+            key,
+            row: values.map(StagedRow::Values),
+        })
+    }
+
+    fn visit_map<A: MapAccess<'de>>(
+        self,
+        mut map: A,
+    ) -> std::result::Result<StagedChange<'a>, A::Error> {
+        let (mut version, mut table, mut key, mut row) = (None, None, None, None);
+        while let Some(Name(field)) = map.next_key()? {
+            match &*field {
+                "version" => version = Some(map.next_value()?),
+                "table" => table = Some(map.next_value::<Name>()?.0),
+                "key" => key = Some(map.next_value()?),
+                "row" => row = map.next_value::<Option<Columns>>()?,
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(StagedChange {
+            version: version.ok_or_else(|| de::Error::missing_field("version"))?,
+            table: table.ok_or_else(|| de::Error::missing_field("table"))?,
+            key: key.ok_or_else(|| de::Error::missing_field("key"))?,
+            row: row.map(|Columns(columns)| StagedRow::Columns(columns)),
+        })
+    }
 }
 
 /// A row's columns in the order the page has them.
-pub(crate) struct Columns<'a>(Vec<(Cow<'a, str>, Value)>);
+struct Columns<'a>(Vec<(Cow<'a, str>, Value)>);
 
 impl<'de: 'a, 'a> Deserialize<'de> for Columns<'a> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
@@ -154,6 +280,13 @@ impl<'de> Visitor<'de> for NameVisitor {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::{ChangeArrays, PullResponse};
+
+    fn decoded(page: &[u8]) -> Vec<Change> {
+        serde_json::from_slice::<PullResponse>(page)
+            .unwrap()
+            .changes
+    }
 
     #[test]
     fn a_staged_row_reads_as_its_map_would() {
@@ -161,11 +294,10 @@ mod tests {
             {"version":1,"table":"items","key":[1],"row":{"id":1,"\u0074":"x","a":2,"a":3}},
             {"version":2,"table":"it\u0065ms","key":[2],"row":null}],"cursor":2,"more":true}"#;
         let staged: StagedPage = serde_json::from_slice(page).unwrap();
-        let decoded: Vec<Change> = serde_json::from_slice::<serde_json::Value>(page)
-            .map(|v| serde_json::from_value(v["changes"].clone()).unwrap())
-            .unwrap();
-        for (staged, decoded) in staged.changes.iter().zip(&decoded) {
-            let (staged, decoded) = (PulledRow::from(staged), PulledRow::from(decoded));
+        let decoded = decoded(page);
+        let rows: Vec<PulledRow> = staged.each().map(|r| r.unwrap()).collect();
+        for (staged, decoded) in rows.iter().zip(&decoded) {
+            let decoded = PulledRow::from(decoded);
             assert_eq!((staged.table, staged.key), (decoded.table, decoded.key));
             for column in ["id", "t", "a", "missing"] {
                 assert_eq!(
@@ -175,10 +307,62 @@ mod tests {
                 );
             }
         }
-        assert_eq!(
-            PulledRow::from(&staged.changes[0]).row.unwrap().get("a"),
-            Some(&Value::Integer(3))
+        assert_eq!(rows[0].row.unwrap().get("a"), Some(&Value::Integer(3)));
+        assert!(rows[1].row.is_none());
+        assert_eq!(staged.to_changes().unwrap(), decoded);
+    }
+
+    #[test]
+    fn rows_as_arrays_read_as_the_same_rows_as_objects() {
+        let objects = br#"{"changes":[
+            {"version":4,"table":"items","key":[1],"row":{"a":null,"id":1,"t":"x\"y"}},
+            {"version":5,"table":"tags","key":["k"],"row":{"name":"k","n":2.5}},
+            {"version":6,"table":"items","key":[2],"row":null},
+            {"version":7,"table":"items","key":[3],"row":{"a":{"blob":"AAE="},"id":3,"t":""}}],
+            "cursor":7,"more":false}"#;
+        let changes = decoded(objects);
+        let (arrays, columns) = ChangeArrays::new(&changes).unwrap();
+        assert_eq!(columns["items"], ["a", "id", "t"]);
+        let page = serde_json::json!({"changes": arrays, "columns": columns, "cursor": 7});
+        let page = serde_json::to_vec(&page).unwrap();
+        assert!(
+            page.len() < objects.len() * 3 / 4,
+            "{}",
+            String::from_utf8_lossy(&page)
         );
-        assert!(PulledRow::from(&staged.changes[1]).row.is_none());
+        let staged: StagedPage = serde_json::from_slice(&page).unwrap();
+        assert_eq!(staged.to_changes().unwrap(), changes);
+        let row = staged.each().next().unwrap().unwrap().row.unwrap();
+        assert_eq!(row.get("t"), Some(&Value::Text("x\"y".into())));
+        assert_eq!(row.get("missing"), None);
+    }
+
+    #[test]
+    fn an_array_row_must_match_its_column_names() {
+        let short = br#"{"columns":{"items":["id","t"]},"changes":[[1,"items",[1],[1]]]}"#;
+        let unnamed = br#"{"columns":{"tags":["id"]},"changes":[[1,"items",[1],[1]]]}"#;
+        for page in [&short[..], &unnamed[..]] {
+            let staged: StagedPage = serde_json::from_slice(page).unwrap();
+            let refused = staged.to_changes().unwrap_err();
+            assert!(refused.contains("values for"), "{refused}");
+        }
+        // A tombstone names no columns; a change of the wrong length is not a change.
+        let tombstone = br#"{"changes":[[1,"items",[1],null]]}"#;
+        let staged: StagedPage = serde_json::from_slice(tombstone).unwrap();
+        assert!(staged.to_changes().unwrap()[0].row.is_none());
+        for bad in [
+            &br#"{"changes":[[1,"items",[1]]]}"#[..],
+            br#"{"changes":[[1,"items",[1],null,2]]}"#,
+        ] {
+            assert!(serde_json::from_slice::<StagedPage>(bad).is_err());
+        }
+    }
+
+    #[test]
+    fn rows_whose_columns_differ_are_not_sent_as_arrays() {
+        let page = br#"{"changes":[
+            {"version":1,"table":"items","key":[1],"row":{"id":1,"t":"x"}},
+            {"version":2,"table":"items","key":[2],"row":{"id":2,"u":"x"}}],"cursor":2,"more":false}"#;
+        assert!(ChangeArrays::new(&decoded(page)).is_none());
     }
 }

@@ -131,9 +131,8 @@ pub(crate) fn for_each_pulled(
     let mut pages = stmt.query([])?;
     while let Some(r) = pages.next()? {
         let page: StagedPage<'_> = parse(r.get_ref(0)?.as_bytes().map_err(rusqlite::Error::from)?)?;
-        page.changes
-            .iter()
-            .try_for_each(|change| visit(change.into()))?;
+        page.each()
+            .try_for_each(|row| visit(row.map_err(unreadable)?))?;
     }
     last_page.iter().try_for_each(|change| visit(change.into()))
 }
@@ -141,7 +140,12 @@ pub(crate) fn for_each_pulled(
 const UNREADABLE: &str = "a staged pull page could not be read";
 
 fn parse<'a, T: serde::Deserialize<'a>>(json: &'a [u8]) -> Result<T> {
-    serde_json::from_slice(json).map_err(|e| Error::Protocol(format!("{UNREADABLE}: {e}")))
+    serde_json::from_slice(json).map_err(unreadable)
+}
+
+/// The error of a staged page that could not be read, for what is wrong with it.
+fn unreadable(detail: impl std::fmt::Display) -> Error {
+    Error::Protocol(format!("{UNREADABLE}: {detail}"))
 }
 
 /// Whether `error` is a staged page that could not be read. A page is staged from its bytes

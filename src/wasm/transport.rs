@@ -27,7 +27,8 @@ impl Transport for FetchTransport {
     }
 
     async fn pull(&self, request: &PullRequest) -> Result<PullResponse> {
-        self.post(http::PULL, request).await
+        let (status, body) = self.exchange(http::PULL, request).await?;
+        http::decode_whole_pull(status, body)
     }
 
     async fn pull_page(&self, request: &PullRequest) -> Result<(PullResponse, Option<Vec<u8>>)> {

@@ -45,6 +45,11 @@ impl HttpTransport {
         http::decode(endpoint, status, &body)
     }
 
+    /// A pull sent; the answer's status and bytes.
+    fn exchange(&self, request: &PullRequest) -> Result<(u16, Vec<u8>)> {
+        self.send(&HttpRequest::json(&self.database_url, http::PULL, self.token.as_deref(), request)?)
+    }
+
     /// Moves the bytes; no answer at all is `Offline`.
     fn send(&self, request: &HttpRequest) -> Result<(u16, Vec<u8>)> {
         let url = &request.url;
@@ -71,6 +76,12 @@ impl Transport for HttpTransport {
     }
 
     async fn pull(&self, request: &PullRequest) -> Result<PullResponse> {
-        self.call(http::PULL, request)
+        let (status, body) = self.exchange(request)?;
+        http::decode_whole_pull(status, body)
+    }
+
+    async fn pull_page(&self, request: &PullRequest) -> Result<(PullResponse, Option<Vec<u8>>)> {
+        let (status, body) = self.exchange(request)?;
+        http::decode_pull(status, body)
     }
 }

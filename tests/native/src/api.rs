@@ -1,7 +1,8 @@
 //! A JSON client over the primary's HTTP API, for tests that check answers field by field and
 //! send what no replica would: a body in, the status and the JSON answer out. It posts through
-//! [`HttpTransport::post_raw`], so its requests carry exactly the headers a replica's do, and its
-//! bodies speak protocol version 1, which every primary answers. GETs and preflights (health,
+//! [`HttpTransport::post_raw`], so its requests carry exactly the headers a replica's do (but for
+//! a pull's, which asks for rows as objects, as curl or an older replica does: [`Api::pull_arrays`]
+//! asks for arrays), and its bodies speak protocol version 1, which every primary answers. GETs and preflights (health,
 //! static files, CORS), which no replica sends, go through a plain agent.
 
 use std::sync::OnceLock;
@@ -94,6 +95,17 @@ impl Api {
     /// The changes to `tables` after `cursor`, at once.
     pub fn pull(&self, cursor: i64, tables: &[&str]) -> Json {
         self.ok(PULL, &json!({"v": 1, "cursor": cursor, "tables": tables}))
+    }
+
+    /// The changes to `tables` after `cursor`, asking for rows as arrays as a replica does.
+    pub fn pull_arrays(&self, cursor: i64, tables: &[&str]) -> Json {
+        let body = json!({"v": 1, "cursor": cursor, "tables": tables});
+        let answer = self
+            .transport
+            .post_raw_asking(PULL, &body.to_string(), true)
+            .unwrap_or_else(|e| panic!("pull of database {}: {e}", self.database));
+        assert_eq!(answer.status, 200, "{body} -> {}", answer.body);
+        answer.json()
     }
 
     /// A long poll: the changes after `cursor`, waiting up to `wait` for one.

@@ -74,13 +74,24 @@ impl HttpTransport {
 
     /// POST `body` as it is to the database's `endpoint` and return what came back, whatever the
     /// status; `Err(Offline)` only when no answer arrived.
+    /// A pull's rows come as objects, as any client that does not ask for arrays (curl, an older
+    /// replica) reads them.
     pub fn post_raw(&self, endpoint: &str, body: &str) -> Result<RawAnswer> {
-        let request = HttpRequest::new(
+        self.post_raw_asking(endpoint, body, false)
+    }
+
+    /// As [`post_raw`](Self::post_raw), a pull asking for rows as arrays if `arrays`, as a
+    /// replica does.
+    pub fn post_raw_asking(&self, endpoint: &str, body: &str, arrays: bool) -> Result<RawAnswer> {
+        let mut request = HttpRequest::new(
             &self.database_url(),
             endpoint,
             self.token.as_deref(),
             body.as_bytes().to_vec(),
         );
+        if !arrays {
+            request.headers.retain(|(name, _)| *name != "accept");
+        }
         let (status, body) = self.send(&request)?;
         let body = String::from_utf8(body).map_err(|e| {
             Error::Protocol(format!(
@@ -140,7 +151,8 @@ impl Transport for HttpTransport {
     }
 
     async fn pull(&self, request: &PullRequest) -> Result<PullResponse> {
-        self.call(http::PULL, request)
+        let (status, body) = self.exchange(http::PULL, request)?;
+        http::decode_whole_pull(status, body)
     }
 
     async fn pull_page(&self, request: &PullRequest) -> Result<(PullResponse, Option<Vec<u8>>)> {

@@ -243,7 +243,7 @@ fn a_staged_page_that_cannot_be_read_is_dropped_and_the_pull_starts_again() {
     let fresh = Replica::open(dir.path(), "fresh", &[POSITIONS], &["items"]);
     assert!(pull_one_page(&fresh, &transport, 2).unwrap().more);
     assert!(!fresh.rows("SELECT 1 FROM _outpost_stage_pages").is_empty());
-    fresh.run("UPDATE _outpost_stage_pages SET page = json_set(page, '$.changes[0].key', 'a')");
+    fresh.run("UPDATE _outpost_stage_pages SET page = json_set(page, '$.changes[0]', 'a')");
 
     let failed = pull_one_page(&fresh, &transport, 2).unwrap_err();
     assert!(matches!(failed, Error::Protocol(_)), "{failed:?}");

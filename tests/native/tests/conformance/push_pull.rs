@@ -16,6 +16,7 @@ on_every_store!(
     a_delete_comes_down_as_a_tombstone,
     a_key_change_is_a_tombstone_and_a_new_row,
     pages_deliver_every_row_exactly_once,
+    a_replica_that_asks_gets_rows_as_arrays,
     query_reads_but_never_writes,
     a_query_cannot_control_transactions,
 );
@@ -80,6 +81,54 @@ fn pushed_rows_come_back_in_a_pull_and_a_retry_resends_them(store: Backend) {
         app.query("SELECT id, done FROM todos ORDER BY id"),
         json!({"columns": ["id", "done"], "rows": [["a", 0], ["b", 0]]})
     );
+}
+
+fn a_replica_that_asks_gets_rows_as_arrays(store: Backend) {
+    let primary = primary(store);
+    let app = primary.api("app");
+    app.push(
+        "c1",
+        json!([
+            insert_todo(1, "a", "first"),
+            {"seq": 2, "table": "notes", "op": "insert", "key": [7], "columns": {"body": {"blob": "AP8="}}},
+            insert_todo(3, "b", "second"),
+            {"seq": 4, "table": "todos", "op": "delete", "key": ["a"]},
+        ]),
+    );
+    let tables = ["todos", "notes"];
+    let arrays = app.pull_arrays(0, &tables);
+    assert_eq!(
+        (&arrays["columns"], &arrays["changes"]),
+        (
+            &json!({"todos": ["done", "id", "title"], "notes": ["body", "id"]}),
+            &json!([
+                [2, "notes", [7], [{"blob": "AP8="}, 7]],
+                [3, "todos", ["b"], [0, "b", "second"]],
+                [4, "todos", ["a"], null],
+            ])
+        )
+    );
+    // Everything but the rows is as in an answer with rows as objects.
+    let later = app.pull_arrays(2, &tables);
+    assert_eq!(
+        (&later["columns"], &later["changes"]),
+        (
+            &json!({"todos": ["done", "id", "title"]}),
+            &json!([
+                [3, "todos", ["b"], [0, "b", "second"]],
+                [4, "todos", ["a"], null]
+            ])
+        )
+    );
+    let objects = app.pull(2, &tables);
+    assert_eq!(objects["changes"].as_array().map(Vec::len), Some(2));
+    let rest = |answer: &serde_json::Value| {
+        let mut rest = answer.clone();
+        let fields = rest.as_object_mut().unwrap();
+        fields.retain(|name, _| name != "changes" && name != "columns");
+        rest
+    };
+    assert_eq!(rest(&later), rest(&objects));
 }
 
 fn a_retried_batch_is_applied_once(store: Backend) {
