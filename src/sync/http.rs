@@ -122,7 +122,7 @@ pub fn decode_whole_pull(status: u16, body: Vec<u8>) -> Result<PullResponse> {
 fn page_changes(body: &[u8]) -> Result<Vec<Change>> {
     serde_json::from_slice::<StagedPage>(body)
         .map_err(|e| e.to_string())
-        .and_then(|page| page.to_changes())
+        .and_then(StagedPage::into_changes)
         .map_err(|e| malformed(PULL, body, e))
 }
 

@@ -70,20 +70,6 @@ impl<'a> RowRef<'a> {
                 .map(|i| &values[i]),
         }
     }
-
-    /// The row as a map of its own.
-    pub fn to_row(self) -> Row {
-        match self {
-            RowRef::Map(row) => row.clone(),
-            RowRef::Columns(columns) => columns
-                .iter()
-                .map(|(name, value)| (name.clone().into_owned(), value.clone()))
-                .collect(),
-            RowRef::Values(names, values) => {
-                names.iter().cloned().zip(values.iter().cloned()).collect()
-            }
-        }
-    }
 }
 
 /// A pull answer's changes as a staged page is read back: from the answer it came in (other
@@ -105,18 +91,10 @@ impl StagedPage<'_> {
             let row = match &change.row {
                 None => None,
                 Some(StagedRow::Columns(columns)) => Some(RowRef::Columns(columns)),
-                Some(StagedRow::Values(values)) => {
-                    let names = self.columns.get(&*change.table).map_or(&[][..], |n| &n[..]);
-                    if names.len() != values.len() {
-                        return Err(format!(
-                            "a row of {} has {} values for {} column names",
-                            change.table,
-                            values.len(),
-                            names.len()
-                        ));
-                    }
-                    Some(RowRef::Values(names, values))
-                }
+                Some(StagedRow::Values(values)) => Some(RowRef::Values(
+                    names_of(&self.columns, &change.table, values)?,
+                    values,
+                )),
             };
             Ok(PulledRow {
                 table: &change.table,
@@ -126,21 +104,50 @@ impl StagedPage<'_> {
         })
     }
 
-    /// The page's changes, decoded into changes of their own.
-    pub fn to_changes(&self) -> std::result::Result<Vec<Change>, String> {
+    /// The page's changes as changes of their own, its keys and values moved, not copied.
+    pub fn into_changes(self) -> std::result::Result<Vec<Change>, String> {
+        let columns = self.columns;
         self.changes
-            .iter()
-            .zip(self.each())
-            .map(|(change, pulled)| {
-                let pulled = pulled?;
+            .into_iter()
+            .map(|change| {
+                let row = match change.row {
+                    None => None,
+                    // Collected in order, so of a name given twice the last is kept.
+                    Some(StagedRow::Columns(row)) => Some(
+                        row.into_iter()
+                            .map(|(name, value)| (name.into_owned(), value))
+                            .collect(),
+                    ),
+                    Some(StagedRow::Values(values)) => {
+                        let names = names_of(&columns, &change.table, &values)?;
+                        Some(names.iter().cloned().zip(values).collect())
+                    }
+                };
                 Ok(Change {
                     version: change.version,
-                    table: pulled.table.to_owned(),
-                    key: pulled.key.to_vec(),
-                    row: pulled.row.map(RowRef::to_row),
+                    table: change.table.into_owned(),
+                    key: change.key,
+                    row,
                 })
             })
             .collect()
+    }
+}
+
+/// The column names of `table`'s array rows, which must name each of `values`.
+fn names_of<'c>(
+    columns: &'c ColumnNames,
+    table: &str,
+    values: &[Value],
+) -> std::result::Result<&'c [String], String> {
+    let names = columns.get(table).map_or(&[][..], |names| &names[..]);
+    match names.len() == values.len() {
+        true => Ok(names),
+        false => Err(format!(
+            "a row of {table} has {} values for {} column names",
+            values.len(),
+            names.len()
+        )),
     }
 }
 
@@ -309,7 +316,7 @@ mod tests {
         }
         assert_eq!(rows[0].row.unwrap().get("a"), Some(&Value::Integer(3)));
         assert!(rows[1].row.is_none());
-        assert_eq!(staged.to_changes().unwrap(), decoded);
+        assert_eq!(staged.into_changes().unwrap(), decoded);
     }
 
     #[test]
@@ -331,10 +338,10 @@ mod tests {
             String::from_utf8_lossy(&page)
         );
         let staged: StagedPage = serde_json::from_slice(&page).unwrap();
-        assert_eq!(staged.to_changes().unwrap(), changes);
         let row = staged.each().next().unwrap().unwrap().row.unwrap();
         assert_eq!(row.get("t"), Some(&Value::Text("x\"y".into())));
         assert_eq!(row.get("missing"), None);
+        assert_eq!(staged.into_changes().unwrap(), changes);
     }
 
     #[test]
@@ -343,13 +350,13 @@ mod tests {
         let unnamed = br#"{"columns":{"tags":["id"]},"changes":[[1,"items",[1],[1]]]}"#;
         for page in [&short[..], &unnamed[..]] {
             let staged: StagedPage = serde_json::from_slice(page).unwrap();
-            let refused = staged.to_changes().unwrap_err();
+            let refused = staged.into_changes().unwrap_err();
             assert!(refused.contains("values for"), "{refused}");
         }
         // A tombstone names no columns; a change of the wrong length is not a change.
         let tombstone = br#"{"changes":[[1,"items",[1],null]]}"#;
         let staged: StagedPage = serde_json::from_slice(tombstone).unwrap();
-        assert!(staged.to_changes().unwrap()[0].row.is_none());
+        assert!(staged.into_changes().unwrap()[0].row.is_none());
         for bad in [
             &br#"{"changes":[[1,"items",[1]]]}"#[..],
             br#"{"changes":[[1,"items",[1],null,2]]}"#,
