@@ -79,7 +79,7 @@ function firstSyncLines(x) {
   return [
     "## First sync of a large app",
     "",
-    `An empty replica pulls ${int(x.rows)} rows of \`items\` (4 columns, ~50 bytes) from the primary, pages of 5,000 staged and applied as one whole at the last page; the browser in a regular profile on OPFS. Memory: the wasm's linear memory, which only grows, at open and after the pull (its peak). One run.`,
+    `An empty replica pulls ${int(x.rows)} rows of \`items\` (4 columns, ~50 bytes) from the primary, pages of up to 20,000 staged and applied as one whole at the last page; the browser in a regular profile on OPFS. Memory: the wasm's linear memory, which only grows, at open and after the pull (its peak). One run.`,
     "",
     "| | time | rate | goal |",
     "|---|---|---|---|",
@@ -205,7 +205,7 @@ export function writeReport(path, r) {
     ...offlineLines(r.mainThread?.offline),
     "## Sync over loopback against outpost-primary",
     "",
-    `Push batch size: ${s.pushBatch} mutations per request (MAX_PUSH_MUTATIONS); a pull answer carries at most 5,000 changes (MAX_PULL_CHANGES). ` +
+    `Push batch size: ${s.pushBatch} mutations per request (MAX_PUSH_MUTATIONS); a pull answer carries at most 20,000 changes (MAX_PULL_CHANGES; 5,000 in the runs before 2026-12-04). ` +
       `Browser = the wasm package in a dedicated worker on OPFS, fetch to the primary, in Playwright's incognito context unless a row says "regular profile" (incognito keeps OPFS in the browser process, every write a cross-process call); native = the core (bundled SQLite, file on disk, ureq). Medians of ${r.config.syncRuns} runs.`,
     "",
     "| # | Benchmark | browser (wasm) | native core | goal |",

@@ -20,8 +20,11 @@ pub const PROTOCOL_VERSION: u32 = 2;
 pub const MIN_PROTOCOL_VERSION: u32 = 1;
 /// The most mutations one push may carry; larger batches are refused with `BATCH_TOO_LARGE`.
 pub const MAX_PUSH_MUTATIONS: usize = 1000;
-/// The most changes one pull answer carries; `more` tells the client to ask again.
-pub const MAX_PULL_CHANGES: u32 = 5000;
+/// The most changes one pull answer carries; `more` tells the client to ask again. A page of
+/// narrow rows is then ~1.6 MB as arrays (`MAX_PULL_BYTES` still cuts pages of wide rows): each
+/// page is a round trip, and at 5,000 a first sync over a 40 ms network spent most of its time
+/// waiting for pages (bench/RESULTS.md: 1.84x faster at 20,000, the same on loopback).
+pub const MAX_PULL_CHANGES: u32 = 20_000;
 /// A pull answer stops adding rows once their JSON passes this many bytes (it always carries
 /// at least one change), so a page of large rows stays far below any body limit.
 pub const MAX_PULL_BYTES: usize = 4 * 1024 * 1024;

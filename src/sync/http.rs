@@ -5,7 +5,7 @@
 use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::Serialize;
 
-use super::pulled::StagedPage;
+use super::pulled::{StagedChange, StagedPage};
 use crate::protocol::{Change, ErrorBody, PullResponse, ROWS_AS_ARRAYS};
 use crate::{Error, Result};
 
@@ -110,13 +110,19 @@ pub fn decode_pull(status: u16, body: Vec<u8>) -> Result<(PullResponse, Option<V
     Ok((header.with_changes(changes), None))
 }
 
-/// The answer to a pull, whole: its changes decoded whatever the page.
+/// The answer to a pull, whole: its changes decoded whatever the page, in one reading.
 pub fn decode_whole_pull(status: u16, body: Vec<u8>) -> Result<PullResponse> {
-    let (mut answer, staged) = decode_pull(status, body)?;
-    if let Some(body) = staged {
-        answer.changes = page_changes(&body)?;
+    if !(200..300).contains(&status) {
+        return decode(PULL, status, &body);
     }
-    Ok(answer)
+    let mut answer: PullResponse<Vec<StagedChange>> =
+        serde_json::from_slice(&body).map_err(|e| malformed(PULL, &body, e))?;
+    let page = StagedPage::new(
+        std::mem::take(&mut answer.changes),
+        std::mem::take(&mut answer.columns),
+    );
+    let changes = page.into_changes().map_err(|e| malformed(PULL, &body, e))?;
+    Ok(answer.with_changes(changes))
 }
 
 fn page_changes(body: &[u8]) -> Result<Vec<Change>> {

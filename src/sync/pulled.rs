@@ -83,7 +83,12 @@ pub(crate) struct StagedPage<'a> {
     columns: ColumnNames,
 }
 
-impl StagedPage<'_> {
+impl<'a> StagedPage<'a> {
+    /// The changes of a pull answer read whole, with its column names.
+    pub fn new(changes: Vec<StagedChange<'a>>, columns: ColumnNames) -> Self {
+        StagedPage { changes, columns }
+    }
+
     /// Each change of the page, in order, or what is wrong with it: an array row must have a
     /// value for each column name of its table.
     pub fn each(&self) -> impl Iterator<Item = std::result::Result<PulledRow<'_>, String>> {
@@ -153,7 +158,7 @@ fn names_of<'c>(
 
 /// A [`Change`] read from a staged page, borrowing from its bytes: from an object
 /// (`{"version", "table", "key", "row"}`) or an array (`[version, table, key, values]`).
-struct StagedChange<'a> {
+pub(crate) struct StagedChange<'a> {
     version: i64,
     table: Cow<'a, str>,
     key: Vec<Value>,
