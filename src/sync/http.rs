@@ -6,7 +6,7 @@ use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::Serialize;
 
 use super::pulled::{StagedChange, StagedPage};
-use crate::protocol::{Change, ErrorBody, PullResponse, ROWS_AS_ARRAYS};
+use crate::protocol::{ErrorBody, PullResponse, ROWS_AS_ARRAYS};
 use crate::{Error, Result};
 
 /// The endpoints, relative to a database URL (`docs/PROTOCOL.md`, "Endpoints").
@@ -23,9 +23,9 @@ pub fn database_url(primary_url: &str, name: &str) -> String {
 #[derive(Clone, Debug, PartialEq)]
 pub struct HttpRequest {
     pub url: String,
-    /// Every request carries the same two headers at most, and a pull asks for rows as arrays
-    /// (`Accept`, which needs no CORS allow-listing); both are in the primary's CORS allow-list,
-    /// which is why a page may send them cross-origin.
+    /// `content-type`, `authorization` with a token, and on a pull `accept`, which asks for rows
+    /// as arrays. All three are in the primary's CORS allow-list (`accept` would need no
+    /// allow-listing), which is why a page may send them cross-origin.
     pub headers: Vec<(&'static str, String)>,
     pub body: Vec<u8>,
 }
@@ -106,8 +106,7 @@ pub fn decode_pull(status: u16, body: Vec<u8>) -> Result<(PullResponse, Option<V
     if header.more {
         return Ok((header.with_changes(Vec::new()), Some(body)));
     }
-    let changes = page_changes(&body)?;
-    Ok((header.with_changes(changes), None))
+    Ok((decode_whole_pull(status, body)?, None))
 }
 
 /// The answer to a pull, whole: its changes decoded whatever the page, in one reading.
@@ -123,13 +122,6 @@ pub fn decode_whole_pull(status: u16, body: Vec<u8>) -> Result<PullResponse> {
     );
     let changes = page.into_changes().map_err(|e| malformed(PULL, &body, e))?;
     Ok(answer.with_changes(changes))
-}
-
-fn page_changes(body: &[u8]) -> Result<Vec<Change>> {
-    serde_json::from_slice::<StagedPage>(body)
-        .map_err(|e| e.to_string())
-        .and_then(StagedPage::into_changes)
-        .map_err(|e| malformed(PULL, body, e))
 }
 
 /// The start of a body, for a message: enough to recognise an HTML error page or a truncation.

@@ -1,9 +1,10 @@
 //! A JSON client over the primary's HTTP API, for tests that check answers field by field and
 //! send what no replica would: a body in, the status and the JSON answer out. It posts through
-//! [`HttpTransport::post_raw`], so its requests carry exactly the headers a replica's do (but for
-//! a pull's, which asks for rows as objects, as curl or an older replica does: [`Api::pull_arrays`]
-//! asks for arrays), and its bodies speak protocol version 1, which every primary answers. GETs and preflights (health,
-//! static files, CORS), which no replica sends, go through a plain agent.
+//! [`HttpTransport::post_raw`], so its requests carry exactly the headers a replica's do, but for
+//! a pull's, which asks for rows as objects as curl or an older replica does
+//! ([`Api::pull_arrays`] asks for arrays). Its bodies speak protocol version 1, which every
+//! primary answers. GETs and preflights (health, static files, CORS), which no replica sends, go
+//! through a plain agent.
 
 use std::sync::OnceLock;
 use std::time::Duration;

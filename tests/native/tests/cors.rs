@@ -1,6 +1,7 @@
 //! A browser app on another origin: its pushes and pulls carry `authorization` and a JSON body,
-//! so each is preflighted (a pull's `accept`, which asks for rows as arrays, would not need it). The preflight's answer must allow them, and be kept long enough that a
-//! push after a quiet spell does not wait a round trip more for a new one.
+//! so each is preflighted (a pull's `accept`, which asks for rows as arrays, would not need it).
+//! The preflight's answer must allow them, and be kept long enough that a push after a quiet
+//! spell does not wait a round trip more for a new one.
 
 use outpost_primary::http::PREFLIGHT_KEPT;
 use outpost_tests::TestPrimary;
