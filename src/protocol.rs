@@ -11,7 +11,9 @@ use serde::{Deserialize, Serialize};
 use crate::value::{Row, Value};
 
 mod arrays;
-pub use arrays::{pull_answer_json, wants_arrays, ChangeArrays, ColumnNames};
+pub use arrays::{
+    pull_answer_json, wants_arrays, ColumnNames, PageTable, ServedChange, ServedPage,
+};
 
 /// The protocol version this crate speaks.
 pub const PROTOCOL_VERSION: u32 = 2;
@@ -37,7 +39,7 @@ pub const MAX_PULL_TABLES: usize = 1000;
 pub const MAX_SUBSET_VALUES: usize = 1000;
 /// The longest a pull may wait for a change before answering empty.
 pub const MAX_PULL_WAIT_MS: u64 = 30_000;
-/// The `Accept` header of a replica that reads a pull's rows as arrays ([`ChangeArrays`]). A
+/// The `Accept` header of a replica that reads a pull's rows as arrays ([`ServedPage`]). A
 /// primary that does not know it answers rows as objects, which such a replica reads too; a
 /// replica that does not send it is never sent arrays. (`Accept` needs no CORS allow-listing.)
 pub const ROWS_AS_ARRAYS: &str = "application/json; rows=arrays";
@@ -243,23 +245,22 @@ pub struct SubsetFill {
 }
 
 impl Subset {
-    /// Whether `row` is in the subset (a missing row is not).
-    pub fn holds(&self, row: Option<&Row>) -> bool {
-        holds(&self.column, &self.values, row)
+    /// Whether a row is in the subset, given the value of its `column` (None: no row).
+    pub fn holds(&self, value: Option<&Value>) -> bool {
+        holds(&self.values, value)
     }
 
-    /// Whether `row` is one the fill must send.
-    pub fn fills(&self, row: Option<&Row>) -> bool {
+    /// Whether a row is one the fill must send, given the value of its `column`.
+    pub fn fills(&self, value: Option<&Value>) -> bool {
         self.fill
             .as_ref()
-            .is_some_and(|fill| holds(&self.column, &fill.values, row))
+            .is_some_and(|fill| holds(&fill.values, value))
     }
 }
 
 /// Values compare as they are stored: the integer 1 is not the text '1'.
-fn holds(column: &str, values: &[Value], row: Option<&Row>) -> bool {
-    row.and_then(|r| r.get(column))
-        .is_some_and(|v| values.contains(v))
+fn holds(values: &[Value], value: Option<&Value>) -> bool {
+    value.is_some_and(|v| values.contains(v))
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

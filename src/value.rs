@@ -61,7 +61,11 @@ impl FromSql for Value {
 
 impl Serialize for Value {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        WireRef(self.as_ref()).serialize(serializer)
+        match self {
+            // A `String` is UTF-8 already: checking it again was 3% of a primary serving a pull.
+            Value::Text(t) => serializer.serialize_str(t),
+            _ => WireRef(self.as_ref()).serialize(serializer),
+        }
     }
 }
 

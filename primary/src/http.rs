@@ -13,6 +13,7 @@ use axum::{Json, Router};
 use outpost::codes;
 use outpost::protocol::{
     pull_answer_json, wants_arrays, PullRequest, PullResponse, PushRequest, PushResponse,
+    ServedPage,
 };
 use outpost::Value;
 use serde::Deserialize;
@@ -115,7 +116,7 @@ async fn pull<S: Store>(
 }
 
 /// A pull's answer, with its rows as arrays if the replica asked for them and they can be.
-fn pull_answer(answer: PullResponse, arrays: bool) -> Result<Response, ApiError> {
+fn pull_answer(answer: PullResponse<ServedPage>, arrays: bool) -> Result<Response, ApiError> {
     let json = pull_answer_json(answer, arrays)
         .map_err(|e| ApiError::from(StoreError::Internal(e.to_string())))?;
     Ok(([(CONTENT_TYPE, "application/json")], json).into_response())

@@ -8,7 +8,7 @@ use std::time::Duration;
 use http::StatusCode;
 use outpost::codes;
 use outpost::protocol::{
-    is_valid_database_name, PullRequest, PullResponse, PushRequest, MAX_PULL_WAIT_MS,
+    is_valid_database_name, PullRequest, PullResponse, PushRequest, ServedPage, MAX_PULL_WAIT_MS,
     MIN_PROTOCOL_VERSION, PROTOCOL_VERSION,
 };
 use serde::de::DeserializeOwned;
@@ -151,6 +151,6 @@ pub fn pull_wait(request: &PullRequest) -> Duration {
 }
 
 /// Whether a pull's answer is worth sending before its wait is over.
-pub fn is_news(answer: &PullResponse) -> bool {
+pub fn is_news(answer: &PullResponse<ServedPage>) -> bool {
     !answer.changes.is_empty() || answer.reset || answer.resync
 }

@@ -98,7 +98,7 @@ fn malformed(endpoint: &str, body: &[u8], error: impl std::fmt::Display) -> Erro
 /// only as far as its other fields, and staged as it came (`stage.rs`), so its changes are
 /// decoded once, when the last page applies them. Decoding them on arrival too was a fifth of a
 /// 100,000-row pull in the wasm (bench/RESULTS.md). Rows come as objects or as arrays
-/// (`protocol::ChangeArrays`), whichever the primary sent.
+/// (`protocol::ServedPage`), whichever the primary sent.
 pub fn decode_pull(status: u16, body: Vec<u8>) -> Result<(PullResponse, Option<Vec<u8>>)> {
     let mut header: PullResponse<IgnoredAny> = decode(PULL, status, &body)?;
     // The column names belong to the page's rows, and are read with them.

@@ -88,7 +88,8 @@ pub trait ReadTx {
         limit: usize,
     ) -> Result<Vec<ChangeEntry>, StoreError>;
 
-    /// The current row (None for a tombstone) of each entry, all of `table`, in the same order.
+    /// The current row (None for a tombstone) of each entry, all of `table`, in the same order,
+    /// as its values in the order of `table.columns`.
     /// The entries are every change of `table` in `(after, upto]`, so a dialect may read them by
     /// that range in one statement.
     /// With a `view`, a row the caller may not read is None too (a tombstone for it).
@@ -99,7 +100,7 @@ pub trait ReadTx {
         after: i64,
         upto: i64,
         view: Option<RowView<'_>>,
-    ) -> Result<Vec<Option<Row>>, StoreError>;
+    ) -> Result<Vec<Option<Vec<Value>>>, StoreError>;
 
     /// The row of `table` with `key` as it is now, every column included; None without one, or
     /// when `view` is given and the caller may not read it.

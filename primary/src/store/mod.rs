@@ -41,7 +41,7 @@ pub use server::*;
 mod server {
     use std::future::Future;
 
-    use outpost::protocol::{PullRequest, PullResponse, PushRequest, PushResponse};
+    use outpost::protocol::{PullRequest, PullResponse, PushRequest, PushResponse, ServedPage};
     use outpost::Value;
     use tokio::sync::watch;
 
@@ -70,7 +70,7 @@ mod server {
             db: &str,
             request: PullRequest,
             caller: Caller,
-        ) -> impl Future<Output = Result<PullResponse, StoreError>> + Send;
+        ) -> impl Future<Output = Result<PullResponse<ServedPage>, StoreError>> + Send;
 
         /// Whether pushes and pulls are held to sync rules (`--rules`).
         fn has_rules(&self) -> bool;

@@ -13,7 +13,8 @@
 //! the rules let it read.
 
 use outpost::protocol::{
-    Change, PullRequest, PullResponse, Rejection, SubsetFill, MAX_PULL_BYTES, MAX_PULL_CHANGES,
+    PageTable, PullRequest, PullResponse, Rejection, ServedChange, ServedPage, SubsetFill,
+    MAX_PULL_BYTES, MAX_PULL_CHANGES,
 };
 use outpost::Value;
 
@@ -30,7 +31,7 @@ pub async fn read_changes<T: ReadTx>(
     tables: &Tables<T::Kind>,
     request: &PullRequest,
     access: Option<Access<'_>>,
-) -> Result<PullResponse, StoreError> {
+) -> Result<PullResponse<ServedPage>, StoreError> {
     let (mut wanted, unknown_tables) = wanted_tables(tables, request)?;
     if let Some(access) = access {
         // A table without a read rule is read by no one: nothing of it is sent, not even keys.
@@ -86,8 +87,10 @@ pub async fn read_changes<T: ReadTx>(
     entries.truncate(limit);
     let last_read = entries.last().map(|e| e.version);
 
+    let mut page = ServedPage::default();
     let mut rows = vec![None; entries.len()];
     let mut sent = vec![true; entries.len()];
+    let mut table_of = vec![0; entries.len()];
     if let Some(upto) = last_read {
         for table in &wanted {
             let (positions, mine): (Vec<usize>, Vec<_>) = entries
@@ -107,17 +110,25 @@ pub async fn read_changes<T: ReadTx>(
             let found = tx
                 .changed_rows(table, &mine, after(&table.name), upto, view)
                 .await?;
+            let index = page.tables.len();
+            page.tables.push(PageTable {
+                name: table.name.clone(),
+                columns: table.columns.iter().map(|c| c.name.clone()).collect(),
+            });
             let subset = request.subset.get(&table.name);
+            let subset_column = subset.and_then(|s| table.column_index(&s.column));
             let fill = subset.and(filling(request, &table.name));
             for (position, mut row) in positions.into_iter().zip(found) {
+                table_of[position] = index;
                 if let Some(subset) = subset {
                     // Up to the fill's `through` the replica holds the rest of the subset: only
                     // rows of the values it gained are sent, and never a tombstone. After it, a
                     // row out of the subset comes as a tombstone, so a row that leaves it leaves
                     // the replica.
+                    let value = subset_column.and_then(|c| row.as_ref().map(|values| &values[c]));
                     match fill.is_some_and(|f| entries[position].version <= f.through) {
-                        true => sent[position] = subset.fills(row.as_ref()),
-                        false if !subset.holds(row.as_ref()) => row = None,
+                        true => sent[position] = subset.fills(value),
+                        false if !subset.holds(value) => row = None,
                         false => {}
                     }
                 }
@@ -125,28 +136,31 @@ pub async fn read_changes<T: ReadTx>(
             }
         }
     }
-    let mut changes: Vec<Change> = entries
+    page.changes = entries
         .into_iter()
         .zip(rows)
+        .zip(table_of)
         .zip(sent)
         .filter(|(_, sent)| *sent)
-        .map(|((entry, row), _)| Change {
+        .map(|(((entry, values), table), _)| ServedChange {
             version: entry.version,
-            table: entry.table,
+            table,
             key: entry.key,
-            row,
+            values,
         })
         .collect();
     // From cursor 0 a replica has nothing, or replaces everything: a tombstone would only tell
     // it the keys of rows it may not read, or of every row out of its subset.
     if request.cursor == 0 || request.from_scratch {
-        changes.retain(|c| {
-            c.row.is_some() || (access.is_none() && !request.subset.contains_key(&c.table))
+        let tables = &page.tables;
+        page.changes.retain(|c| {
+            c.values.is_some()
+                || (access.is_none() && !request.subset.contains_key(&tables[c.table].name))
         });
     }
     let mut cut = false;
-    if let Some(fits) = changes_within(&changes, MAX_PULL_BYTES) {
-        changes.truncate(fits);
+    if let Some(fits) = changes_within(&page, MAX_PULL_BYTES) {
+        page.changes.truncate(fits);
         more = true;
         cut = true;
     }
@@ -154,13 +168,13 @@ pub async fn read_changes<T: ReadTx>(
     // syncs only some tables still moves past changes to the others. A page cut short by its
     // size ends at its last change; one cut by the limit at the last entry read, sent or not.
     let newest = tx.current_version().await?;
-    let cursor = match (more, cut, changes.last(), last_read) {
+    let cursor = match (more, cut, page.changes.last(), last_read) {
         (true, true, Some(last), _) => last.version,
         (true, false, _, Some(last)) => last,
         _ => newest,
     };
     let mut answer = PullResponse {
-        changes,
+        changes: page,
         cursor,
         more,
         epoch: match (history_marker(tx, newest).await?, view) {
@@ -295,7 +309,7 @@ async fn settle_for<T: ReadTx>(
     tx: &mut T,
     client: &str,
     pending_from: Option<i64>,
-    answer: &mut PullResponse,
+    answer: &mut PullResponse<ServedPage>,
 ) -> Result<(), StoreError> {
     let state = tx.client_state(client).await?;
     if let Some(first) = pending_from.filter(|first| *first <= state.acked_through) {
@@ -317,30 +331,28 @@ async fn settle_for<T: ReadTx>(
     Ok(())
 }
 
-/// How many of `changes` fit in `budget` bytes of JSON, at least one; None when all of them do.
-fn changes_within(changes: &[Change], budget: usize) -> Option<usize> {
+/// How many of the page's changes fit in `budget` bytes of JSON, at least one; None when all of
+/// them do.
+fn changes_within(page: &ServedPage, budget: usize) -> Option<usize> {
+    // Per table: its name, and its column names as an object repeats them in every row.
+    let fixed: Vec<usize> = page
+        .tables
+        .iter()
+        .map(|t| 64 + t.name.len() + t.columns.iter().map(|n| n.len() + 4).sum::<usize>())
+        .collect();
     let mut used = 0;
-    for (i, change) in changes.iter().enumerate() {
-        used += change_size(change);
+    for (i, change) in page.changes.iter().enumerate() {
+        let values = change.key.iter().chain(change.values.iter().flatten());
+        used += values.map(value_size).sum::<usize>();
+        used += match change.values {
+            Some(_) => fixed[change.table],
+            None => 64 + page.tables[change.table].name.len(),
+        };
         if used > budget && i > 0 {
             return Some(i);
         }
     }
     None
-}
-
-/// About the bytes `change` takes in a JSON answer (names, values, punctuation).
-fn change_size(change: &Change) -> usize {
-    let values = change
-        .key
-        .iter()
-        .chain(change.row.iter().flat_map(|r| r.values()));
-    let names = change
-        .row
-        .iter()
-        .flat_map(|r| r.keys())
-        .map(|n| n.len() + 4);
-    64 + change.table.len() + names.sum::<usize>() + values.map(value_size).sum::<usize>()
 }
 
 fn value_size(value: &Value) -> usize {

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use outpost::protocol::{is_reserved_name, is_valid_name};
+use outpost::{Row, Value};
 
 use super::StoreError;
 
@@ -69,6 +70,20 @@ impl<K> Tables<K> {
 }
 
 impl<K> Table<K> {
+    /// A row of this table from its values in column order (as a dialect reads them).
+    pub fn row_of(&self, values: Vec<Value>) -> Row {
+        self.columns
+            .iter()
+            .map(|c| c.name.clone())
+            .zip(values)
+            .collect()
+    }
+
+    /// The index of column `name`.
+    pub fn column_index(&self, name: &str) -> Option<usize> {
+        self.columns.iter().position(|c| c.name == name)
+    }
+
     fn checked(name: &str, catalog: Vec<CatalogColumn<K>>) -> Result<Self, StoreError> {
         let setup = |message: String| StoreError::Setup(message);
         if !is_valid_name(name) {

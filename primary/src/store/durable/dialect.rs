@@ -63,7 +63,7 @@ impl ReadTx for Durable<'_> {
         after: i64,
         upto: i64,
         view: Option<RowView<'_>>,
-    ) -> Result<Vec<Option<Row>>, StoreError> {
+    ) -> Result<Vec<Option<Vec<Value>>>, StoreError> {
         let name = quote_ident(&table.name);
         // Through a view, the rows the caller may not read are missing from the join, so they
         // come as tombstones. The rule names the table's columns by the table's own name.
@@ -105,7 +105,7 @@ impl ReadTx for Durable<'_> {
             };
             let row = match present {
                 Value::Integer(0) => None,
-                _ => Some(typed_row(table, values)),
+                _ => Some(typed_values(table, values)),
             };
             found.insert(version, row);
         }
@@ -297,7 +297,7 @@ fn read_row(
     );
     let params: Vec<&Value> = key.iter().chain(&claims).collect();
     let found = tx.select(&sql, &params)?.into_iter().next();
-    Ok(found.map(|values| typed_row(table, values.into_iter())))
+    Ok(found.map(|values| table.row_of(typed_values(table, values.into_iter()))))
 }
 
 /// Every column of `table` as [`typed_column`] reads it, each prefixed with `source.` when given.
@@ -313,15 +313,14 @@ fn typed_columns(table: &Table<Kind>, source: Option<&str>) -> String {
     columns.join(", ")
 }
 
-/// A row from the values [`typed_columns`] read, type then value for each column.
-fn typed_row(table: &Table<Kind>, mut pairs: impl Iterator<Item = Value>) -> Row {
-    let mut row = Row::new();
-    for column in &table.columns {
+/// A row's values, in column order, from what [`typed_columns`] read: type then value for each.
+fn typed_values(table: &Table<Kind>, mut pairs: impl Iterator<Item = Value>) -> Vec<Value> {
+    let values = table.columns.iter().map(|_| {
         let kind = pairs.next().unwrap_or(Value::Null);
         let value = pairs.next().unwrap_or(Value::Null);
-        row.insert(column.name.clone(), typed_value(&kind, value));
-    }
-    row
+        typed_value(&kind, value)
+    });
+    values.collect()
 }
 
 fn bad_row(table: &str, row: &[Value]) -> StoreError {

@@ -10,7 +10,7 @@ mod dialect;
 mod schema;
 mod storage;
 
-use outpost::protocol::{PullRequest, PullResponse, PushRequest, PushResponse};
+use outpost::protocol::{PullRequest, PullResponse, PushRequest, PushResponse, ServedPage};
 use outpost::Value;
 
 use outpost::sql::{quote_ident, Placeholders::Question};
@@ -74,7 +74,11 @@ impl DurableStore {
     }
 
     /// The changes after the request's cursor, at once; with rules, only what `caller` may read.
-    pub fn pull(&self, request: &PullRequest, caller: &Caller) -> Result<PullResponse, StoreError> {
+    pub fn pull(
+        &self,
+        request: &PullRequest,
+        caller: &Caller,
+    ) -> Result<PullResponse<ServedPage>, StoreError> {
         run_ready(pull::read_changes(
             &mut Durable(&self.storage),
             &self.tables,

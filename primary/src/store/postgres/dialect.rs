@@ -102,7 +102,7 @@ impl ReadTx for Postgres<'_, '_> {
         after: i64,
         upto: i64,
         view: Option<RowView<'_>>,
-    ) -> Result<Vec<Option<Row>>, StoreError> {
+    ) -> Result<Vec<Option<Vec<Value>>>, StoreError> {
         let join: Vec<String> = table
             .key_columns()
             .enumerate()
@@ -131,7 +131,7 @@ impl ReadTx for Postgres<'_, '_> {
         for r in &found {
             let exists: bool = r.get(1);
             let row = match exists {
-                true => Some(to_row(r, table, 2)?),
+                true => Some(to_values(r, table, 2)?),
                 false => None,
             };
             by_version.insert(r.get::<_, i64>(0), row);
@@ -366,11 +366,19 @@ impl WriteTx for Postgres<'_, '_> {
 }
 
 fn to_row(r: &tokio_postgres::Row, table: &PgTable, first: usize) -> Result<Row, StoreError> {
-    let mut row = Row::new();
-    for (i, column) in table.columns.iter().enumerate() {
-        row.insert(column.name.clone(), read_value(r, first + i, column.kind)?);
-    }
-    Ok(row)
+    Ok(table.row_of(to_values(r, table, first)?))
+}
+
+/// The table's columns from `first` on, in column order.
+fn to_values(
+    r: &tokio_postgres::Row,
+    table: &PgTable,
+    first: usize,
+) -> Result<Vec<Value>, StoreError> {
+    let columns = table.columns.iter().enumerate();
+    columns
+        .map(|(i, column)| Ok(read_value(r, first + i, column.kind)?))
+        .collect()
 }
 
 /// The key converted for its columns; `Err` when a value does not fit its column's type.

@@ -14,7 +14,9 @@ use std::sync::Arc;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use outpost::codes;
-use outpost::protocol::{quote_ident, PullRequest, PullResponse, PushRequest, PushResponse};
+use outpost::protocol::{
+    quote_ident, PullRequest, PullResponse, PushRequest, PushResponse, ServedPage,
+};
 use outpost::Value;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -253,7 +255,7 @@ impl Store for PostgresStore {
         db: &str,
         request: PullRequest,
         caller: Caller,
-    ) -> Result<PullResponse, StoreError> {
+    ) -> Result<PullResponse<ServedPage>, StoreError> {
         let database = self.database(db).await?;
         let mut client = self.client().await?;
         let tx = client

@@ -53,12 +53,12 @@ impl ReadTx for Sqlite<'_> {
         _after: i64,
         _upto: i64,
         view: Option<RowView<'_>>,
-    ) -> Result<Vec<Option<Row>>, StoreError> {
+    ) -> Result<Vec<Option<Vec<Value>>>, StoreError> {
         let (sql, claims) = read_row_sql(table, view);
         let mut stmt = self.0.prepare_cached(&sql)?;
         entries
             .iter()
-            .map(|e| Ok(read_row_with(&mut stmt, table, &e.key, &claims)?))
+            .map(|e| Ok(read_values_with(&mut stmt, table, &e.key, &claims)?))
             .collect()
     }
 
@@ -222,7 +222,7 @@ fn read_row(
 ) -> rusqlite::Result<Option<Row>> {
     let (sql, claims) = read_row_sql(table, view);
     let mut stmt = conn.prepare_cached(&sql)?;
-    read_row_with(&mut stmt, table, key, &claims)
+    Ok(read_values_with(&mut stmt, table, key, &claims)?.map(|values| table.row_of(values)))
 }
 
 /// The point read of one row by key (bound from 1), through `view` when given: then its claims
@@ -245,18 +245,17 @@ fn read_row_sql(table: &Table<Kind>, view: Option<RowView<'_>>) -> (String, Vec<
     (sql, claims)
 }
 
-fn read_row_with(
+/// The values, in column order, of the row `stmt` (from [`read_row_sql`]) reads by `key`.
+fn read_values_with(
     stmt: &mut rusqlite::Statement<'_>,
     table: &Table<Kind>,
     key: &[Value],
     claims: &[Value],
-) -> rusqlite::Result<Option<Row>> {
+) -> rusqlite::Result<Option<Vec<Value>>> {
     stmt.query_row(params_from_iter(key.iter().chain(claims)), |r| {
-        let mut row = Row::new();
-        for (i, column) in table.columns.iter().enumerate() {
-            row.insert(column.name.clone(), r.get::<_, Value>(i)?);
-        }
-        Ok(row)
+        (0..table.columns.len())
+            .map(|i| r.get::<_, Value>(i))
+            .collect()
     })
     .optional()
 }

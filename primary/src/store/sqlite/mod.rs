@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use outpost::codes;
-use outpost::protocol::{PullRequest, PullResponse, PushRequest, PushResponse};
+use outpost::protocol::{PullRequest, PullResponse, PushRequest, PushResponse, ServedPage};
 use outpost::Value;
 use rusqlite::{params_from_iter, Connection};
 use tokio::sync::watch;
@@ -180,7 +180,7 @@ impl Store for SqliteStore {
         db: &str,
         request: PullRequest,
         caller: Caller,
-    ) -> Result<PullResponse, StoreError> {
+    ) -> Result<PullResponse<ServedPage>, StoreError> {
         let database = self.database(db).await?;
         let rules = self.rules.clone();
         blocking(move || {

@@ -100,10 +100,10 @@ fn a_replica_that_asks_gets_rows_as_arrays(store: Backend) {
     assert_eq!(
         (&arrays["columns"], &arrays["changes"]),
         (
-            &json!({"todos": ["done", "id", "title"], "notes": ["body", "id"]}),
+            &json!({"todos": ["id", "title", "done"], "notes": ["id", "body"]}),
             &json!([
-                [2, "notes", [7], [{"blob": "AP8="}, 7]],
-                [3, "todos", ["b"], [0, "b", "second"]],
+                [2, "notes", [7], [7, {"blob": "AP8="}]],
+                [3, "todos", ["b"], ["b", "second", 0]],
                 [4, "todos", ["a"], null],
             ])
         )
@@ -113,9 +113,9 @@ fn a_replica_that_asks_gets_rows_as_arrays(store: Backend) {
     assert_eq!(
         (&later["columns"], &later["changes"]),
         (
-            &json!({"todos": ["done", "id", "title"]}),
+            &json!({"todos": ["id", "title", "done"]}),
             &json!([
-                [3, "todos", ["b"], [0, "b", "second"]],
+                [3, "todos", ["b"], ["b", "second", 0]],
                 [4, "todos", ["a"], null]
             ])
         )
