@@ -163,6 +163,34 @@ pub(crate) struct StateWriter<'c> {
     writing: Writing,
     /// By the table's position among the synced tables: its upsert of a whole row, its delete.
     held: Vec<(Option<CachedStatement<'c>>, Option<CachedStatement<'c>>)>,
+    /// By the table's position: where its columns are among the names of the last page's array
+    /// rows of it.
+    layouts: Vec<Layout>,
+}
+
+/// Where each column of a synced table other than its key is among the column names of a page's
+/// array rows, in the order the whole-row upsert binds them. Found once per page: naming each
+/// value of each row, and collecting them, was a tenth of applying a pull in the wasm
+/// (bench/RESULTS.md).
+#[derive(Default)]
+struct Layout {
+    names: Vec<String>,
+    /// None when one of the table's columns is not among the names.
+    positions: Option<Vec<usize>>,
+}
+
+impl Layout {
+    fn of(table: &SyncedTable, names: &[String]) -> Self {
+        let others = table.columns.iter().filter(|c| !table.key.contains(c));
+        // Of a name given twice the last counts, as `RowRef::get` reads it.
+        let positions = others
+            .map(|column| names.iter().rposition(|name| name == column))
+            .collect();
+        Layout {
+            names: names.to_vec(),
+            positions,
+        }
+    }
 }
 
 impl<'c> StateWriter<'c> {
@@ -171,6 +199,7 @@ impl<'c> StateWriter<'c> {
             conn,
             writing,
             held: (0..tables).map(|_| (None, None)).collect(),
+            layouts: (0..tables).map(|_| Layout::default()).collect(),
         }
     }
 
@@ -193,6 +222,18 @@ impl<'c> StateWriter<'c> {
             delete.execute(params_from_iter(key))?;
             return Ok(());
         };
+        if let (Writing::InPlace, RowRef::Values(names, values)) = (self.writing, row) {
+            let layout = &mut self.layouts[index];
+            if layout.names != names {
+                *layout = Layout::of(table, names);
+            }
+            if let Some(positions) = &layout.positions {
+                let others = positions.iter().map(|&i| &values[i]);
+                held_upsert(self.conn, upsert, table)?
+                    .execute(params_from_iter(key.iter().chain(others)))?;
+                return Ok(());
+            }
+        }
         let (names, values) = table.local_columns(key, row);
         if self.writing == Writing::Replace || names.len() != table.columns.len() {
             // REPLACE runs only after a collision; a row without every column comes from a
@@ -202,11 +243,19 @@ impl<'c> StateWriter<'c> {
                 Writing::Replace => table.replace_state(self.conn, key, state),
             };
         }
-        let upsert = match upsert {
-            Some(held) => held,
-            empty => empty.insert(self.conn.prepare_cached(&table.full_upsert)?),
-        };
-        upsert.execute(params_from_iter(values))?;
+        held_upsert(self.conn, upsert, table)?.execute(params_from_iter(values))?;
         Ok(())
     }
+}
+
+/// The table's whole-row upsert, prepared into `held` the first time.
+fn held_upsert<'h, 'c>(
+    conn: &'c Connection,
+    held: &'h mut Option<CachedStatement<'c>>,
+    table: &SyncedTable,
+) -> Result<&'h mut CachedStatement<'c>> {
+    Ok(match held {
+        Some(held) => held,
+        empty => empty.insert(conn.prepare_cached(&table.full_upsert)?),
+    })
 }
