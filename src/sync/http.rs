@@ -100,7 +100,9 @@ fn malformed(endpoint: &str, body: &[u8], error: impl std::fmt::Display) -> Erro
 /// 100,000-row pull in the wasm (bench/RESULTS.md). Rows come as objects or as arrays
 /// (`protocol::ServedPage`), whichever the primary sent.
 pub fn decode_pull(status: u16, body: Vec<u8>) -> Result<(PullResponse, Option<Vec<u8>>)> {
-    let mut header: PullResponse<IgnoredAny> = decode(PULL, status, &body)?;
+    let skimmed = super::skim::without_changes(&body);
+    let mut header: PullResponse<IgnoredAny> =
+        decode(PULL, status, skimmed.as_deref().unwrap_or(&body))?;
     // The column names belong to the page's rows, and are read with them.
     header.columns.clear();
     if header.more {

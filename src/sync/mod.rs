@@ -14,6 +14,7 @@ mod pull;
 mod pulled;
 mod rows;
 mod settle;
+mod skim;
 mod stage;
 mod subset;
 
