@@ -129,7 +129,7 @@ fn apply_in_one_transaction(
         .iter()
         .map(|(request, caller)| {
             let access = Access::of(rules, caller);
-            run_ready(push::apply(&mut Sqlite(&tx), schema, request, access))
+            run_ready(push::apply(&mut Sqlite::on(&tx), schema, request, access))
         })
         .collect::<Result<Vec<_>, _>>()?;
     tx.commit()?;

@@ -188,7 +188,7 @@ impl Store for SqliteStore {
             let tx = conn.transaction()?;
             let access = Access::of(rules.as_deref(), &caller);
             run_ready(pull::read_changes(
-                &mut Sqlite(&tx),
+                &mut Sqlite::on(&tx),
                 &database.schema,
                 &request,
                 access,
