@@ -310,6 +310,7 @@ fn statement_text<K>(table: &Table<K>, op: Op, columns: &[&str]) -> String {
 /// `RAISE(FAIL)` after writing, or write with `OR FAIL`) or a table declares a conflict clause
 /// of FAIL or ROLLBACK: any trigger not the capture's, or any table or index whose SQL says
 /// "fail" or "rollback" anywhere, keeps the savepoints.
+#[cfg(feature = "server")]
 pub const STATEMENTS_UNDO_THEMSELVES: &str = "SELECT NOT EXISTS (SELECT 1 FROM sqlite_master
  WHERE (type = 'trigger' AND name NOT LIKE '\\_outpost\\_capture\\_%' ESCAPE '\\')
     OR (type IN ('table', 'index') AND (sql LIKE '%fail%' OR sql LIKE '%rollback%')))";
