@@ -5,6 +5,8 @@ mod convert;
 mod database;
 mod error;
 mod local_writes;
+#[cfg(target_feature = "bulk-memory")]
+mod memory;
 mod opfs;
 mod subset;
 mod transaction;
