@@ -2,6 +2,8 @@
 //! rusqlite) and the Durable Object's (`durable/`, over `ctx.storage.sql`) run the same
 //! statements on the same file layout, so a database moves between them unchanged.
 
+use std::collections::BTreeMap;
+
 use outpost::codes;
 use outpost::protocol::{Mutation, Op};
 use outpost::sql::{self, quote_ident, quote_literal, Placeholders::Question};
@@ -177,9 +179,12 @@ pub fn is_key_type(declared: &str) -> bool {
 /// opened and closed for every change (~10% of the primary's CPU in a push, perf). A moved key's
 /// old record is conditional, so its condition is the upsert's: should the key not have moved and
 /// have no record yet, the record made is at once given the next version by the new key's, which
-/// only leaves a version unused, as every second change of a row does. Dropped and made again
-/// each time, so a file keeps no trigger of an older form.
-pub fn capture_triggers<K>(table: &Table<K>) -> String {
+/// only leaves a version unused, as every second change of a row does.
+///
+/// Only the triggers `existing` (name → SQL, from [`TRIGGERS`]) lacks or holds in another form
+/// (an older release's) are dropped and made again, so an open that finds them current writes
+/// nothing (a Durable Object prepares its storage at every wake).
+pub fn capture_triggers<K>(table: &Table<K>, existing: &BTreeMap<String, String>) -> String {
     let key_of = |row: &str| {
         let parts: Vec<String> = table
             .key_names
@@ -197,16 +202,16 @@ pub fn capture_triggers<K>(table: &Table<K>) -> String {
         )
     };
     let trigger = |event: &str, body: String| {
-        let name = quote_ident(&format!(
-            "_outpost_capture_{}_{}",
-            table.name,
-            event.to_lowercase()
-        ));
-        format!(
-            "DROP TRIGGER IF EXISTS {name};\n\
-             CREATE TRIGGER {name} AFTER {event} ON {} BEGIN {body} END;\n",
+        let name = format!("_outpost_capture_{}_{}", table.name, event.to_lowercase());
+        let quoted = quote_ident(&name);
+        let create = format!(
+            "CREATE TRIGGER {quoted} AFTER {event} ON {} BEGIN {body} END",
             quote_ident(&table.name),
-        )
+        );
+        match existing.get(&name) {
+            Some(sql) if *sql == create => String::new(),
+            _ => format!("DROP TRIGGER IF EXISTS {quoted};\n{create};\n"),
+        }
     };
     let (old, new) = (key_of("OLD"), key_of("NEW"));
     let key_moved = format!("{old} IS NOT {new}");
@@ -218,6 +223,9 @@ pub fn capture_triggers<K>(table: &Table<K>) -> String {
     ]
     .concat()
 }
+
+/// Every trigger of the file, as `(name, sql)`; SQLite keeps a CREATE TRIGGER's text as written.
+pub const TRIGGERS: &str = "SELECT name, sql FROM sqlite_master WHERE type = 'trigger'";
 
 /// The statement that applies `mutation` to `table`, and its values in placeholder order; None
 /// for an update that sets nothing. An update or delete that changes no row (the primary no
@@ -306,11 +314,11 @@ fn statement_text<K>(table: &Table<K>, op: Op, columns: &[&str]) -> String {
 
 /// Whether every statement that fails on this database undoes all it did (SQLite's default
 /// conflict resolution, ABORT, including what its triggers and foreign-key actions did), so a
-/// refused mutation needs no savepoint of its own. Not where the app's triggers run (one may
-/// `RAISE(FAIL)` after writing, or write with `OR FAIL`) or a table declares a conflict clause
-/// of FAIL or ROLLBACK: any trigger not the capture's, or any table or index whose SQL says
-/// "fail" or "rollback" anywhere, keeps the savepoints.
+/// refused mutation needs no savepoint of its own. Not where a conflict resolution or a trigger's
+/// RAISE keeps part of a failed statement or ends the transaction (`ON CONFLICT FAIL`, `OR
+/// ROLLBACK`, `RAISE(FAIL, ...)`): any table, index or trigger whose SQL says "fail" or
+/// "rollback" anywhere keeps the savepoints. A trigger that raises ABORT or IGNORE, or writes
+/// with the default, needs none.
 #[cfg(feature = "server")]
 pub const STATEMENTS_UNDO_THEMSELVES: &str = "SELECT NOT EXISTS (SELECT 1 FROM sqlite_master
- WHERE (type = 'trigger' AND name NOT LIKE '\\_outpost\\_capture\\_%' ESCAPE '\\')
-    OR (type IN ('table', 'index') AND (sql LIKE '%fail%' OR sql LIKE '%rollback%')))";
+ WHERE type IN ('table', 'index', 'trigger') AND (sql LIKE '%fail%' OR sql LIKE '%rollback%'))";

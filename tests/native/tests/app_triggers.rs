@@ -63,45 +63,60 @@ fn triggers_keep_local_tables_in_step_and_never_change_pulled_rows() {
     );
 }
 
-/// The primary's own check, a trigger that writes an audit row and then refuses (`RAISE(FAIL)`
-/// keeps what the statement did before it): the refused write leaves nothing on the primary,
-/// neither its row nor its audit row, no replica gets it, and the writes around it land. The replicas' schema has no such trigger, as an app's server-side check would be.
+/// The primary's own check, a trigger that writes an audit row and then refuses: the refused
+/// write leaves nothing on the primary, neither its row nor its audit row, no replica gets it,
+/// and the writes around it land. `RAISE(FAIL)` keeps what the statement did before it, so the
+/// store takes a savepoint per mutation; `RAISE(ABORT)` undoes it all by itself. The replicas'
+/// schema has no such trigger, as an app's server-side check would be.
 #[test]
 fn a_trigger_that_refuses_after_writing_leaves_nothing_of_the_write() {
     const TABLES: &str = "
 CREATE TABLE todos(id TEXT PRIMARY KEY, title TEXT NOT NULL);
 CREATE TABLE audit(id TEXT PRIMARY KEY, title TEXT NOT NULL);
 ";
-    let checked = format!(
-        "{TABLES}
+    for raise in ["FAIL", "ABORT"] {
+        let checked = format!(
+            "{TABLES}
 CREATE TRIGGER todos_audited AFTER INSERT ON todos BEGIN
   INSERT INTO audit VALUES (NEW.id, NEW.title);
-  SELECT RAISE(FAIL, 'no shouting') WHERE NEW.title = upper(NEW.title);
+  SELECT RAISE({raise}, 'no shouting') WHERE NEW.title = upper(NEW.title);
 END;"
-    );
-    let primary = TestPrimary::start(&checked);
-    let transport = HttpTransport::new(primary.endpoint(), "app");
-    let dir = scratch_dir();
-    let a = Replica::open(dir.path(), "a", &[TABLES], &["todos"]);
-    let b = Replica::open(dir.path(), "b", &[TABLES], &["todos"]);
-    a.run("INSERT INTO todos VALUES ('x', 'quiet'), ('y', 'LOUD'), ('z', 'calm')");
-    let report = a.sync(&transport).unwrap();
-    let refused: Vec<_> = report.rejected.iter().map(|r| r.key.clone()).collect();
-    assert_eq!(refused, vec![vec![text("y")]]);
-    b.sync(&transport).unwrap();
+        );
+        let primary = TestPrimary::start(&checked);
+        let transport = HttpTransport::new(primary.endpoint(), "app");
+        let dir = scratch_dir();
+        let a = Replica::open(dir.path(), "a", &[TABLES], &["todos"]);
+        let b = Replica::open(dir.path(), "b", &[TABLES], &["todos"]);
+        a.run("INSERT INTO todos VALUES ('x', 'quiet'), ('y', 'LOUD'), ('z', 'calm')");
+        let report = a.sync(&transport).unwrap();
+        let refused: Vec<_> = report.rejected.iter().map(|r| r.key.clone()).collect();
+        assert_eq!(refused, vec![vec![text("y")]], "{raise}");
+        b.sync(&transport).unwrap();
 
-    let kept = vec![
-        vec![text("x"), text("quiet")],
-        vec![text("z"), text("calm")],
-    ];
-    assert_eq!(
-        primary.rows("app", "SELECT id, title FROM todos ORDER BY id"),
-        kept
-    );
-    assert_eq!(
-        primary.rows("app", "SELECT id, title FROM audit ORDER BY id"),
-        kept
-    );
-    assert_eq!(a.rows("SELECT id, title FROM todos ORDER BY id"), kept);
-    assert_eq!(b.rows("SELECT id, title FROM todos ORDER BY id"), kept);
+        let kept = vec![
+            vec![text("x"), text("quiet")],
+            vec![text("z"), text("calm")],
+        ];
+        let rows = |sql| primary.rows("app", sql);
+        assert_eq!(
+            rows("SELECT id, title FROM todos ORDER BY id"),
+            kept,
+            "{raise}"
+        );
+        assert_eq!(
+            rows("SELECT id, title FROM audit ORDER BY id"),
+            kept,
+            "{raise}"
+        );
+        assert_eq!(
+            a.rows("SELECT id, title FROM todos ORDER BY id"),
+            kept,
+            "{raise}"
+        );
+        assert_eq!(
+            b.rows("SELECT id, title FROM todos ORDER BY id"),
+            kept,
+            "{raise}"
+        );
+    }
 }

@@ -2,6 +2,8 @@
 //! (`sqlite/schema.rs`, the same statements from `sqlite_sql.rs`): the migrations it lacks, the
 //! bookkeeping tables and capture triggers, and a new epoch, in the caller's transaction.
 
+use std::collections::BTreeMap;
+
 use js_sys::{Array, Reflect};
 use outpost::Value;
 use wasm_bindgen::prelude::*;
@@ -36,10 +38,20 @@ pub fn prepare(storage: &SqlStorage, schema_sql: &str) -> Result<Tables<Kind>, S
         }
     }
     let tables = introspect(storage)?;
+    let triggers: BTreeMap<String, String> = storage
+        .select(text::TRIGGERS, &[])
+        .map_err(setup)?
+        .into_iter()
+        .filter_map(|row| match <[Value; 2]>::try_from(row) {
+            Ok([Value::Text(name), Value::Text(sql)]) => Some((name, sql)),
+            _ => None,
+        })
+        .collect();
     for table in tables.iter() {
-        storage
-            .execute(&text::capture_triggers(table), &[])
-            .map_err(setup)?;
+        let sql = text::capture_triggers(table, &triggers);
+        if !sql.is_empty() {
+            storage.execute(&sql, &[]).map_err(setup)?;
+        }
     }
     storage.execute(text::START_EPOCH, &[]).map_err(setup)?;
     Ok(tables)

@@ -328,22 +328,25 @@ mod tests {
     }
 
     #[test]
-    fn only_a_schema_without_the_apps_triggers_or_fail_clauses_goes_without_savepoints() {
-        let table = "CREATE TABLE t(id INTEGER PRIMARY KEY, n TEXT UNIQUE, CHECK (n <> ''));";
-        let capture =
-            "CREATE TRIGGER _outpost_capture_t_insert AFTER INSERT ON t BEGIN SELECT 1; END;";
-        assert!(undo_themselves(table));
-        assert!(undo_themselves(&format!("{table}{capture}")));
-        let refusing = [
-            "CREATE TRIGGER audited AFTER INSERT ON t BEGIN SELECT 1; END;",
+    fn only_a_schema_that_keeps_part_of_a_failed_statement_takes_savepoints() {
+        let table = "CREATE TABLE t(id INTEGER PRIMARY KEY, n TEXT UNIQUE, CHECK (n <> ''));
+                     CREATE TABLE log(id INTEGER PRIMARY KEY, n TEXT);";
+        let undoing = [
+            "CREATE TRIGGER _outpost_capture_t_insert AFTER INSERT ON t BEGIN SELECT 1; END;",
+            "CREATE TRIGGER logged AFTER INSERT ON t BEGIN INSERT INTO log(n) VALUES (NEW.n); END;",
+            "CREATE TRIGGER checked BEFORE INSERT ON t BEGIN SELECT RAISE(ABORT, 'no') WHERE NEW.n = 'x'; END;",
+        ];
+        for other in undoing {
+            assert!(undo_themselves(&format!("{table}{other}")), "{other}");
+        }
+        let keeping = [
+            "CREATE TRIGGER checked AFTER INSERT ON t BEGIN SELECT RAISE(FAIL, 'no') WHERE NEW.n = 'x'; END;",
+            "CREATE TRIGGER logged AFTER INSERT ON t BEGIN INSERT OR ROLLBACK INTO log(n) VALUES (NEW.n); END;",
             "CREATE TABLE u(id INTEGER PRIMARY KEY, n TEXT NOT NULL ON CONFLICT FAIL);",
             "CREATE TABLE u(id INTEGER PRIMARY KEY, n TEXT UNIQUE ON CONFLICT ROLLBACK);",
         ];
-        for other in refusing {
-            assert!(
-                !undo_themselves(&format!("{table}{capture}{other}")),
-                "{other}"
-            );
+        for other in keeping {
+            assert!(!undo_themselves(&format!("{table}{other}")), "{other}");
         }
     }
 }

@@ -125,11 +125,13 @@ fn apply_in_one_transaction(
     requests: &[(PushRequest, Caller)],
 ) -> Result<Vec<PushResponse>, StoreError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    // One for the group: what it learns of the schema and its statements serves every push.
+    let mut dialect = Sqlite::on(&tx);
     let answers = requests
         .iter()
         .map(|(request, caller)| {
             let access = Access::of(rules, caller);
-            run_ready(push::apply(&mut Sqlite::on(&tx), schema, request, access))
+            run_ready(push::apply(&mut dialect, schema, request, access))
         })
         .collect::<Result<Vec<_>, _>>()?;
     tx.commit()?;

@@ -2,6 +2,8 @@
 //! capture triggers that record every change to them in `_outpost_changes`. Only names found here
 //! are ever put into SQL, always through `quote_ident`.
 
+use std::collections::BTreeMap;
+
 use outpost::protocol::is_reserved_name;
 use rusqlite::Connection;
 
@@ -41,8 +43,15 @@ pub fn prepare(conn: &mut Connection, schema_sql: &str) -> Result<Schema, StoreE
         }
     }
     let schema = introspect(&tx)?;
+    let triggers: BTreeMap<String, String> = tx
+        .prepare(text::TRIGGERS)
+        .and_then(|mut stmt| {
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect()
+        })
+        .map_err(setup)?;
     for table in schema.iter() {
-        tx.execute_batch(&text::capture_triggers(table))
+        tx.execute_batch(&text::capture_triggers(table, &triggers))
             .map_err(setup)?;
     }
     tx.commit().map_err(setup)?;
@@ -112,4 +121,50 @@ fn introspect(conn: &Connection) -> Result<Schema, StoreError> {
         schema.add(&name, columns)?;
     }
     Ok(schema)
+}
+
+#[cfg(test)]
+mod tests {
+    use rusqlite::Connection;
+
+    use super::prepare;
+
+    const SCHEMA: &str = "CREATE TABLE items(id INTEGER PRIMARY KEY, t TEXT);";
+
+    fn schema_version(conn: &Connection) -> i64 {
+        conn.query_row("PRAGMA schema_version", [], |r| r.get(0))
+            .unwrap()
+    }
+
+    fn trigger_sql(conn: &Connection, name: &str) -> String {
+        conn.query_row(
+            "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?1",
+            [name],
+            |r| r.get(0),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn an_open_rewrites_only_capture_triggers_of_another_form() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        prepare(&mut conn, SCHEMA).unwrap();
+        let current = trigger_sql(&conn, "_outpost_capture_items_insert");
+
+        let before = schema_version(&conn);
+        prepare(&mut conn, SCHEMA).unwrap();
+        assert_eq!(
+            schema_version(&conn),
+            before,
+            "current triggers are left alone"
+        );
+
+        conn.execute_batch(
+            "DROP TRIGGER _outpost_capture_items_insert;
+             CREATE TRIGGER _outpost_capture_items_insert AFTER INSERT ON items BEGIN SELECT 1; END;",
+        )
+        .unwrap();
+        prepare(&mut conn, SCHEMA).unwrap();
+        assert_eq!(trigger_sql(&conn, "_outpost_capture_items_insert"), current);
+    }
 }
